@@ -1,0 +1,97 @@
+// Hono wiring: request id, config, logging, auth, body limit, routes, and one error shape.
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { createMiddleware } from "hono/factory";
+import { HTTPException } from "hono/http-exception";
+import { requestId } from "hono/request-id";
+import type { MiddlewareHandler } from "hono";
+import type { ErrorCategory } from "../shared/errors.ts";
+import { openAIError } from "../shared/errors.ts";
+import type { ModelList } from "../shared/openai.ts";
+import { clientAuth } from "./auth.ts";
+import { chatCompletions, validateChatRequest } from "./chat.ts";
+import { loadConfig } from "./config.ts";
+import { apiError, errorResponse, type AppEnv } from "./http.ts";
+import { InferLog } from "./oplog.ts";
+
+/** Loads ROUTER_CONFIG (validated once per isolate); an invalid one answers 500 naming the bad path. */
+const withConfig = createMiddleware<AppEnv>(async (c, next) => {
+  const result = loadConfig(c.env.ROUTER_CONFIG);
+  if (!result.ok) throw apiError(500, result.message, "server_error", "invalid_config");
+  c.set("config", result.config);
+  await next();
+});
+
+const LOCAL_REJECTIONS: Record<number, ErrorCategory> = { 400: "BadRequest", 401: "AuthError", 404: "NotFound", 413: "BadRequest" };
+
+/**
+ * One InferLog per chat request. Whatever the request meets (auth, limits, validation, a thrown
+ * error), it leaves with exactly one terminal event: rejections are logged here, the chain walk
+ * and the stream relay log the rest.
+ */
+const withInferLog = createMiddleware<AppEnv>(async (c, next) => {
+  const log = new InferLog(c.get("requestId"));
+  c.set("log", log);
+  await next();
+  if (log.isEnded || (c.res.ok && log.isStarted)) return;
+  const status = c.res.status;
+  log.client = c.get("client");
+  log.end("infer_failed", {
+    status,
+    category: LOCAL_REJECTIONS[status] ?? "Unknown",
+    message: c.get("errorMessage"),
+  });
+});
+
+const limits = new Map<number, MiddlewareHandler<AppEnv>>();
+/** Hono's bodyLimit at the configured size (default 4 MiB): 413 in the OpenAI shape. */
+const withBodyLimit = createMiddleware<AppEnv>(async (c, next) => {
+  const maxSize = c.get("config").max_body_bytes;
+  let limit = limits.get(maxSize);
+  if (!limit) {
+    limit = bodyLimit({
+      maxSize,
+      onError: () => {
+        throw apiError(413, `Request body is larger than ${maxSize} bytes`, "invalid_request_error", "request_too_large");
+      },
+    });
+    limits.set(maxSize, limit);
+  }
+  return limit(c, next);
+});
+
+export function createApp() {
+  const app = new Hono<AppEnv>();
+  app.use(requestId());
+
+  app.onError((error, c) => {
+    const response =
+      error instanceof HTTPException
+        ? error.getResponse()
+        : errorResponse(500, openAIError("Internal error", "server_error", "internal_error"));
+    if (!(error instanceof HTTPException)) console.error(JSON.stringify({ event: "edge_error", message: String(error) }));
+    c.set("errorMessage", error.message);
+    return c.newResponse(response.body, response);
+  });
+  app.notFound(() =>
+    errorResponse(404, openAIError("Unknown endpoint: see /v1/chat/completions and /v1/models", "invalid_request_error", "unknown_url")),
+  );
+
+  app.get("/health", withConfig, (c) => {
+    const config = c.get("config");
+    return c.json({ status: "ok", routes: Object.keys(config.routes), providers: Object.keys(config.providers) });
+  });
+
+  app.post("/v1/chat/completions", withInferLog, withConfig, clientAuth, withBodyLimit, validateChatRequest, chatCompletions);
+
+  app.get("/v1/models", withConfig, clientAuth, (c) => {
+    const created = 0;
+    const list: ModelList = {
+      object: "list",
+      data: Object.keys(c.get("config").routes).map((id) => ({ id, object: "model", created, owned_by: "inferrouter" })),
+    };
+    return c.json(list);
+  });
+
+  return app;
+}

@@ -1,0 +1,164 @@
+// One call to one provider: send, wait under the provider's timeout with the client's abort linked,
+// and either hand back an answer for the client or a categorized failure for the chain walk.
+import type { ProviderConfig, RouterConfig } from "../shared/config.ts";
+import type { ErrorCategory } from "../shared/errors.ts";
+import type { Usage } from "../shared/openai.ts";
+import { SSE_HEADERS } from "../shared/sse.ts";
+import { categorize, errorStatus, readUpstreamError, retryAfterMs, sanitize, type UpstreamError } from "./normalize.ts";
+import type { UpstreamRequest } from "./providers.ts";
+import { IdleTimeout, SseRelay, type StreamEnd } from "./stream.ts";
+
+export interface AttemptFailure {
+  ok: false;
+  category: ErrorCategory;
+  /** Upstream's status, or 0 when no answer came (network error, timeout). */
+  status: number;
+  /** Sanitized: safe for logs and clients. */
+  message: string;
+  code: string | null;
+  type: string | null;
+  retryAfterMs?: number;
+  headers?: Headers;
+}
+
+export interface AttemptSuccess {
+  ok: true;
+  response: Response;
+  ttftMs?: number;
+  /** JSON answers: known at once. Streams: reported through `onStreamEnd`. */
+  usage?: Usage;
+  finishReason?: string | null;
+}
+
+export type AttemptResult = AttemptSuccess | AttemptFailure | { ok: false; cancelled: true };
+
+export interface AttemptContext {
+  provider: ProviderConfig;
+  config: RouterConfig;
+  upstream: UpstreamRequest;
+  stream: boolean;
+  clientWantsUsage: boolean;
+  clientSignal: AbortSignal;
+  startedAt: number;
+  onStreamEnd: (end: StreamEnd) => void;
+}
+
+class AttemptTimeout extends Error {
+  constructor(ms: number) {
+    super(`no answer within ${ms} ms`);
+    this.name = "AttemptTimeout";
+  }
+}
+
+export async function attempt(ctx: AttemptContext): Promise<AttemptResult> {
+  const { upstream, clientSignal } = ctx;
+  if (clientSignal.aborted) return { ok: false, cancelled: true };
+  const controller = new AbortController();
+  const onClientAbort = () => controller.abort(clientSignal.reason);
+  clientSignal.addEventListener("abort", onClientAbort);
+  const timer = setTimeout(() => controller.abort(new AttemptTimeout(upstream.timeoutMs)), upstream.timeoutMs);
+  const done = () => {
+    clearTimeout(timer);
+    clientSignal.removeEventListener("abort", onClientAbort);
+  };
+
+  const failure = (error: unknown): AttemptResult => {
+    done();
+    if (clientSignal.aborted) return { ok: false, cancelled: true };
+    return transportFailure(error, controller.signal.reason, ctx);
+  };
+
+  let response: Response;
+  try {
+    response = await fetch(upstream.url, {
+      method: "POST",
+      headers: upstream.headers,
+      body: upstream.body,
+      signal: controller.signal,
+    });
+  } catch (error) {
+    return failure(error);
+  }
+
+  try {
+    const eventStream = response.headers.get("content-type")?.includes("text/event-stream");
+    if (!response.ok || !ctx.stream || !eventStream || !response.body) {
+      const text = await response.text();
+      done();
+      return finishJson(response, text, ctx);
+    }
+    const relay = new SseRelay(response.body, {
+      clientWantsUsage: ctx.clientWantsUsage,
+      abort: (reason) => controller.abort(reason),
+      idleTimeoutMs: upstream.timeoutMs,
+      readFailure: (error) => streamReadFailure(error, controller.signal.reason),
+      onEnd: (end) => {
+        clientSignal.removeEventListener("abort", onClientAbort);
+        ctx.onStreamEnd(end);
+      },
+    });
+    const peek = await relay.peek();
+    clearTimeout(timer);
+    if (!peek.ok) {
+      done();
+      controller.abort();
+      return upstreamFailure(peek.error, response.headers, ctx);
+    }
+    return {
+      ok: true,
+      ttftMs: Date.now() - ctx.startedAt,
+      response: new Response(relay.toClientStream(), { status: 200, headers: SSE_HEADERS }),
+    };
+  } catch (error) {
+    return failure(error);
+  }
+}
+
+/** A non-stream answer (or a stream request answered with an error status or JSON). */
+function finishJson(response: Response, text: string, ctx: AttemptContext): AttemptResult {
+  if (!response.ok) return upstreamFailure(readUpstreamError(response.status, text), response.headers, ctx);
+  let body: { error?: unknown; choices?: unknown; usage?: Usage; object?: string };
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return upstreamFailure(readUpstreamError(502, text), response.headers, ctx, "upstream answered 200 with a body that is not JSON");
+  }
+  if (body.error) return upstreamFailure(readUpstreamError(errorStatus(body.error), text), response.headers, ctx);
+  if (!Array.isArray(body.choices) || ctx.stream) {
+    const why = ctx.stream ? "upstream did not answer with an event stream" : "upstream answer has no choices";
+    return upstreamFailure(readUpstreamError(502, text), response.headers, ctx, why);
+  }
+  const first = body.choices[0] as { finish_reason?: string | null } | undefined;
+  return {
+    ok: true,
+    usage: body.usage,
+    finishReason: first?.finish_reason ?? null,
+    response: new Response(text, { status: 200, headers: { "content-type": "application/json" } }),
+  };
+}
+
+function upstreamFailure(error: UpstreamError, headers: Headers, ctx: AttemptContext, why?: string): AttemptFailure {
+  const category = why ? "ServerError" : categorize(error, ctx.provider.error_rules, ctx.config.error_rules);
+  return {
+    ok: false,
+    category,
+    status: error.status,
+    message: sanitize(why ?? (error.message || `HTTP ${error.status}`), ctx.upstream.secrets),
+    code: error.code,
+    type: error.type,
+    retryAfterMs: retryAfterMs(headers, Date.now()),
+    headers,
+  };
+}
+
+function transportFailure(error: unknown, abortReason: unknown, ctx: AttemptContext): AttemptFailure {
+  const timedOut = abortReason instanceof AttemptTimeout;
+  const category: ErrorCategory = timedOut ? "Timeout" : "NetworkError";
+  const message = timedOut ? (abortReason as Error).message : `network error: ${(error as Error)?.message ?? error}`;
+  return { ok: false, category, status: 0, message: sanitize(message, ctx.upstream.secrets), code: null, type: null };
+}
+
+function streamReadFailure(error: unknown, abortReason: unknown): { category: ErrorCategory; message: string } {
+  if (abortReason instanceof IdleTimeout) return { category: "Timeout", message: abortReason.message };
+  return { category: "NetworkError", message: `upstream connection failed: ${(error as Error)?.message ?? error}` };
+}

@@ -1,0 +1,63 @@
+// The edge's operation log: one JSON line per event through console.log, which Workers Logs and
+// Logpush carry as JSONL. One InferLog per request keeps the invariant that an `infer_started`
+// is followed by exactly one terminal event.
+import type { EventName, InferEvent } from "../shared/events.ts";
+
+type EventFields = Omit<InferEvent, "ts" | "event" | "request_id" | "route" | "source">;
+type TerminalName = "infer_completed" | "infer_failed" | "infer_cancelled";
+
+export class InferLog {
+  readonly requestId: string;
+  readonly startedAt = Date.now();
+  route = "";
+  client: string | undefined;
+  private started = false;
+  private ended = false;
+
+  constructor(requestId: string) {
+    this.requestId = requestId;
+  }
+
+  get isStarted(): boolean {
+    return this.started;
+  }
+
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  start(route: string, fields: EventFields = {}): void {
+    if (this.started) return;
+    this.started = true;
+    this.route = route;
+    this.write("infer_started", { client: this.client, ...fields });
+  }
+
+  skipped(fields: EventFields): void {
+    this.write("infer_skipped", fields);
+  }
+
+  fallback(fields: EventFields): void {
+    this.write("infer_fallback", fields);
+  }
+
+  /** Writes the request's one terminal event (a start first if none was written); later calls are ignored. */
+  end(event: TerminalName, fields: EventFields = {}): void {
+    if (this.ended) return;
+    if (!this.started) this.start(this.route);
+    this.ended = true;
+    this.write(event, { latency_ms: Date.now() - this.startedAt, ...fields });
+  }
+
+  private write(event: EventName, fields: EventFields): void {
+    const line: InferEvent = {
+      ts: new Date().toISOString(),
+      event,
+      request_id: this.requestId,
+      route: this.route,
+      source: "edge",
+      ...fields,
+    };
+    console.log(JSON.stringify(line));
+  }
+}

@@ -1,0 +1,118 @@
+// The router config (ROUTER_CONFIG): routes, providers, failover policy and error rules.
+// Keys are snake_case; unknown keys are errors so a typo is reported, not ignored.
+import { z } from "zod";
+import { DEFAULT_FAILOVER_ON, ERROR_CATEGORIES } from "./errors.ts";
+
+const Category = z.enum(ERROR_CATEGORIES);
+const PositiveInt = z.number().int().positive();
+
+/** A regular expression given as a string; checked here so a bad one is a config error. */
+const Pattern = z.string().refine(
+  (source) => {
+    try {
+      new RegExp(source, "i");
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: "not a valid regular expression" },
+);
+
+export const ErrorRuleSchema = z
+  .strictObject({
+    status: z.union([PositiveInt, z.array(PositiveInt).min(1)]).optional().describe("HTTP status (or list) to match"),
+    code: z.string().optional().describe("upstream error.code to match exactly"),
+    type: z.string().optional().describe("upstream error.type to match exactly"),
+    message: Pattern.optional().describe("case-insensitive regex matched against the upstream error message"),
+    body: Pattern.optional().describe("case-insensitive regex matched against the whole upstream body"),
+    category: Category.describe("the category a matching answer gets"),
+  })
+  .refine((rule) => rule.status ?? rule.code ?? rule.type ?? rule.message ?? rule.body, {
+    message: "an error rule needs at least one of status, code, type, message, body",
+  });
+export type ErrorRule = z.infer<typeof ErrorRuleSchema>;
+
+/** An IANA time zone name, checked against the runtime's zone database. */
+const TimeZone = z.string().refine(
+  (zone) => {
+    try {
+      new Intl.DateTimeFormat("en-US", { timeZone: zone });
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: "not an IANA time zone (e.g. America/Los_Angeles)" },
+);
+
+export const PROVIDER_TYPES = ["openai_compatible", "local_gguf"] as const;
+
+/** Default whole-call timeout: cloud providers answer fast or not at all; a local model is slow. */
+export const DEFAULT_TIMEOUT_MS = { openai_compatible: 30_000, local_gguf: 120_000 } as const;
+
+export const ProviderSchema = z.strictObject({
+  type: z.enum(PROVIDER_TYPES),
+  base_url: z.url({ protocol: /^https?$/ }).describe("OpenAI-compatible base URL, e.g. https://api.groq.com/openai/v1"),
+  model: z.string().min(1).describe("the provider's own model name sent upstream"),
+  api_key_secret: z.string().min(1).optional().describe("name of the Worker secret / env var holding the key"),
+  access_client_id_secret: z.string().min(1).optional().describe("local_gguf: secret holding CF-Access-Client-Id"),
+  access_client_secret_secret: z.string().min(1).optional().describe("local_gguf: secret holding CF-Access-Client-Secret"),
+  headers: z.record(z.string(), z.string()).optional().describe("extra request headers (e.g. OpenRouter's HTTP-Referer)"),
+  timeout_ms: PositiveInt.optional().describe("whole call for JSON, time to first event (and between events) for streams"),
+  requests_per_day: PositiveInt.optional(),
+  requests_per_minute: PositiveInt.optional(),
+  tokens_per_day: PositiveInt.optional(),
+  tokens_per_minute: PositiveInt.optional(),
+  daily_reset_tz: TimeZone.optional().describe("zone whose midnight restarts the daily counts (default UTC)"),
+  rate_limit_cooldown_ms: PositiveInt.optional().describe("cool-down after a 429 without retry-after (default 60000)"),
+  auth_error_cooldown_ms: PositiveInt.optional().describe("cool-down after an auth or billing error (default 300000)"),
+  error_rules: z.array(ErrorRuleSchema).default([]),
+});
+export type ProviderConfig = z.infer<typeof ProviderSchema>;
+
+export const RouterConfigSchema = z
+  .strictObject({
+    auth: z.enum(["keys", "none"]).default("keys").describe('"none" disables client auth (local development only)'),
+    default_route: z.string().optional().describe("route used when a request names an unknown model"),
+    failover_on: z.array(Category).default([...DEFAULT_FAILOVER_ON]),
+    error_rules: z.array(ErrorRuleSchema).default([]),
+    max_body_bytes: PositiveInt.default(4 * 1024 * 1024),
+    routes: z.record(z.string().min(1), z.array(z.string().min(1)).min(1)),
+    providers: z.record(z.string().min(1), ProviderSchema),
+  })
+  .superRefine((config, ctx) => {
+    for (const [route, chain] of Object.entries(config.routes)) {
+      chain.forEach((providerId, index) => {
+        if (!(providerId in config.providers)) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["routes", route, index],
+            message: `unknown provider "${providerId}"`,
+          });
+        }
+      });
+    }
+    if (config.default_route !== undefined && !(config.default_route in config.routes)) {
+      ctx.addIssue({ code: "custom", path: ["default_route"], message: `no route named "${config.default_route}"` });
+    }
+  });
+export type RouterConfig = z.infer<typeof RouterConfigSchema>;
+
+/** Parses ROUTER_CONFIG as the Worker receives it: a table (object) or a JSON string. */
+export function parseRouterConfig(raw: unknown): { ok: true; config: RouterConfig } | { ok: false; message: string } {
+  let value = raw;
+  if (raw === undefined || raw === null || raw === "") {
+    return { ok: false, message: "ROUTER_CONFIG is not set: add [vars.ROUTER_CONFIG] to wrangler.toml" };
+  }
+  if (typeof raw === "string") {
+    try {
+      value = JSON.parse(raw);
+    } catch (error) {
+      return { ok: false, message: `ROUTER_CONFIG is not valid JSON: ${(error as Error).message}` };
+    }
+  }
+  const result = RouterConfigSchema.safeParse(value);
+  if (result.success) return { ok: true, config: result.data };
+  return { ok: false, message: `Invalid ROUTER_CONFIG:\n${z.prettifyError(result.error)}` };
+}

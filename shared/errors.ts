@@ -1,0 +1,55 @@
+// Error categories every provider failure is normalized into, and the OpenAI error body.
+import { z } from "zod";
+
+export const ERROR_CATEGORIES = [
+  "RateLimit",
+  "QuotaExceeded",
+  "AuthError",
+  "BadRequest",
+  "ContextLengthExceeded",
+  "ContentFiltered",
+  "NotFound",
+  "Timeout",
+  "ServerError",
+  "NetworkError",
+  "Unknown",
+] as const;
+export type ErrorCategory = (typeof ERROR_CATEGORIES)[number];
+
+/** The default `failover_on`: everything except what another provider would refuse too. */
+export const DEFAULT_FAILOVER_ON: readonly ErrorCategory[] = ERROR_CATEGORIES.filter(
+  (category) => category !== "BadRequest" && category !== "ContentFiltered",
+);
+
+export type OpenAIErrorType =
+  | "invalid_request_error"
+  | "authentication_error"
+  | "permission_error"
+  | "not_found_error"
+  | "rate_limit_error"
+  | "insufficient_quota"
+  | "server_error"
+  | "timeout_error"
+  | "api_error";
+
+export interface OpenAIErrorBody {
+  error: { message: string; type: string; param: string | null; code: string | null };
+}
+
+/** The one error shape every InferRouter answer uses: all four keys always present. */
+export function openAIError(
+  message: string,
+  type: OpenAIErrorType | string,
+  code: string | null = null,
+  param: string | null = null,
+): OpenAIErrorBody {
+  return { error: { message, type, param, code } };
+}
+
+/** A zod error as an OpenAI 400: `param` is the path of the first bad field (`messages[0].role`). */
+export function zodToOpenAIError(error: z.ZodError, prefix = "Invalid request"): OpenAIErrorBody {
+  const issue = error.issues[0];
+  const param = issue ? z.core.toDotPath(issue.path) : null;
+  const detail = issue ? `${param ? `${param}: ` : ""}${issue.message}` : error.message;
+  return openAIError(`${prefix}: ${detail}`, "invalid_request_error", "invalid_value", param || null);
+}

@@ -1,0 +1,46 @@
+// The operation log: one JSON object per line, written by the edge (console.log -> Workers Logs /
+// Logpush) and the sidecar (pino). Every `infer_started` is followed by exactly one terminal event
+// (`infer_completed`, `infer_failed` or `infer_cancelled`) with the same `request_id`.
+import { z } from "zod";
+import { ERROR_CATEGORIES } from "./errors.ts";
+
+export const EVENT_NAMES = [
+  "infer_started",
+  "infer_skipped",
+  "infer_fallback",
+  "infer_completed",
+  "infer_failed",
+  "infer_cancelled",
+] as const;
+export type EventName = (typeof EVENT_NAMES)[number];
+
+export const TERMINAL_EVENTS: ReadonlySet<EventName> = new Set(["infer_completed", "infer_failed", "infer_cancelled"]);
+
+export const SKIP_REASONS = ["rpm", "daily", "tokens", "cooldown", "missing_key"] as const;
+export type SkipReason = (typeof SKIP_REASONS)[number];
+
+export const InferEventSchema = z.object({
+  ts: z.string().describe("ISO-8601 time the event was written"),
+  event: z.enum(EVENT_NAMES),
+  request_id: z.string(),
+  route: z.string().describe("the route (model alias) the request asked for"),
+  source: z.enum(["edge", "sidecar"]).optional(),
+  provider: z.string().optional().describe("provider id this event concerns"),
+  model: z.string().optional().describe("the provider's own model name"),
+  stream: z.boolean().optional(),
+  client: z.string().optional().describe("short hash label of the client key, never the key"),
+  category: z.enum(ERROR_CATEGORIES).optional(),
+  status: z.number().int().optional().describe("HTTP status: upstream's for fallback, the client's for terminal"),
+  reason: z.string().optional().describe("why a provider was skipped or a request failed"),
+  retry_at: z.string().optional().describe("ISO time a skipped provider reopens"),
+  latency_ms: z.number().optional(),
+  ttft_ms: z.number().optional().describe("time to the first content byte of a stream"),
+  prompt_tokens: z.number().int().optional(),
+  completion_tokens: z.number().int().optional(),
+  total_tokens: z.number().int().optional(),
+  tokens_per_second: z.number().optional(),
+  finish_reason: z.string().nullable().optional(),
+  attempts: z.number().int().optional().describe("providers called so far for this request"),
+  message: z.string().optional(),
+});
+export type InferEvent = z.infer<typeof InferEventSchema>;

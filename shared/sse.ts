@@ -1,0 +1,14 @@
+// Server-sent events framing for the OpenAI stream format.
+
+export const SSE_DONE = "data: [DONE]\n\n";
+
+/** One `data:` frame holding a JSON value, as the OpenAI SDKs parse it. */
+export function sseData(value: unknown): string {
+  return `data: ${JSON.stringify(value)}\n\n`;
+}
+
+export const SSE_HEADERS = {
+  "content-type": "text/event-stream; charset=utf-8",
+  "cache-control": "no-cache",
+  connection: "keep-alive",
+} as const;

@@ -1,0 +1,182 @@
+// A scriptable OpenAI-compatible provider: a real HTTP server on 127.0.0.1. Each test scripts its
+// own scenario (POST /_script/<id>) and points a provider at /s/<id>/v1; every call to
+// /s/<id>/v1/chat/completions takes the next step and is recorded (GET /_calls/<id>).
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+
+export type Step =
+  | { type: "json"; status?: number; body?: unknown; headers?: Record<string, string>; content?: string }
+  | {
+      type: "sse";
+      /** Data payloads: objects are JSON-encoded, strings sent as they are ("[DONE]"). Default: a short answer. */
+      events?: Array<unknown>;
+      content?: string;
+      /** Raw text written before the events (comments, odd framing). */
+      prelude?: string;
+      /** How the stream ends after the events: [DONE] (default), a clean close, a reset, or a hang. */
+      end?: "done" | "close" | "reset" | "hang";
+      /** Milliseconds between events. */
+      gap_ms?: number;
+      status?: number;
+      headers?: Record<string, string>;
+    }
+  | { type: "raw"; status: number; body: string; headers?: Record<string, string> }
+  | { type: "hang" }
+  | { type: "reset" }
+  | { type: "reset_mid_body" };
+
+export interface Script {
+  steps: Step[];
+  /** When the steps run out: repeat the last one (default) or answer a plain success. */
+  after?: "repeat_last" | "success";
+}
+
+export interface RecordedCall {
+  headers: Record<string, string | string[] | undefined>;
+  body: Record<string, unknown>;
+}
+
+export function completion(model: string, content: string, usage = { prompt_tokens: 7, completion_tokens: 3, total_tokens: 10 }) {
+  return {
+    id: "chatcmpl-fake",
+    object: "chat.completion",
+    created: 1_700_000_000,
+    model,
+    choices: [{ index: 0, message: { role: "assistant", content, refusal: null }, logprobs: null, finish_reason: "stop" }],
+    usage,
+  };
+}
+
+/** The chunks of a streamed answer, with the usage chunk when `includeUsage`. */
+export function chunks(model: string, content: string, includeUsage: boolean): unknown[] {
+  const base = { id: "chatcmpl-fake", object: "chat.completion.chunk", created: 1_700_000_000, model };
+  const usage = includeUsage ? { usage: null } : {};
+  const words = content.split(/(?<= )/);
+  return [
+    { ...base, choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }], ...usage },
+    ...words.map((word) => ({ ...base, choices: [{ index: 0, delta: { content: word }, finish_reason: null }], ...usage })),
+    { ...base, choices: [{ index: 0, delta: {}, finish_reason: "stop" }], ...usage },
+    ...(includeUsage ? [{ ...base, choices: [], usage: { prompt_tokens: 7, completion_tokens: words.length, total_tokens: 7 + words.length } }] : []),
+  ];
+}
+
+export interface FakeProvider {
+  url: string;
+  closedPort: number;
+  close(): Promise<void>;
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  let text = "";
+  for await (const chunk of req) text += chunk;
+  return text;
+}
+
+export async function startFakeProvider(): Promise<FakeProvider> {
+  const scripts = new Map<string, Script>();
+  const calls = new Map<string, RecordedCall[]>();
+  const sockets = new Set<Socket>();
+
+  const server: Server = createServer(async (req, res) => {
+    const url = new URL(req.url ?? "/", "http://127.0.0.1");
+    const [, kind, id] = url.pathname.split("/");
+    if (req.method === "POST" && kind === "_script" && id) {
+      scripts.set(id, JSON.parse(await readBody(req)) as Script);
+      calls.set(id, []);
+      return res.writeHead(204).end();
+    }
+    if (req.method === "GET" && kind === "_calls" && id) {
+      res.writeHead(200, { "content-type": "application/json" });
+      return res.end(JSON.stringify(calls.get(id) ?? []));
+    }
+    if (req.method === "POST" && kind === "s" && id && url.pathname.endsWith("/chat/completions")) {
+      const body = JSON.parse(await readBody(req)) as Record<string, unknown>;
+      const recorded = calls.get(id) ?? [];
+      calls.set(id, recorded);
+      recorded.push({ headers: req.headers, body });
+      const script = scripts.get(id) ?? { steps: [] };
+      const step = script.steps[recorded.length - 1] ??
+        (script.after === "success" || !script.steps.length ? undefined : script.steps.at(-1));
+      return play(step, body, id, req, res);
+    }
+    res.writeHead(404, { "content-type": "application/json" }).end('{"error":{"message":"no such fake route"}}');
+  });
+  server.on("connection", (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+
+  // A port nothing listens on: connection refused.
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const closedPort = (probe.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    closedPort,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function play(step: Step | undefined, body: Record<string, unknown>, id: string, req: IncomingMessage, res: ServerResponse) {
+  const model = String(body.model);
+  const stream = body.stream === true;
+  const includeUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
+  const defaultContent = `Hello from ${id}`;
+  if (!step) step = stream ? { type: "sse" } : { type: "json" };
+  switch (step.type) {
+    case "json": {
+      res.writeHead(step.status ?? 200, { "content-type": "application/json", ...step.headers });
+      return res.end(JSON.stringify(step.body ?? completion(model, step.content ?? defaultContent)));
+    }
+    case "raw":
+      res.writeHead(step.status, step.headers);
+      return res.end(step.body);
+    case "hang":
+      return; // never answers; the socket is destroyed when the client gives up or the server closes
+    case "reset":
+      return req.socket.destroy();
+    case "reset_mid_body": {
+      const text = JSON.stringify(completion(model, defaultContent));
+      res.writeHead(200, { "content-type": "application/json", "content-length": String(text.length) });
+      res.write(text.slice(0, text.length >> 1));
+      return setImmediate(() => req.socket.destroy());
+    }
+    case "sse":
+      return playStream(step, model, step.content ?? defaultContent, includeUsage, req, res);
+  }
+}
+
+async function playStream(
+  step: Extract<Step, { type: "sse" }>,
+  model: string,
+  content: string,
+  includeUsage: boolean,
+  req: IncomingMessage,
+  res: ServerResponse,
+) {
+  res.writeHead(step.status ?? 200, { "content-type": "text/event-stream", "cache-control": "no-cache", ...step.headers });
+  if (step.prelude) res.write(step.prelude);
+  const events = step.events ?? chunks(model, content, includeUsage);
+  for (const event of events) {
+    if (res.destroyed) return;
+    res.write(`data: ${typeof event === "string" ? event : JSON.stringify(event)}\n\n`);
+    if (step.gap_ms) await new Promise((resolve) => setTimeout(resolve, step.gap_ms));
+  }
+  switch (step.end ?? "done") {
+    case "done":
+      return res.end("data: [DONE]\n\n");
+    case "close":
+      return res.end();
+    case "reset":
+      return setImmediate(() => req.socket.destroy());
+    case "hang":
+      return;
+  }
+}

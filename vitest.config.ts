@@ -1,0 +1,46 @@
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { defineConfig, defineProject } from "vitest/config";
+
+// One `vitest run` runs every project: the Worker inside workerd, the sidecar and the
+// end-to-end tests on Node. Fake providers are real HTTP servers started in globalSetup.
+export default defineConfig({
+  test: {
+    projects: [
+      defineProject({
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              bindings: { PROXY_API_KEYS: "sk-test-client-1,sk-test-client-2", ADMIN_API_KEYS: "sk-test-admin" },
+            },
+          }),
+        ],
+        test: {
+          name: "edge",
+          include: ["test/edge/**/*.test.ts"],
+          globalSetup: ["test/support/fake-provider-setup.ts"],
+          testTimeout: 20_000,
+        },
+      }),
+      defineProject({
+        test: {
+          name: "sidecar",
+          include: ["test/sidecar/**/*.test.ts", "test/scripts/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      }),
+      defineProject({
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      }),
+    ],
+  },
+});
