@@ -25,11 +25,14 @@ export default defineConfig({
       defineProject({
         test: {
           name: "sidecar",
-          include: ["test/sidecar/**/*.test.ts", "test/scripts/**/*.test.ts"],
+          include: ["test/sidecar/**/*.test.ts"],
           environment: "node",
           testTimeout: 60_000,
           hookTimeout: 60_000,
         },
+      }),
+      defineProject({
+        test: { name: "scripts", include: ["test/scripts/**/*.test.ts"], environment: "node" },
       }),
       defineProject({
         test: {

@@ -65,11 +65,14 @@ export function createApp() {
   app.use(requestId());
 
   app.onError((error, c) => {
-    const response =
-      error instanceof HTTPException
-        ? error.getResponse()
-        : errorResponse(500, openAIError("Internal error", "server_error", "internal_error"));
-    if (!(error instanceof HTTPException)) console.error(JSON.stringify({ event: "edge_error", message: String(error) }));
+    let response: Response;
+    if (error instanceof HTTPException) {
+      // Ours carry an OpenAI-shaped response; Hono's own (malformed JSON) carry only a status and message.
+      response = error.res ?? errorResponse(error.status, openAIError(error.message, "invalid_request_error", null));
+    } else {
+      console.error(JSON.stringify({ event: "edge_error", message: String(error) }));
+      response = errorResponse(500, openAIError("Internal error", "server_error", "internal_error"));
+    }
     c.set("errorMessage", error.message);
     return c.newResponse(response.body, response);
   });

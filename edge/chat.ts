@@ -42,6 +42,7 @@ export async function chatCompletions(c: Context<AppEnv, "/v1/chat/completions",
     throw apiError(404, `The model "${body.model}" does not exist: known models are ${Object.keys(config.routes).join(", ")}`,
       "invalid_request_error", "model_not_found", "model");
   }
+  log.client = c.get("client");
   log.start(route.name, { stream: body.stream === true });
   const response = await walkChain({
     config,

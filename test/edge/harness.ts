@@ -6,7 +6,7 @@ import { env } from "cloudflare:workers";
 import { inject, vi, type MockInstance } from "vitest";
 import worker from "../../edge/index.ts";
 import type { InferEvent } from "../../shared/events.ts";
-import type { RecordedCall, Script, Step } from "../support/fake-provider.ts";
+import type { RecordedCall, Script, Step } from "../support/fake-provider-types.ts";
 
 export const CLIENT_KEY = "sk-test-client-1";
 export const fakeUrl = () => inject("fakeProviderUrl");

@@ -1,14 +1,8 @@
 // vitest globalSetup for the edge project: starts the fake provider and hands its address to the
 // tests (which run inside workerd) through provide/inject.
 import type { TestProject } from "vitest/node";
+import "./fake-provider-types.ts";
 import { startFakeProvider } from "./fake-provider.ts";
-
-declare module "vitest" {
-  export interface ProvidedContext {
-    fakeProviderUrl: string;
-    closedPort: number;
-  }
-}
 
 export default async function setup(project: TestProject) {
   const fake = await startFakeProvider();

@@ -3,38 +3,9 @@
 // /s/<id>/v1/chat/completions takes the next step and is recorded (GET /_calls/<id>).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import type { RecordedCall, Script, Step } from "./fake-provider-types.ts";
 
-export type Step =
-  | { type: "json"; status?: number; body?: unknown; headers?: Record<string, string>; content?: string }
-  | {
-      type: "sse";
-      /** Data payloads: objects are JSON-encoded, strings sent as they are ("[DONE]"). Default: a short answer. */
-      events?: Array<unknown>;
-      content?: string;
-      /** Raw text written before the events (comments, odd framing). */
-      prelude?: string;
-      /** How the stream ends after the events: [DONE] (default), a clean close, a reset, or a hang. */
-      end?: "done" | "close" | "reset" | "hang";
-      /** Milliseconds between events. */
-      gap_ms?: number;
-      status?: number;
-      headers?: Record<string, string>;
-    }
-  | { type: "raw"; status: number; body: string; headers?: Record<string, string> }
-  | { type: "hang" }
-  | { type: "reset" }
-  | { type: "reset_mid_body" };
-
-export interface Script {
-  steps: Step[];
-  /** When the steps run out: repeat the last one (default) or answer a plain success. */
-  after?: "repeat_last" | "success";
-}
-
-export interface RecordedCall {
-  headers: Record<string, string | string[] | undefined>;
-  body: Record<string, unknown>;
-}
+export type { RecordedCall, Script, Step };
 
 export function completion(model: string, content: string, usage = { prompt_tokens: 7, completion_tokens: 3, total_tokens: 10 }) {
   return {

@@ -1,0 +1,50 @@
+// npm run check-config [FILE]: validates ROUTER_CONFIG before a deploy, with the same schema and
+// messages the Worker uses. FILE is a wrangler.toml (its [vars.ROUTER_CONFIG]) or a JSON file
+// holding the config; default wrangler.toml. `--schema` prints the config's JSON Schema instead.
+import { readFileSync } from "node:fs";
+import { parse as parseToml } from "smol-toml";
+import { z } from "zod";
+import { parseRouterConfig, RouterConfigSchema, type RouterConfig } from "../shared/config.ts";
+
+export function readConfigFile(path: string): unknown {
+  const text = readFileSync(path, "utf8");
+  if (/\.json$/i.test(path)) return JSON.parse(text);
+  const toml = parseToml(text) as { vars?: { ROUTER_CONFIG?: unknown } };
+  if (toml.vars?.ROUTER_CONFIG === undefined) throw new Error(`${path} has no [vars.ROUTER_CONFIG] table`);
+  return toml.vars.ROUTER_CONFIG;
+}
+
+/** The secrets a config expects to find (provider keys), to remind the operator before a deploy. */
+export function secretNames(config: RouterConfig): string[] {
+  const names = Object.values(config.providers).flatMap((p) => [p.api_key_secret, p.access_client_id_secret, p.access_client_secret_secret]);
+  return [...new Set(names.filter((name): name is string => Boolean(name)))];
+}
+
+export function checkConfig(path: string): { ok: boolean; report: string } {
+  let raw: unknown;
+  try {
+    raw = readConfigFile(path);
+  } catch (error) {
+    return { ok: false, report: `${path}: ${(error as Error).message}` };
+  }
+  const result = parseRouterConfig(raw);
+  if (!result.ok) return { ok: false, report: `${path}: ${result.message}` };
+  const { routes, providers } = result.config;
+  const lines = [
+    `${path}: ROUTER_CONFIG is valid: ${Object.keys(routes).length} routes, ${Object.keys(providers).length} providers`,
+    ...Object.entries(routes).map(([name, chain]) => `  route ${name}: ${chain.join(" -> ")}`),
+    `  secrets it reads (wrangler secret put NAME, or .dev.vars locally): ${secretNames(result.config).join(", ") || "none"}`,
+  ];
+  return { ok: true, report: lines.join("\n") };
+}
+
+if (import.meta.main) {
+  const args = process.argv.slice(2);
+  if (args.includes("--schema")) {
+    console.log(JSON.stringify(z.toJSONSchema(RouterConfigSchema, { io: "input" }), null, 2));
+  } else {
+    const { ok, report } = checkConfig(args[0] ?? "wrangler.toml");
+    (ok ? console.log : console.error)(report);
+    process.exitCode = ok ? 0 : 1;
+  }
+}

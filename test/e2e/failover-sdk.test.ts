@@ -1,0 +1,68 @@
+// The official openai SDK against `wrangler dev`, failing over across scripted providers.
+import OpenAI from "openai";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startFakeProvider, type FakeProvider } from "../support/fake-provider.ts";
+import type { Step } from "../support/fake-provider-types.ts";
+import { startWranglerDev, type WranglerDev } from "../support/wrangler-dev.ts";
+
+let fake: FakeProvider;
+let edge: WranglerDev;
+const KEY = "sk-e2e-client";
+
+async function script(id: string, steps: Step[]) {
+  await fetch(`${fake.url}/_script/${id}`, { method: "POST", body: JSON.stringify({ steps }) });
+}
+
+const provider = (id: string) => ({ type: "openai_compatible", base_url: `${fake.url}/s/${id}/v1`, model: `model-${id}`, api_key_secret: "E2E_KEY", timeout_ms: 5000 });
+
+beforeAll(async () => {
+  fake = await startFakeProvider();
+  const config = {
+    default_route: "default",
+    routes: { default: ["limited", "broken", "healthy"], lonely: ["limited"] },
+    providers: { limited: provider("limited"), broken: provider("broken"), healthy: provider("healthy") },
+  };
+  edge = await startWranglerDev({ config, vars: { PROXY_API_KEYS: KEY, E2E_KEY: "sk-e2e-upstream" } });
+});
+
+afterAll(async () => {
+  await edge?.stop();
+  await fake?.close();
+});
+
+const client = () => new OpenAI({ baseURL: `${edge.url}/v1`, apiKey: KEY, maxRetries: 0 });
+
+describe("openai SDK through wrangler dev", () => {
+  it("fails over from a 429 and a 500 to the provider that answers, plain and streamed", async () => {
+    await script("limited", [{ type: "json", status: 429, headers: { "retry-after": "20" }, body: { error: { message: "slow down" } } }]);
+    await script("broken", [{ type: "json", status: 500, body: { error: { message: "boom" } } }]);
+    await script("healthy", []);
+    const { data, response } = await client().chat.completions.create({ model: "default", messages: [{ role: "user", content: "hi" }] }).withResponse();
+    expect(data.choices[0]!.message.content).toBe("Hello from healthy");
+    expect(response.headers.get("x-inferrouter-provider")).toBe("healthy");
+    expect(response.headers.get("x-inferrouter-attempts")).toBe("3");
+
+    const stream = await client().chat.completions.create({ model: "default", stream: true, messages: [{ role: "user", content: "hi" }] });
+    let text = "";
+    for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? "";
+    expect(text).toBe("Hello from healthy");
+  });
+
+  it("gives the SDK its own error classes", async () => {
+    await script("limited", [{ type: "json", status: 429, headers: { "retry-after": "20" }, body: { error: { message: "slow down" } } }]);
+    await expect(client().chat.completions.create({ model: "lonely", messages: [{ role: "user", content: "hi" }] })).rejects.toBeInstanceOf(OpenAI.RateLimitError);
+    const bad = new OpenAI({ baseURL: `${edge.url}/v1`, apiKey: "sk-wrong", maxRetries: 0 });
+    await expect(bad.chat.completions.create({ model: "default", messages: [{ role: "user", content: "hi" }] })).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
+  });
+
+  it("writes one JSON log line per event, with one terminal event per request", async () => {
+    const events = edge.events();
+    const started = events.filter((e) => e.event === "infer_started");
+    expect(started.length).toBeGreaterThanOrEqual(3);
+    for (const start of started) {
+      const terminal = events.filter((e) => e.request_id === start.request_id && ["infer_completed", "infer_failed", "infer_cancelled"].includes(String(e.event)));
+      expect(terminal).toHaveLength(1);
+    }
+    expect(events.some((e) => e.event === "infer_fallback" && e.provider === "limited" && e.category === "RateLimit")).toBe(true);
+  });
+});

@@ -1,0 +1,39 @@
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { checkConfig } from "../../scripts/check-config.ts";
+
+const root = new URL("../../", import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), "check-config-"));
+
+describe("npm run check-config", () => {
+  it("accepts the example config in wrangler.toml and lists the secrets it reads", () => {
+    const { ok, report } = checkConfig(join(root, "wrangler.toml"));
+    expect(ok).toBe(true);
+    expect(report).toContain("route default: groq -> openrouter -> gemini -> local");
+    expect(report).toContain("GROQ_API_KEY");
+  });
+
+  it("names the bad path in a JSON config and exits 1", () => {
+    const file = join(dir, "bad.json");
+    writeFileSync(file, JSON.stringify({ routes: { default: ["ghost"] }, providers: { a: { type: "openai_compatible", base_url: "https://x.test/v1", model: "m", timeout_ms: -5 } } }));
+    const run = spawnSync(process.execPath, [join(root, "scripts/check-config.ts"), file], { encoding: "utf8" });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain("routes.default[0]");
+    expect(run.stderr).toContain("providers.a.timeout_ms");
+  });
+
+  it("reports a TOML file without [vars.ROUTER_CONFIG]", () => {
+    const file = join(dir, "empty.toml");
+    writeFileSync(file, 'name = "x"\n');
+    expect(checkConfig(file)).toEqual({ ok: false, report: `${file}: ${file} has no [vars.ROUTER_CONFIG] table` });
+  });
+
+  it("prints the config's JSON Schema for editors", () => {
+    const schema = JSON.parse(execFileSync(process.execPath, [join(root, "scripts/check-config.ts"), "--schema"], { encoding: "utf8" }));
+    expect(schema.properties.providers.additionalProperties.properties.type.enum).toEqual(["openai_compatible", "local_gguf"]);
+    expect(schema.required).toEqual(["routes", "providers"]);
+  });
+});
