@@ -8,11 +8,12 @@ import type { MiddlewareHandler } from "hono";
 import type { ErrorCategory } from "../shared/errors.ts";
 import { openAIError } from "../shared/errors.ts";
 import type { ModelList } from "../shared/openai.ts";
-import { clientAuth } from "./auth.ts";
+import { adminAuth, clientAuth } from "./auth.ts";
 import { chatCompletions, validateChatRequest } from "./chat.ts";
 import { loadConfig } from "./config.ts";
 import { apiError, errorResponse, type AppEnv } from "./http.ts";
 import { InferLog } from "./oplog.ts";
+import { quotaReport } from "./quota/report.ts";
 
 /** Loads ROUTER_CONFIG (validated once per isolate); an invalid one answers 500 naming the bad path. */
 const withConfig = createMiddleware<AppEnv>(async (c, next) => {
@@ -96,5 +97,6 @@ export function createApp() {
     return c.json(list);
   });
 
+  app.get("/v1/quota", withConfig, adminAuth, quotaReport);
   return app;
 }

@@ -24,6 +24,8 @@ export interface AttemptFailure {
 export interface AttemptSuccess {
   ok: true;
   response: Response;
+  /** Upstream's own headers (rate-limit counters), not forwarded to the client. */
+  upstreamHeaders: Headers;
   ttftMs?: number;
   /** JSON answers: known at once. Streams: reported through `onStreamEnd`. */
   usage?: Usage;
@@ -106,6 +108,7 @@ export async function attempt(ctx: AttemptContext): Promise<AttemptResult> {
     }
     return {
       ok: true,
+      upstreamHeaders: response.headers,
       ttftMs: Date.now() - ctx.startedAt,
       response: new Response(relay.toClientStream(), { status: 200, headers: SSE_HEADERS }),
     };
@@ -131,6 +134,7 @@ function finishJson(response: Response, text: string, ctx: AttemptContext): Atte
   const first = body.choices[0] as { finish_reason?: string | null } | undefined;
   return {
     ok: true,
+    upstreamHeaders: response.headers,
     usage: body.usage,
     finishReason: first?.finish_reason ?? null,
     response: new Response(text, { status: 200, headers: { "content-type": "application/json" } }),

@@ -6,6 +6,7 @@ import { zodToOpenAIError } from "../shared/errors.ts";
 import { ChatCompletionRequestSchema, type ChatCompletionRequest } from "../shared/openai.ts";
 import { walkChain } from "./failover.ts";
 import { apiError, errorResponse, type AppEnv } from "./http.ts";
+import { QuotaClient } from "./quota/client.ts";
 
 /** Checks the body against the OpenAI schema; unknown fields stay in it and go upstream untouched. */
 export const validateChatRequest = validator("json", (value, c: Context<AppEnv>) => {
@@ -52,6 +53,7 @@ export async function chatCompletions(c: Context<AppEnv, "/v1/chat/completions",
     body,
     log,
     clientSignal: c.req.raw.signal,
+    quota: new QuotaClient(c.env, (promise) => c.executionCtx.waitUntil(promise)),
   });
   // Through the context, so the headers set by middleware (x-request-id) are added; the body is not copied.
   return c.newResponse(response.body, response);

@@ -7,6 +7,8 @@ import { attempt, type AttemptFailure } from "./attempt.ts";
 import type { Env } from "./env.ts";
 import type { InferLog } from "./oplog.ts";
 import { buildUpstreamRequest } from "./providers.ts";
+import { cooldownForFailure, cooldownFromHeaders } from "./quota/cooldown.ts";
+import type { QuotaClient } from "./quota/client.ts";
 import type { StreamEnd } from "./stream.ts";
 
 export interface ChainRequest {
@@ -17,6 +19,7 @@ export interface ChainRequest {
   body: ChatCompletionRequest;
   log: InferLog;
   clientSignal: AbortSignal;
+  quota: QuotaClient;
 }
 
 /** What happened at one provider, for the final error's summary. */
@@ -34,7 +37,7 @@ interface Outcome {
 const LIMIT_CATEGORIES: ReadonlySet<ErrorCategory> = new Set(["RateLimit", "QuotaExceeded"]);
 
 export async function walkChain(req: ChainRequest): Promise<Response> {
-  const { config, log, body } = req;
+  const { config, log, body, quota } = req;
   const outcomes: Outcome[] = [];
   let attempts = 0;
 
@@ -46,6 +49,14 @@ export async function walkChain(req: ChainRequest): Promise<Response> {
       outcomes.push({ provider: providerId, category: "skipped", status: 0, detail: "missing key", limited: false });
       continue;
     }
+    const admission = await quota.admit(providerId, provider);
+    if (!admission.admitted) {
+      const retry_at = new Date(admission.retryAt).toISOString();
+      log.skipped({ provider: providerId, model: provider.model, reason: admission.reason, retry_at });
+      outcomes.push({ provider: providerId, category: "skipped", status: 0, detail: `${admission.reason} limit`, retryAt: admission.retryAt, limited: true });
+      continue;
+    }
+    if (admission.trackerError) log.quotaUnavailable({ provider: providerId, message: admission.trackerError });
 
     attempts++;
     const attemptStart = Date.now();
@@ -63,6 +74,7 @@ export async function walkChain(req: ChainRequest): Promise<Response> {
       clientSignal: req.clientSignal,
       startedAt: log.startedAt,
       onStreamEnd: (end: StreamEnd) => {
+        quota.recordTokens(providerId, provider, end.tap.usage?.total_tokens);
         const fields = { provider: providerId, model: provider.model, attempts, stream: true, ...usageFields(end.tap.usage) };
         if (end.outcome === "completed") {
           log.end("infer_completed", { ...fields, status: 200, finish_reason: end.tap.finishReason ?? null, ttft_ms: ttftMs });
@@ -75,10 +87,13 @@ export async function walkChain(req: ChainRequest): Promise<Response> {
     });
     if (result.ok) {
       ttftMs = result.ttftMs;
+      const exhausted = cooldownFromHeaders(result.upstreamHeaders, Date.now());
+      if (exhausted) quota.coolDown(providerId, provider, exhausted);
       const headers = result.response.headers;
       headers.set("x-inferrouter-provider", providerId);
       headers.set("x-inferrouter-attempts", String(attempts));
       if (!body.stream) {
+        quota.recordTokens(providerId, provider, result.usage?.total_tokens);
         log.end("infer_completed", {
           provider: providerId,
           model: provider.model,
@@ -99,13 +114,20 @@ export async function walkChain(req: ChainRequest): Promise<Response> {
     }
 
     const failed: AttemptFailure = result;
+    const now = Date.now();
+    const cooldown = cooldownForFailure(failed.category, failed.retryAfterMs, failed.headers, provider, now);
+    if (cooldown) quota.coolDown(providerId, provider, cooldown);
+    // A reopening is known when upstream said when, or when a daily quota resets; the default
+    // rate-limit cool-down is a guess, so it does not become the client's retry-after.
+    const retryAt =
+      failed.retryAfterMs !== undefined ? now + failed.retryAfterMs : failed.category === "QuotaExceeded" ? cooldown?.until : undefined;
     const outcome: Outcome = {
       provider: providerId,
       category: failed.category,
       status: failed.status,
       detail: failed.message,
       limited: LIMIT_CATEGORIES.has(failed.category),
-      ...(failed.retryAfterMs !== undefined && { retryAt: Date.now() + failed.retryAfterMs }),
+      ...(retryAt !== undefined && { retryAt }),
     };
     outcomes.push(outcome);
     const fields = {

@@ -41,6 +41,11 @@ export class InferLog {
     this.write("infer_fallback", fields);
   }
 
+  /** The provider's tracker did not answer; the request went ahead (fail open). */
+  quotaUnavailable(fields: EventFields): void {
+    this.write("quota_unavailable", fields);
+  }
+
   /** Writes the request's one terminal event (a start first if none was written); later calls are ignored. */
   end(event: TerminalName, fields: EventFields = {}): void {
     if (this.ended) return;

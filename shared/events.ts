@@ -11,6 +11,8 @@ export const EVENT_NAMES = [
   "infer_completed",
   "infer_failed",
   "infer_cancelled",
+  // Not part of a request's lifecycle: a quota tracker could not answer, so the edge failed open.
+  "quota_unavailable",
 ] as const;
 export type EventName = (typeof EVENT_NAMES)[number];
 

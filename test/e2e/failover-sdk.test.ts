@@ -19,8 +19,13 @@ beforeAll(async () => {
   fake = await startFakeProvider();
   const config = {
     default_route: "default",
-    routes: { default: ["limited", "broken", "healthy"], lonely: ["limited"] },
-    providers: { limited: provider("limited"), broken: provider("broken"), healthy: provider("healthy") },
+    routes: { default: ["limited", "broken", "healthy"], lonely: ["limited"], metered: ["metered", "healthy"] },
+    providers: {
+      limited: provider("limited"),
+      broken: provider("broken"),
+      healthy: provider("healthy"),
+      metered: { ...provider("metered"), requests_per_minute: 3, requests_per_day: 100 },
+    },
   };
   edge = await startWranglerDev({ config, vars: { PROXY_API_KEYS: KEY, E2E_KEY: "sk-e2e-upstream" } });
 });
@@ -53,6 +58,21 @@ describe("openai SDK through wrangler dev", () => {
     await expect(client().chat.completions.create({ model: "lonely", messages: [{ role: "user", content: "hi" }] })).rejects.toBeInstanceOf(OpenAI.RateLimitError);
     const bad = new OpenAI({ baseURL: `${edge.url}/v1`, apiKey: "sk-wrong", maxRetries: 0 });
     await expect(bad.chat.completions.create({ model: "default", messages: [{ role: "user", content: "hi" }] })).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
+  });
+
+  it("never sends a request to a provider past its limits, and logs why it skipped it", async () => {
+    await script("metered", []);
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () => client().chat.completions.create({ model: "metered", messages: [{ role: "user", content: "hi" }] })),
+    );
+    const texts = answers.map((a) => a.choices[0]!.message.content);
+    expect(texts.filter((t) => t === "Hello from metered")).toHaveLength(3);
+    expect(texts.filter((t) => t === "Hello from healthy")).toHaveLength(7);
+    const calls = (await (await fetch(`${fake.url}/_calls/metered`)).json()) as unknown[];
+    expect(calls).toHaveLength(3);
+    const skips = edge.events().filter((e) => e.event === "infer_skipped" && e.provider === "metered");
+    expect(skips).toHaveLength(7);
+    expect(skips.every((e) => e.reason === "rpm" && typeof e.retry_at === "string")).toBe(true);
   });
 
   it("writes one JSON log line per event, with one terminal event per request", async () => {

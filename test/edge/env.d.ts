@@ -1,6 +1,5 @@
-// The test env is the Worker's Env (bindings from wrangler.toml plus the test's own secrets).
+// The test env (`env` from cloudflare:workers) is the Worker's Env: bindings from wrangler.toml.
+type WorkerEnv = import("../../edge/env.ts").Env;
 declare namespace Cloudflare {
-  interface Env extends import("../../edge/env.ts").Env {
-    TEST_PROVIDER_KEY?: string;
-  }
+  interface Env extends WorkerEnv {}
 }
