@@ -31,7 +31,7 @@ const LOCAL_REJECTIONS: Record<number, ErrorCategory> = { 400: "BadRequest", 401
  * and the stream relay log the rest.
  */
 const withInferLog = createMiddleware<AppEnv>(async (c, next) => {
-  const log = new InferLog(c.get("requestId"));
+  const log = new InferLog(c.get("requestId"), (task) => c.executionCtx.waitUntil(task));
   c.set("log", log);
   await next();
   if (log.isEnded || (c.res.ok && log.isStarted)) return;

@@ -83,6 +83,8 @@ export async function walkChain(req: ChainRequest): Promise<Response> {
         } else {
           log.end("infer_failed", { ...fields, status: 200, category: end.category, message: end.message });
         }
+        // The client has the whole stream by now; this is the request's last line.
+        log.flush();
       },
     });
     if (result.ok) {

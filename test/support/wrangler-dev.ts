@@ -27,7 +27,7 @@ export async function startWranglerDev(options: {
     "--port", String(port),
     "--inspector-port", String(await freePort()),
     "--persist-to", mkdtempSync(join(tmpdir(), "inferrouter-wrangler-")),
-    "--log-level", "log",
+    "--log-level", process.env.WRANGLER_LOG_LEVEL ?? "log",
     ...Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
   ];
   const running = await startProcess(process.execPath, args, {
