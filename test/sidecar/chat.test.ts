@@ -1,0 +1,302 @@
+// The OpenAI surface of the sidecar with real node-llama-cpp on the tiny model, through the
+// official openai SDK: answers, streams, usage, stop, length, JSON schema, tools, errors.
+import { readFile } from "node:fs/promises";
+import { getLlama, resolveChatWrapper, type Llama, type LlamaModel } from "node-llama-cpp";
+import OpenAI from "openai";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
+import type { Sidecar } from "../../sidecar/sidecar.ts";
+import { client, createWorkspace, eventually, startTestSidecar, type Workspace } from "./harness.ts";
+
+let workspace: Workspace;
+let sidecar: Sidecar;
+let openai: OpenAI;
+// An independent node-llama-cpp instance on the same file, to count tokens the library's way.
+let llama: Llama;
+let model: LlamaModel;
+
+beforeAll(async () => {
+  workspace = await createWorkspace();
+  sidecar = await startTestSidecar(workspace, { parallel: 2 });
+  openai = client(sidecar, workspace.token);
+  llama = await getLlama({ gpu: false, build: "never", maxThreads: 1 });
+  model = await llama.loadModel({ modelPath: workspace.modelPath });
+});
+
+afterAll(async () => {
+  await sidecar?.close(1000);
+  await llama?.dispose();
+  await workspace?.cleanup();
+});
+
+const user = (content: string) => [{ role: "user" as const, content }];
+
+describe("chat completions", () => {
+  it("answers a JSON completion with usage equal to the tokenizer's count", async () => {
+    const completion = await openai.chat.completions.create({
+      model: "local",
+      messages: [{ role: "system", content: "Be brief." }, ...user("Say hello")],
+      max_tokens: 7,
+      seed: 3,
+    });
+    expect(completion.object).toBe("chat.completion");
+    expect(completion.id).toMatch(/^chatcmpl-/);
+    const choice = completion.choices[0]!;
+    expect(choice.message.role).toBe("assistant");
+    expect(choice.finish_reason).toBe("length");
+    expect(choice.message.content!.length).toBeGreaterThan(0);
+
+    const rendered = resolveChatWrapper(model).generateContextState({
+      chatHistory: [
+        { type: "system", text: "Be brief." },
+        { type: "user", text: "Say hello" },
+        { type: "model", response: [] },
+      ],
+    });
+    const promptTokens = rendered.contextText.tokenize(model.tokenizer).length;
+    expect(completion.usage).toEqual({ prompt_tokens: promptTokens, completion_tokens: 7, total_tokens: promptTokens + 7 });
+  });
+
+  it("honours max_completion_tokens as well as max_tokens", async () => {
+    const completion = await openai.chat.completions.create({ model: "local", messages: user("hi"), max_completion_tokens: 4 });
+    expect(completion.choices[0]!.finish_reason).toBe("length");
+    expect(completion.usage!.completion_tokens).toBe(4);
+  });
+
+  it("streams chunks that the SDK parses, with one id, a role first and usage last", async () => {
+    const stream = await openai.chat.completions.create({
+      model: "local",
+      messages: user("Tell me a story"),
+      max_tokens: 12,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const chunks: OpenAI.Chat.Completions.ChatCompletionChunk[] = [];
+    for await (const chunk of stream) chunks.push(chunk);
+
+    expect(new Set(chunks.map((c) => c.id)).size).toBe(1);
+    expect(chunks[0]!.choices[0]!.delta.role).toBe("assistant");
+    const last = chunks.at(-1)!;
+    expect(last.choices).toEqual([]);
+    expect(last.usage!.completion_tokens).toBe(12);
+    expect(last.usage!.total_tokens).toBe(last.usage!.prompt_tokens + 12);
+    for (const chunk of chunks.slice(0, -1)) expect(chunk.usage).toBeNull();
+    const finish = chunks.at(-2)!.choices[0]!;
+    expect(finish.finish_reason).toBe("length");
+    const text = chunks.map((c) => c.choices[0]?.delta.content ?? "").join("");
+    expect(text.length).toBeGreaterThan(0);
+  });
+
+  it("sends no usage chunk to clients that did not ask for one", async () => {
+    const stream = await openai.chat.completions.create({ model: "local", messages: user("hi"), max_tokens: 3, stream: true });
+    const chunks: OpenAI.Chat.Completions.ChatCompletionChunk[] = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    expect(chunks.every((c) => c.choices.length === 1 && !("usage" in c))).toBe(true);
+    expect(chunks.at(-1)!.choices[0]!.finish_reason).toBe("length");
+  });
+
+  it("cuts the answer at a stop string and reports finish_reason stop", async () => {
+    // Greedy decoding is deterministic: learn the answer, then stop at a piece of it.
+    const base = { model: "local", messages: user("Count"), temperature: 0, max_tokens: 40 };
+    const full = (await openai.chat.completions.create(base)).choices[0]!.message.content!;
+    expect(full.length).toBeGreaterThan(10);
+    const stop = full.slice(6, 8);
+    const cut = await openai.chat.completions.create({ ...base, stop: [stop] });
+    expect(cut.choices[0]!.finish_reason).toBe("stop");
+    expect(cut.choices[0]!.message.content).toBe(full.slice(0, full.indexOf(stop)));
+    // Tokens generated up to and including the stop string are counted, even those cut from the text.
+    expect(cut.usage!.completion_tokens).toBeGreaterThan(0);
+  });
+
+  it("is reproducible for a seed at temperature 1", async () => {
+    const request = { model: "local", messages: user("Surprise me"), max_tokens: 20, seed: 1234 };
+    const a = await openai.chat.completions.create(request);
+    const b = await openai.chat.completions.create(request);
+    const c = await openai.chat.completions.create({ ...request, seed: 4321 });
+    expect(a.choices[0]!.message.content).toBe(b.choices[0]!.message.content);
+    expect(c.choices[0]!.message.content).not.toBe(a.choices[0]!.message.content);
+  });
+
+  it("answers valid JSON of a json_schema response_format", async () => {
+    const Answer = z.object({ ok: z.boolean(), count: z.int(), unit: z.enum(["kg", "lb"]) });
+    for (const seed of [1, 2, 3]) {
+      const completion = await openai.chat.completions.create({
+        model: "local",
+        messages: user("Weigh it"),
+        seed,
+        max_tokens: 200,
+        response_format: { type: "json_schema", json_schema: { name: "weight", schema: z.toJSONSchema(Answer) } },
+      });
+      expect(completion.choices[0]!.finish_reason).toBe("stop");
+      const parsed = Answer.safeParse(JSON.parse(completion.choices[0]!.message.content!));
+      expect(parsed.success, completion.choices[0]!.message.content!).toBe(true);
+    }
+  });
+
+  it("answers a JSON object for json_object", async () => {
+    const completion = await openai.chat.completions.create({
+      model: "local",
+      messages: user("Some JSON please"),
+      seed: 5,
+      max_tokens: 400,
+      response_format: { type: "json_object" },
+    });
+    if (completion.choices[0]!.finish_reason === "stop") {
+      const value: unknown = JSON.parse(completion.choices[0]!.message.content!);
+      expect(typeof value === "object" && value !== null && !Array.isArray(value)).toBe(true);
+    } else {
+      // Cut by max_tokens: still the start of a JSON object.
+      expect(completion.choices[0]!.message.content!.trimStart().startsWith("{")).toBe(true);
+    }
+  });
+});
+
+describe("tools", () => {
+  const tools: OpenAI.Chat.Completions.ChatCompletionTool[] = [
+    {
+      type: "function",
+      function: {
+        name: "get_weather",
+        description: "Weather for a number of days",
+        parameters: { type: "object", properties: { days: { type: "integer" }, unit: { enum: ["c", "f"] } }, required: ["days", "unit"] },
+      },
+    },
+    {
+      type: "function",
+      function: { name: "get_time", parameters: { type: "object", properties: { utc: { type: "boolean" } }, required: ["utc"] } },
+    },
+  ];
+
+  it("returns a forced tool call as tool_calls without running it", async () => {
+    const completion = await openai.chat.completions.create({
+      model: "local",
+      messages: user("Weather?"),
+      tools,
+      tool_choice: "required",
+      max_tokens: 100,
+      seed: 7,
+    });
+    const choice = completion.choices[0]!;
+    expect(choice.finish_reason).toBe("tool_calls");
+    const call = choice.message.tool_calls![0]!;
+    expect(call.type).toBe("function");
+    expect(call.id).toMatch(/^call_/);
+    if (call.type !== "function") throw new Error("not a function call");
+    expect(["get_weather", "get_time"]).toContain(call.function.name);
+    expect(typeof JSON.parse(call.function.arguments)).toBe("object");
+  });
+
+  it("calls the function named by tool_choice, streamed with index, id and name in the first delta", async () => {
+    const stream = await openai.chat.completions.create({
+      model: "local",
+      messages: user("What time is it?"),
+      tools,
+      tool_choice: { type: "function", function: { name: "get_time" } },
+      max_tokens: 100,
+      stream: true,
+    });
+    const deltas: OpenAI.Chat.Completions.ChatCompletionChunk.Choice.Delta.ToolCall[] = [];
+    let finish: string | null = null;
+    let role: string | undefined;
+    for await (const chunk of stream) {
+      role ??= chunk.choices[0]?.delta.role;
+      deltas.push(...(chunk.choices[0]?.delta.tool_calls ?? []));
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+    }
+    expect(role).toBe("assistant");
+    expect(finish).toBe("tool_calls");
+    expect(deltas[0]).toMatchObject({ index: 0, type: "function", function: { name: "get_time" } });
+    expect(deltas[0]!.id).toMatch(/^call_/);
+    expect(deltas.every((d) => d.index === 0)).toBe(true);
+    const args = JSON.parse(deltas.map((d) => d.function?.arguments ?? "").join(""));
+    expect(typeof args.utc).toBe("boolean");
+  });
+
+  it("accepts a conversation with a tool result and answers it", async () => {
+    const completion = await openai.chat.completions.create({
+      model: "local",
+      max_tokens: 5,
+      messages: [
+        ...user("Weather?"),
+        {
+          role: "assistant",
+          content: null,
+          tool_calls: [{ id: "call_1", type: "function", function: { name: "get_weather", arguments: '{"days":1,"unit":"c"}' } }],
+        },
+        { role: "tool", tool_call_id: "call_1", content: "sunny" },
+      ],
+      tools,
+    });
+    expect(completion.choices[0]!.finish_reason).toBe("length");
+    expect(completion.usage!.completion_tokens).toBe(5);
+  });
+});
+
+describe("refusals", () => {
+  const badRequest = async (body: Record<string, unknown>) => {
+    const error = await openai.chat.completions.create(body as never).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    return error as InstanceType<typeof OpenAI.BadRequestError>;
+  };
+
+  it("answers 400 with param for unsupported parameters", async () => {
+    expect((await badRequest({ model: "local", messages: user("hi"), n: 2 })).param).toBe("n");
+    expect((await badRequest({ model: "local", messages: user("hi"), logprobs: true })).param).toBe("logprobs");
+    const image = [{ type: "image_url", image_url: { url: "data:image/png;base64,AAAA" } }];
+    expect((await badRequest({ model: "local", messages: [{ role: "user", content: image }] })).param).toBe("messages[0].content[0]");
+  });
+
+  it("answers 400 with param for malformed requests", async () => {
+    expect((await badRequest({ model: "local", messages: [{ role: "robot", content: "hi" }] })).param).toBe("messages[0].role");
+    expect((await badRequest({ model: "local", messages: user("hi"), temperature: 5 })).param).toBe("temperature");
+    const named = { type: "function", function: { name: "nope" } };
+    expect((await badRequest({ model: "local", messages: user("hi"), tool_choice: named, tools: [] })).param).toBe("tool_choice");
+    const raw = await fetch(`${sidecar.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${workspace.token}`, "content-type": "application/json" },
+      body: "{not json",
+    });
+    expect(raw.status).toBe(400);
+    expect(await raw.json()).toMatchObject({ error: { type: "invalid_request_error", param: null, code: null } });
+  });
+
+  it("answers 400 context_length_exceeded for a prompt larger than the context", async () => {
+    const error = await badRequest({ model: "local", messages: user("x".repeat(5000)) });
+    expect(error.code).toBe("context_length_exceeded");
+  });
+});
+
+describe("models, health and the operation log", () => {
+  it("lists the model and reports health", async () => {
+    const models = await openai.models.list();
+    expect(models.data.map((m) => m.id)).toEqual(["tiny"]);
+    const response = await fetch(`${sidecar.url}/health`, { headers: { authorization: `Bearer ${workspace.token}` } });
+    expect(await response.json()).toMatchObject({ status: "ok", model: "tiny", context_size: 4096, parallel: 2, busy: 0, queued: 0 });
+  });
+
+  it("logs one terminal event per infer_started, with token counts and never the prompt", async () => {
+    const marker = "ZEBRA-PROMPT-MARKER";
+    const completion = await openai.chat.completions.create({ model: "local", messages: user(marker), max_tokens: 6 }).withResponse();
+    const requestId = completion.response.headers.get("x-request-id")!;
+    expect(requestId).toBeTruthy();
+    // pino writes asynchronously: wait (bounded) for the terminal line.
+    const events = await eventually(async () => {
+      const all = await workspace.events();
+      return all.some((e) => e.request_id === requestId && e.event === "infer_completed") && all;
+    }, "the infer_completed line");
+    const mine = events.filter((e) => e.request_id === requestId);
+    expect(mine.map((e) => e.event)).toEqual(["infer_started", "infer_completed"]);
+    expect(mine[1]).toMatchObject({ source: "sidecar", model: "tiny", status: 200, completion_tokens: 6, finish_reason: "length" });
+    expect(mine[1]!.tokens_per_second).toBeGreaterThan(0);
+
+    const started = events.filter((e) => e.event === "infer_started").map((e) => e.request_id);
+    for (const id of started) {
+      const terminal = events.filter((e) => e.request_id === id && ["infer_completed", "infer_failed", "infer_cancelled"].includes(e.event));
+      expect(terminal, id).toHaveLength(1);
+    }
+    expect(await readFile(workspace.logFile, "utf8")).not.toContain(marker);
+  });
+});
