@@ -1,0 +1,140 @@
+// npm start: the whole system on this machine, no account and no network. wrangler dev runs the
+// edge with wrangler.toml's example chain (providers without a key in .dev.vars are skipped) and
+// the sidecar beside it answers as the last resort: the model from --model / INFERROUTER_MODEL,
+// else a tiny model written on first run. Ctrl-C stops both.
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { writeTinyLlamaGguf } from "../test/support/gguf/tiny-llama.ts";
+import { startProcess, type Running } from "../test/support/processes.ts";
+import { readConfigFile } from "./check-config.ts";
+
+const root = new URL("../", import.meta.url).pathname;
+const { values } = parseArgs({
+  options: {
+    model: { type: "string", default: process.env.INFERROUTER_MODEL },
+    port: { type: "string", default: "8787" },
+    "sidecar-port": { type: "string", default: "8081" },
+    "dev-vars": { type: "string", default: join(root, ".dev.vars") },
+    "state-dir": { type: "string", default: join(root, ".inferrouter") },
+  },
+});
+
+/** KEY=VALUE lines (the .dev.vars / dotenv format wrangler reads). */
+function readVars(path: string): Map<string, string> {
+  const vars = new Map<string, string>();
+  if (!existsSync(path)) return vars;
+  for (const line of readFileSync(path, "utf8").split("\n")) {
+    const match = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line);
+    if (match) vars.set(match[1]!, match[2]!.replace(/^(["'])(.*)\1$/, "$2"));
+  }
+  return vars;
+}
+
+/** First run: a random local client key and sidecar token, and a place for provider keys. */
+function ensureDevVars(path: string): { proxyKey: string; sidecarToken: string } {
+  const vars = readVars(path);
+  const added: string[] = [];
+  if (!vars.get("PROXY_API_KEYS")) {
+    vars.set("PROXY_API_KEYS", `sk-local-${randomBytes(18).toString("base64url")}`);
+    added.push(`PROXY_API_KEYS=${vars.get("PROXY_API_KEYS")}`);
+  }
+  if (!vars.get("SIDECAR_TOKEN")) {
+    vars.set("SIDECAR_TOKEN", randomBytes(24).toString("base64url"));
+    added.push(`SIDECAR_TOKEN=${vars.get("SIDECAR_TOKEN")}`);
+  }
+  if (added.length) {
+    const fresh = !existsSync(path);
+    const header = fresh
+      ? "# Local secrets for wrangler dev (git-ignored). Add provider keys to use them:\n# GROQ_API_KEY=...\n# OPENROUTER_API_KEY=...\n# GEMINI_API_KEY=...\n"
+      : "";
+    const before = fresh ? "" : readFileSync(path, "utf8").replace(/\n?$/, "\n");
+    writeFileSync(path, `${before}${header}${added.join("\n")}\n`, { mode: 0o600 });
+    console.log(`wrote ${added.map((line) => line.split("=")[0]).join(" and ")} to ${path}`);
+  }
+  return { proxyKey: vars.get("PROXY_API_KEYS")!.split(",")[0]!.trim(), sidecarToken: vars.get("SIDECAR_TOKEN")! };
+}
+
+async function ensureModel(stateDir: string): Promise<string> {
+  if (values.model) return values.model;
+  const path = join(stateDir, "tiny.gguf");
+  if (!existsSync(path)) {
+    await writeTinyLlamaGguf(path);
+    console.log(`wrote the tiny offline model to ${path} (pass --model or set INFERROUTER_MODEL for a real one)`);
+  }
+  return path;
+}
+
+/** Prefixes a child's output lines so the two logs stay readable side by side. */
+function relay(running: Running, prefix: string) {
+  let shown = running.output().length;
+  const show = () => {
+    const text = running.output();
+    const fresh = text.slice(shown);
+    const cut = fresh.lastIndexOf("\n") + 1;
+    if (!cut) return;
+    shown += cut;
+    for (const line of fresh.slice(0, cut).split("\n").filter(Boolean)) console.log(`${prefix} ${line}`);
+  };
+  running.child.stdout!.on("data", show);
+  running.child.stderr!.on("data", show);
+}
+
+const stateDir = resolve(values["state-dir"]);
+const devVars = resolve(values["dev-vars"]);
+mkdirSync(join(stateDir, "secrets"), { recursive: true, mode: 0o700 });
+const { proxyKey, sidecarToken } = ensureDevVars(devVars);
+writeFileSync(join(stateDir, "secrets", "sidecar_token"), `${sidecarToken}\n`, { mode: 0o600 });
+const model = await ensureModel(stateDir);
+
+const children: Running[] = [];
+let stopping = false;
+async function stop(code: number) {
+  if (stopping) return;
+  stopping = true;
+  await Promise.all(children.map((child) => child.stop()));
+  process.exit(code);
+}
+process.once("SIGINT", () => void stop(0));
+process.once("SIGTERM", () => void stop(0));
+
+try {
+  const sidecar = await startProcess(
+    process.execPath,
+    [join(root, "sidecar/main.ts"), "--model", model, "--port", values["sidecar-port"], "--secrets-dir", join(stateDir, "secrets"), "--log-file", join(stateDir, "sidecar.jsonl")],
+    { ready: /listening on (http:\/\/\S+)/, timeoutMs: 120_000, cwd: root },
+  );
+  children.push(sidecar);
+  relay(sidecar, "[sidecar]");
+  // wrangler.toml's example config, with its local_gguf providers pointed at this sidecar.
+  const config = readConfigFile(join(root, "wrangler.toml")) as { providers: Record<string, { type: string; base_url: string }> };
+  for (const provider of Object.values(config.providers)) {
+    if (provider.type === "local_gguf") provider.base_url = `${sidecar.url}/v1`;
+  }
+  const edge = await startProcess(
+    process.execPath,
+    [join(root, "node_modules/wrangler/bin/wrangler.js"), "dev", "--ip", "127.0.0.1", "--port", values.port, "--env-file", devVars, "--persist-to", join(stateDir, "wrangler"), "--var", `ROUTER_CONFIG:${JSON.stringify(config)}`],
+    { ready: /Ready on (http:\/\/\S+)/, timeoutMs: 120_000, cwd: root, env: { WRANGLER_SEND_METRICS: "false" } },
+  );
+  children.push(edge);
+  relay(edge, "[edge]");
+  const url = edge.url;
+  console.log(`
+InferRouter is running at ${url}/v1 (the sidecar at ${sidecar.url}, model ${model})
+Client key: ${proxyKey}
+
+  curl ${url}/v1/chat/completions -H "authorization: Bearer ${proxyKey}" \\
+    -H "content-type: application/json" -d '{"model":"default","messages":[{"role":"user","content":"Hello"}]}'
+
+  import OpenAI from "openai";
+  const client = new OpenAI({ baseURL: "${url}/v1", apiKey: "${proxyKey}" });
+  const answer = await client.chat.completions.create({ model: "default", messages: [{ role: "user", content: "Hello" }] });
+
+Provider keys go in ${devVars}; providers without one are skipped. Ctrl-C stops both.
+`);
+  for (const child of children) child.child.once("exit", () => void stop(stopping ? 0 : 1));
+} catch (error) {
+  console.error(`npm start: ${(error as Error).message}`);
+  await stop(1);
+}

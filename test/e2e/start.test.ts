@@ -1,0 +1,39 @@
+// The README's quick start: `npm start` on a fresh checkout answers the curl it prints, offline,
+// through the sidecar, and Ctrl-C stops everything it started.
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { freePort, startProcess } from "../support/processes.ts";
+
+const root = new URL("../../", import.meta.url).pathname;
+
+describe("npm start", () => {
+  it("writes a key and the tiny model, serves the chain through the sidecar, and stops on Ctrl-C", async () => {
+    const state = mkdtempSync(join(tmpdir(), "inferrouter-start-"));
+    const devVars = join(state, "dev.vars");
+    const args = [join(root, "scripts/start.ts"), "--state-dir", state, "--dev-vars", devVars, "--port", String(await freePort()), "--sidecar-port", String(await freePort())];
+    const start = await startProcess(process.execPath, args, { ready: /InferRouter is running at (http:\/\/\S+)\/v1/, timeoutMs: 120_000, cwd: root });
+    try {
+      await new Promise((resolve) => setImmediate(resolve));
+      const key = /Client key: (\S+)/.exec(start.output())?.[1];
+      expect(key).toMatch(/^sk-local-/);
+      expect(readFileSync(devVars, "utf8")).toContain(`PROXY_API_KEYS=${key}`);
+      expect(start.output()).toContain(`curl ${start.url}/v1/chat/completions -H "authorization: Bearer ${key}"`);
+      const res = await fetch(`${start.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        body: JSON.stringify({ model: "default", max_tokens: 8, messages: [{ role: "user", content: "Hello" }] }),
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers.get("x-inferrouter-provider")).toBe("local");
+      const body = (await res.json()) as { choices: Array<{ message: { content: string } }> };
+      expect(body.choices[0]!.message.content.length).toBeGreaterThan(0);
+    } finally {
+      start.child.kill("SIGINT");
+    }
+    const code = await new Promise<number | null>((resolve) => start.child.once("exit", resolve));
+    expect(code).toBe(0);
+    expect(start.output()).toContain("SIGTERM, stopping");
+  });
+});
