@@ -4,7 +4,9 @@ import { writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 import { benchEdge, type EdgeResults } from "./edge.ts";
+import { runSidecarBench } from "./sidecar.ts";
 import { benchSize } from "./size.ts";
+import { benchThroughEdge } from "./through-edge.ts";
 
 const { values } = parseArgs({ options: { quick: { type: "boolean", default: false }, out: { type: "string", default: "bench/results.json" } } });
 
@@ -34,6 +36,16 @@ console.error(`bench on ${machine}${values.quick ? " (quick)" : ""}`);
 const size = benchSize();
 const edge = await benchEdge({ quick: values.quick });
 const own = ownCost(edge);
+const sidecar = await runSidecarBench({ requests: values.quick ? 4 : 8 });
+const throughEdge = await benchThroughEdge({
+  requests: values.quick ? 4 : 8,
+  maxTokens: sidecar.max_tokens,
+  threads: sidecar.threads,
+  contextSize: sidecar.context_size,
+  parallel: [1, 2],
+});
+const sidecarRows = [...sidecar.rows, ...throughEdge.rows];
+const directTps = (parallel: number) => sidecar.rows.find((r) => r.via === "direct" && r.parallel === parallel)!.tokens_per_second;
 
 const report = [
   `Machine: ${machine}; ${started}${values.quick ? " (quick run)" : ""}.`,
@@ -60,10 +72,21 @@ const report = [
   "",
   table(["case", "p50 ms", "p99 ms", "req/s"], edge.quota.map((q) => [q.case, q.summary.p50_ms, q.summary.p99_ms, q.summary.rps])),
   "",
+  `Sidecar throughput (${sidecar.model}, ${sidecar.threads} thread(s), context ${sidecar.context_size}, ${sidecar.max_tokens} tokens per request, greedy); target: the sidecar keeps >= 95% of direct node-llama-cpp:`,
+  "",
+  table(
+    ["path", "parallel", "requests", "tokens", "seconds", "tokens/s", "% of direct"],
+    sidecarRows.map((r) => [
+      r.via === "direct" ? "node-llama-cpp direct" : r.via === "sidecar" ? "sidecar HTTP" : "edge -> sidecar",
+      r.parallel, r.requests, r.completion_tokens, r.seconds, r.tokens_per_second,
+      Math.round((r.tokens_per_second / directTps(r.parallel)) * 1000) / 10,
+    ]),
+  ),
+  "",
   `Worker bundle: ${size.bundle_kib} KiB, ${size.bundle_gzip_kib} KiB gzip; start-up CPU (wrangler check startup): ${size.startup_cpu_ms} ms.`,
-  `Peak memory (MiB): ${JSON.stringify(edge.memory_mib)}`,
+  `Peak memory (MiB, VmHWM per process): ${JSON.stringify({ ...edge.memory_mib, ...throughEdge.memory_mib })}`,
 ].join("\n");
 
 console.log(report);
-writeFileSync(values.out, `${JSON.stringify({ machine, started, quick: values.quick, size, edge, own_cost: own }, null, 2)}\n`);
+writeFileSync(values.out, `${JSON.stringify({ machine, started, quick: values.quick, size, edge, own_cost: own, sidecar, through_edge: throughEdge }, null, 2)}\n`);
 console.error(`wrote ${values.out}`);

@@ -22,7 +22,7 @@ export interface SidecarBenchOptions {
 }
 
 export interface SidecarBenchRow {
-  via: "direct" | "sidecar";
+  via: "direct" | "sidecar" | "edge";
   parallel: number;
   requests: number;
   completion_tokens: number;
@@ -39,10 +39,10 @@ export interface SidecarBenchResult {
   rows: SidecarBenchRow[];
 }
 
-const PROMPT = "Write a long story about a lighthouse.";
+export const PROMPT = "Write a long story about a lighthouse.";
 
 /** Runs `requests` jobs on `parallel` workers; returns tokens generated and wall time. */
-async function timed(requests: number, parallel: number, job: (worker: number) => Promise<number>) {
+export async function timed(requests: number, parallel: number, job: (worker: number) => Promise<number>) {
   let next = 0;
   let tokens = 0;
   const start = performance.now();
@@ -58,7 +58,7 @@ async function timed(requests: number, parallel: number, job: (worker: number) =
   return { tokens, seconds: (performance.now() - start) / 1000 };
 }
 
-function row(via: SidecarBenchRow["via"], parallel: number, requests: number, run: { tokens: number; seconds: number }): SidecarBenchRow {
+export function row(via: SidecarBenchRow["via"], parallel: number, requests: number, run: { tokens: number; seconds: number }): SidecarBenchRow {
   return {
     via,
     parallel,

@@ -58,6 +58,16 @@ describe("client auth", () => {
   });
 });
 
+describe("provider keys", () => {
+  it("reads a key from a Secrets Store binding (an object with get()) at request time", async () => {
+    const a = await scenario();
+    const config = chainConfig({ a: provider(a.baseUrl, { api_key_secret: "STORE_KEY" }) });
+    const binding = { get: async () => "sk-from-secrets-store" };
+    expect((await call({ config, env: { STORE_KEY: binding } })).status).toBe(200);
+    expect((await a.calls())[0]!.headers.authorization).toBe("Bearer sk-from-secrets-store");
+  });
+});
+
 describe("request validation", () => {
   it("rejects malformed JSON with 400", async () => {
     const { config } = await healthyConfig();
