@@ -77,8 +77,8 @@ export function createApp() {
     c.set("errorMessage", error.message);
     return c.newResponse(response.body, response);
   });
-  app.notFound(() =>
-    errorResponse(404, openAIError("Unknown endpoint: see /v1/chat/completions and /v1/models", "invalid_request_error", "unknown_url")),
+  app.notFound((c) =>
+    c.json(openAIError("Unknown endpoint: see /v1/chat/completions and /v1/models", "invalid_request_error", "unknown_url"), 404),
   );
 
   app.get("/health", withConfig, (c) => {

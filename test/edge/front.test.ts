@@ -158,7 +158,9 @@ describe("routes and models", () => {
 
   it("answers unknown paths with an OpenAI-shaped 404", async () => {
     const { config } = await healthyConfig();
-    await expectError(await call({ config, method: "GET", path: "/v1/embeddingz" }), 404, { code: "unknown_url" });
+    const res = await call({ config, method: "GET", path: "/v1/embeddingz" });
+    expect(res.headers.get("x-request-id")).toBeTruthy();
+    await expectError(res, 404, { code: "unknown_url" });
   });
 });
 
