@@ -2,7 +2,7 @@
 // through the pass-through floor Worker and through InferRouter (JSON and streams, concurrency 1
 // and 32); the time failover adds per fault class; and what quota tracking costs.
 import { startFakeProvider, type FakeProvider } from "../test/support/fake-provider.ts";
-import type { Step } from "../test/support/fake-provider-types.ts";
+import type { Step } from "../test/support/fake-provider-protocol.ts";
 import { startWranglerDev, type WranglerDev } from "../test/support/wrangler-dev.ts";
 import { measure, peakMemoryMiB, timeRequest, type Summary } from "./load.ts";
 

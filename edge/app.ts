@@ -5,8 +5,7 @@ import { createMiddleware } from "hono/factory";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import type { MiddlewareHandler } from "hono";
-import type { ErrorCategory } from "../shared/errors.ts";
-import { openAIError } from "../shared/errors.ts";
+import { openAIError, statusCategory } from "../shared/errors.ts";
 import type { ModelList } from "../shared/openai.ts";
 import { adminAuth, clientAuth } from "./auth.ts";
 import { chatCompletions, validateChatRequest } from "./chat.ts";
@@ -23,8 +22,6 @@ const withConfig = createMiddleware<AppEnv>(async (c, next) => {
   await next();
 });
 
-const LOCAL_REJECTIONS: Record<number, ErrorCategory> = { 400: "BadRequest", 401: "AuthError", 404: "NotFound", 413: "BadRequest" };
-
 /**
  * One InferLog per chat request. Whatever the request meets (auth, limits, validation, a thrown
  * error), it leaves with exactly one terminal event: rejections are logged here, the chain walk
@@ -39,7 +36,7 @@ const withInferLog = createMiddleware<AppEnv>(async (c, next) => {
   log.client = c.get("client");
   log.end("infer_failed", {
     status,
-    category: LOCAL_REJECTIONS[status] ?? "Unknown",
+    category: statusCategory(status),
     message: c.get("errorMessage"),
   });
 });

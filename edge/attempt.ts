@@ -17,6 +17,7 @@ export interface AttemptFailure {
   message: string;
   code: string | null;
   type: string | null;
+  param: string | null;
   retryAfterMs?: number;
   headers?: Headers;
 }
@@ -56,7 +57,12 @@ export async function attempt(ctx: AttemptContext): Promise<AttemptResult> {
   const { upstream, clientSignal } = ctx;
   if (clientSignal.aborted) return { ok: false, cancelled: true };
   const controller = new AbortController();
-  const onClientAbort = () => controller.abort(clientSignal.reason);
+  let relay: SseRelay | undefined;
+  const onClientAbort = () => {
+    controller.abort(clientSignal.reason);
+    // The runtime does not always cancel a streamed body when its client goes away: end it here.
+    relay?.clientGone(clientSignal.reason);
+  };
   clientSignal.addEventListener("abort", onClientAbort);
   const timer = setTimeout(() => controller.abort(new AttemptTimeout(upstream.timeoutMs)), upstream.timeoutMs);
   const done = () => {
@@ -89,11 +95,15 @@ export async function attempt(ctx: AttemptContext): Promise<AttemptResult> {
       done();
       return finishJson(response, text, ctx);
     }
-    const relay = new SseRelay(response.body, {
+    relay = new SseRelay(response.body, {
       clientWantsUsage: ctx.clientWantsUsage,
       abort: (reason) => controller.abort(reason),
       idleTimeoutMs: upstream.timeoutMs,
-      readFailure: (error) => streamReadFailure(error, controller.signal.reason),
+      readFailure: (error) => (clientSignal.aborted ? "cancelled" : streamReadFailure(error, controller.signal.reason)),
+      describeError: (error) => {
+        const failure = upstreamFailure(error, response.headers, ctx);
+        return { category: failure.category, message: failure.message };
+      },
       onEnd: (end) => {
         clientSignal.removeEventListener("abort", onClientAbort);
         ctx.onStreamEnd(end);
@@ -150,6 +160,7 @@ function upstreamFailure(error: UpstreamError, headers: Headers, ctx: AttemptCon
     message: sanitize(why ?? (error.message || `HTTP ${error.status}`), ctx.upstream.secrets),
     code: error.code,
     type: error.type,
+    param: error.param,
     retryAfterMs: retryAfterMs(headers, Date.now()),
     headers,
   };
@@ -159,7 +170,7 @@ function transportFailure(error: unknown, abortReason: unknown, ctx: AttemptCont
   const timedOut = abortReason instanceof AttemptTimeout;
   const category: ErrorCategory = timedOut ? "Timeout" : "NetworkError";
   const message = timedOut ? (abortReason as Error).message : `network error: ${(error as Error)?.message ?? error}`;
-  return { ok: false, category, status: 0, message: sanitize(message, ctx.upstream.secrets), code: null, type: null };
+  return { ok: false, category, status: 0, message: sanitize(message, ctx.upstream.secrets), code: null, type: null, param: null };
 }
 
 function streamReadFailure(error: unknown, abortReason: unknown): { category: ErrorCategory; message: string } {

@@ -1,12 +1,11 @@
 // Client and admin auth: Hono's bearerAuth against the comma-separated key lists, compared in
 // constant time. The key itself never leaves this file: logs get a short hash label.
-import { bearerAuth } from "hono/bearer-auth";
 import { createMiddleware } from "hono/factory";
 import { timingSafeEqual } from "hono/utils/buffer";
-import type { Context, MiddlewareHandler } from "hono";
-import { openAIError } from "../shared/errors.ts";
+import type { MiddlewareHandler } from "hono";
+import { openAIBearerAuth } from "../shared/bearer.ts";
 import { keyList } from "./env.ts";
-import { apiError, errorResponse, type AppEnv } from "./http.ts";
+import { apiError, type AppEnv } from "./http.ts";
 
 const labels = new Map<string, string>();
 
@@ -22,22 +21,21 @@ async function keyLabel(key: string): Promise<string> {
   return label;
 }
 
-const invalidKey = (message: string) => () =>
-  errorResponse(401, openAIError(message, "invalid_request_error", "invalid_api_key"));
-
-/** bearerAuth over one key list; every key is compared so timing does not tell which one matched. */
+/** Bearer auth over one key list; every key is compared so timing does not tell which one matched. */
 function keyAuth(keys: string[]): MiddlewareHandler<AppEnv> {
-  return bearerAuth({
-    verifyToken: async (token: string, c: Context<AppEnv>) => {
+  return openAIBearerAuth<AppEnv>(
+    async (token, c) => {
       let matched: string | undefined;
       for (const key of keys) if (await timingSafeEqual(key, token)) matched = key;
       if (matched) c.set("client", await keyLabel(matched));
       return matched !== undefined;
     },
-    noAuthenticationHeader: { message: invalidKey("Missing API key: send Authorization: Bearer <key>") },
-    invalidAuthenticationHeader: { message: invalidKey("Malformed Authorization header: expected Bearer <key>") },
-    invalidToken: { message: invalidKey("Incorrect API key provided") },
-  });
+    {
+      missing: "Missing API key: send Authorization: Bearer <key>",
+      malformed: "Malformed Authorization header: expected Bearer <key>",
+      invalid: "Incorrect API key provided",
+    },
+  );
 }
 
 const byKeys = new Map<string, MiddlewareHandler<AppEnv>>();

@@ -28,8 +28,8 @@ export interface Route {
 
 /** The route a model name asks for: a configured alias, else the default route, else none. */
 export function resolveRoute(config: RouterConfig, model: string): Route | undefined {
-  const chain = config.routes[model];
-  if (chain) return { name: model, chain };
+  // Own keys only: a model named "constructor" or "toString" is not a route.
+  if (Object.hasOwn(config.routes, model)) return { name: model, chain: config.routes[model]! };
   if (config.default_route !== undefined) return { name: config.default_route, chain: config.routes[config.default_route]! };
   return undefined;
 }

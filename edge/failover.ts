@@ -166,7 +166,7 @@ const CATEGORY_TYPES: Partial<Record<ErrorCategory, string>> = {
 function providerError(providerId: string, failed: AttemptFailure): Response {
   const status = failed.status >= 400 ? failed.status : failed.category === "Timeout" ? 504 : 502;
   const type = CATEGORY_TYPES[failed.category] ?? failed.type ?? "server_error";
-  const body = openAIError(`${providerId}: ${failed.message}`, type, failed.code ?? categoryCode(failed.category));
+  const body = openAIError(`${providerId}: ${failed.message}`, type, failed.code ?? categoryCode(failed.category), failed.param);
   const headers = new Headers();
   if (failed.retryAfterMs !== undefined) headers.set("retry-after", String(Math.ceil(failed.retryAfterMs / 1000)));
   return Response.json(body, { status, headers });

@@ -2,12 +2,14 @@
 // rule list: the provider's own error_rules, then the global ones, then the built-in rules below,
 // then the status alone.
 import type { ErrorRule } from "../shared/config.ts";
-import type { ErrorCategory } from "../shared/errors.ts";
+import { statusCategory, type ErrorCategory } from "../shared/errors.ts";
 
 export interface UpstreamError {
   status: number;
   code: string | null;
   type: string | null;
+  /** The parameter upstream blamed, passed on to the client on errors that do not fail over. */
+  param: string | null;
   message: string;
   body: string;
 }
@@ -32,17 +34,6 @@ export const BUILT_IN_RULES: readonly ErrorRule[] = [
   { code: "rate_limit_exceeded", category: "RateLimit" },
   { type: "rate_limit_error", category: "RateLimit" },
 ];
-
-function statusCategory(status: number): ErrorCategory {
-  if (status === 429) return "RateLimit";
-  if (status === 401 || status === 403) return "AuthError";
-  if (status === 404) return "NotFound";
-  if (status === 408 || status === 504 || status === 524) return "Timeout";
-  if (status === 413) return "ContextLengthExceeded";
-  if (status === 400 || status === 422) return "BadRequest";
-  if (status >= 500) return "ServerError";
-  return "Unknown";
-}
 
 const compiled = new Map<string, RegExp>();
 function pattern(source: string): RegExp {
@@ -80,7 +71,7 @@ export function readUpstreamError(status: number, body: string): UpstreamError {
   try {
     parsed = JSON.parse(body);
   } catch {
-    return { status, code: null, type: null, message: body.slice(0, 500), body };
+    return { status, code: null, type: null, param: null, message: body.slice(0, 500), body };
   }
   const root = Array.isArray(parsed) ? parsed[0] : parsed;
   const error = (root as { error?: unknown } | null)?.error ?? root;
@@ -93,6 +84,7 @@ export function readUpstreamError(status: number, body: string): UpstreamError {
     status,
     code: text(fields.code),
     type: text(fields.type) ?? text(fields.status),
+    param: text(fields.param),
     message: text(fields.message) ?? (typeof error === "string" ? error : body.slice(0, 500)),
     body,
   };

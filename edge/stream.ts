@@ -33,6 +33,16 @@ function frameEnd(buf: Uint8Array, from: number): number {
   return -1;
 }
 
+/** An SSE frame this long without its blank line is not a stream we can relay. */
+export const MAX_FRAME_BYTES = 1024 * 1024;
+
+export class FrameTooLarge extends Error {
+  constructor() {
+    super(`upstream sent an SSE frame over ${MAX_FRAME_BYTES} bytes without ending it`);
+    this.name = "FrameTooLarge";
+  }
+}
+
 /**
  * Cuts a byte stream into whole SSE frames, keeping the unfinished tail for the next chunk.
  * Frames are views of one buffer: join them with `concatFrames` before handing them on, since
@@ -46,6 +56,8 @@ export class FrameSplitter {
   push(chunk: Uint8Array): Uint8Array[] {
     let buf = chunk;
     const hadPending = this.pending.length > 0;
+    // The tail was scanned already; only a terminator that spans the join can be new there.
+    const scanFrom = Math.max(0, this.pending.length - 3);
     if (hadPending) {
       buf = new Uint8Array(this.pending.length + chunk.length);
       buf.set(this.pending);
@@ -53,10 +65,11 @@ export class FrameSplitter {
     }
     const frames: Uint8Array[] = [];
     let start = 0;
-    for (let end = frameEnd(buf, 0); end !== -1; end = frameEnd(buf, start)) {
+    for (let end = frameEnd(buf, scanFrom); end !== -1; end = frameEnd(buf, start)) {
       frames.push(buf.subarray(start, end));
       start = end;
     }
+    if (buf.length - start > MAX_FRAME_BYTES) throw new FrameTooLarge();
     this.pending = buf.slice(start);
     this.aligned = !hadPending && this.pending.length === 0;
     return frames;
@@ -77,9 +90,11 @@ function concatFrames(frames: Uint8Array[]): Uint8Array {
 export interface StreamTap {
   usage?: Usage;
   finishReason?: string | null;
-  sawData: boolean;
+  /** A frame with content, a tool call, a refusal or a finish_reason: the answer has begun. */
+  sawAnswer: boolean;
   sawDone: boolean;
-  upstreamError?: UpstreamError;
+  /** An error event from upstream, categorized and sanitized. */
+  upstreamError?: { category: ErrorCategory; message: string };
 }
 
 export type StreamEnd =
@@ -94,16 +109,34 @@ interface RelayOptions {
   /** Ends the upstream call: used for the idle timeout and when the client goes away. */
   abort: (reason: unknown) => void;
   idleTimeoutMs: number;
-  /** How a read failure is categorized (the caller knows whether it aborted for a timeout). */
-  readFailure: (error: unknown) => { category: ErrorCategory; message: string };
+  /** What a read failure means: the caller knows whether it aborted for a timeout or the client left. */
+  readFailure: (error: unknown) => { category: ErrorCategory; message: string } | "cancelled";
+  /** An upstream error, categorized by the provider's rules and sanitized of its secrets. */
+  describeError: (error: UpstreamError) => { category: ErrorCategory; message: string };
   onEnd: (end: StreamEnd) => void;
+}
+
+interface Chunk {
+  error?: unknown;
+  usage?: Usage | null;
+  choices?: Array<{ finish_reason?: string | null; delta?: { content?: unknown; refusal?: unknown; tool_calls?: unknown[] } }>;
+}
+
+/** Whether a chunk begins the answer (a role-only first chunk does not: failover is still possible). */
+function beginsAnswer(chunk: Chunk): boolean {
+  return (chunk.choices ?? []).some(
+    (choice) => Boolean(choice?.finish_reason || choice?.delta?.content || choice?.delta?.refusal || choice?.delta?.tool_calls?.length),
+  );
 }
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
+const USAGE_OBJECT = /"usage"\s*:\s*\{/;
+const ERROR_KEY = /"error"\s*:/;
+const FINISH_REASON = /"finish_reason"\s*:\s*"(\w+)"/;
 
 export class SseRelay {
-  readonly tap: StreamTap = { sawData: false, sawDone: false };
+  readonly tap: StreamTap = { sawAnswer: false, sawDone: false };
   private readonly reader: ReadableStreamDefaultReader<Uint8Array>;
   private readonly splitter = new FrameSplitter();
   private readonly options: RelayOptions;
@@ -115,22 +148,26 @@ export class SseRelay {
     onComment: () => (this.comment = true),
   });
   private finished = false;
+  /** Set by an error event seen before the answer began: the chain walk moves on. */
+  private pendingError: UpstreamError | undefined;
 
   constructor(body: ReadableStream<Uint8Array>, options: RelayOptions) {
     this.reader = body.getReader();
     this.options = options;
   }
 
-  /** Reads until the first data event: ok when it carries an answer, an error when it carries one. */
+  /**
+   * Reads until the answer begins (ok), or until upstream shows it will not give one: an error
+   * event, [DONE] or the end before any content, or a broken frame.
+   */
   async peek(): Promise<PeekResult> {
     for (;;) {
       const { done, value } = await this.reader.read();
-      if (done) return { ok: false, error: emptyStream("upstream closed the stream before the first event") };
-      const frames = this.splitter.push(value);
-      const kept = frames.filter((frame) => this.inspect(frame));
-      if (kept.length) this.held.push(concatFrames(kept));
-      if (this.tap.upstreamError) return { ok: false, error: this.tap.upstreamError };
-      if (this.tap.sawData) return { ok: true };
+      if (done) return { ok: false, error: emptyStream("upstream closed the stream before the answer began") };
+      const forwarded = this.relayFrames(value);
+      if (forwarded.length) this.held.push(concatFrames(forwarded));
+      if (this.pendingError) return { ok: false, error: this.pendingError };
+      if (this.tap.sawAnswer) return { ok: true };
       if (this.tap.sawDone) return { ok: false, error: emptyStream("upstream sent [DONE] without an answer") };
     }
   }
@@ -142,12 +179,16 @@ export class SseRelay {
         for (const frame of this.held.splice(0)) controller.enqueue(frame);
       },
       pull: (controller) => this.pump(controller),
-      cancel: (reason) => {
-        this.options.abort(reason);
-        this.reader.cancel(reason).catch(() => {});
-        this.finish({ outcome: "cancelled", tap: this.tap });
-      },
+      cancel: (reason) => this.clientGone(reason),
     });
+  }
+
+  /** The client went away: stop reading upstream and end as cancelled. */
+  clientGone(reason: unknown): void {
+    if (this.finished) return;
+    this.options.abort(reason);
+    this.reader.cancel(reason).catch(() => {});
+    this.finish({ outcome: "cancelled", tap: this.tap });
   }
 
   /**
@@ -161,32 +202,50 @@ export class SseRelay {
         () => this.options.abort(new IdleTimeout(this.options.idleTimeoutMs)),
         this.options.idleTimeoutMs,
       );
-      let result: ReadableStreamReadResult<Uint8Array>;
+      let forwarded: Uint8Array[];
+      let chunk: Uint8Array;
       try {
-        result = await this.reader.read();
+        const result = await this.reader.read();
+        if (result.done) return this.close(controller);
+        chunk = result.value;
+        forwarded = this.relayFrames(chunk);
       } catch (error) {
         if (this.finished) return; // the client cancelled: nothing left to tell it
-        const failure = this.options.readFailure(error);
+        const failure = error instanceof FrameTooLarge ? { category: "ServerError" as const, message: error.message } : this.options.readFailure(error);
+        if (failure === "cancelled") {
+          this.finish({ outcome: "cancelled", tap: this.tap });
+          controller.close();
+          return;
+        }
         this.failClient(controller, failure.category, failure.message);
         return;
       } finally {
         clearTimeout(timer);
       }
-      if (result.done) return this.close(controller);
-      const frames = this.splitter.push(result.value);
-      const kept = frames.filter((frame) => this.inspect(frame));
-      if (!kept.length) continue;
-      // The common case: a chunk of whole frames, all kept, goes on as the very bytes upstream sent.
-      controller.enqueue(kept.length === frames.length && this.splitter.aligned ? result.value : concatFrames(kept));
+      if (!forwarded.length) continue;
+      // The common case: a chunk of whole frames, all forwarded as they were, goes on as the very bytes upstream sent.
+      controller.enqueue(forwarded.length === 1 && forwarded[0] === chunk ? chunk : concatFrames(forwarded));
       return;
     }
   }
 
+  /** The frames of one upstream chunk that go to the client (the chunk itself when all go unchanged). */
+  private relayFrames(chunk: Uint8Array): Uint8Array[] {
+    const frames = this.splitter.push(chunk);
+    const out: Uint8Array[] = [];
+    let unchanged = true;
+    for (const frame of frames) {
+      const forward = this.inspect(frame);
+      if (forward !== frame) unchanged = false;
+      if (forward) out.push(forward);
+    }
+    return unchanged && this.splitter.aligned && frames.length ? [chunk] : out;
+  }
   /** Upstream ended: complete when the answer was, else tell the client it was cut short. */
   private close(controller: ReadableStreamDefaultController<Uint8Array>): void {
     if (this.tap.upstreamError) {
       controller.close();
-      this.finish({ outcome: "failed", tap: this.tap, category: "ServerError", message: this.tap.upstreamError.message });
+      this.finish({ outcome: "failed", tap: this.tap, ...this.tap.upstreamError });
     } else if (this.tap.sawDone || this.tap.finishReason) {
       controller.close();
       this.finish({ outcome: "completed", tap: this.tap });
@@ -209,39 +268,48 @@ export class SseRelay {
     this.options.onEnd(end);
   }
 
-  /** Reads one whole frame into the tap; false when the frame must not reach the client. */
-  private inspect(frame: Uint8Array): boolean {
+  /**
+   * Reads one whole frame into the tap. Returns what goes to the client: the frame itself, a
+   * sanitized replacement (upstream error events), or null (the usage chunk the client did not
+   * ask for, `event:`-only frames, which crash SDKs).
+   */
+  private inspect(frame: Uint8Array): Uint8Array | null {
     this.event = undefined;
     this.comment = false;
     this.parser.feed(decoder.decode(frame));
     // The parser's callbacks set these synchronously during feed().
     const data = (this.event as EventSourceMessage | undefined)?.data;
-    if (data === undefined) return this.comment; // comments pass through; `event:`-only frames crash SDKs
+    if (data === undefined) return this.comment ? frame : null;
     if (data === "[DONE]") {
       this.tap.sawDone = true;
-      return true;
+      return frame;
     }
-    // Parse only the frames that can hold what the tap needs: most content chunks are skipped.
-    const finish = /"finish_reason"\s*:\s*"(\w+)"/.exec(data);
+    const finish = FINISH_REASON.exec(data);
     if (finish) this.tap.finishReason = finish[1];
-    if (data.includes('"error"') || data.includes('"usage"')) {
-      let chunk: { error?: unknown; usage?: Usage | null; choices?: unknown[] };
-      try {
-        chunk = JSON.parse(data);
-      } catch {
-        return true;
-      }
-      if (chunk.error) {
-        this.tap.upstreamError = readUpstreamError(errorStatus(chunk.error), data);
-        return true;
-      }
-      if (chunk.usage) {
-        this.tap.usage = chunk.usage;
-        if (!this.options.clientWantsUsage && Array.isArray(chunk.choices) && chunk.choices.length === 0) return false;
-      }
+    // Once the answer is flowing, parse only the frames that can hold what the tap needs.
+    if (this.tap.sawAnswer && !USAGE_OBJECT.test(data) && !ERROR_KEY.test(data)) return frame;
+    let chunk: Chunk;
+    try {
+      chunk = JSON.parse(data) as Chunk;
+    } catch {
+      return frame;
     }
-    this.tap.sawData = true;
-    return true;
+    if (chunk.error) {
+      const error = readUpstreamError(errorStatus(chunk.error), data);
+      if (!this.tap.sawAnswer) {
+        this.pendingError = error;
+        return null;
+      }
+      this.tap.upstreamError = this.options.describeError(error);
+      const { category, message } = this.tap.upstreamError;
+      return encoder.encode(sseData(openAIError(message, category === "Timeout" ? "timeout_error" : "server_error", error.code)));
+    }
+    if (chunk.usage) {
+      this.tap.usage = chunk.usage;
+      if (!this.options.clientWantsUsage && chunk.choices?.length === 0) return null;
+    }
+    if (!this.tap.sawAnswer && beginsAnswer(chunk)) this.tap.sawAnswer = true;
+    return frame;
   }
 }
 
@@ -253,5 +321,5 @@ export class IdleTimeout extends Error {
 }
 
 function emptyStream(message: string): UpstreamError {
-  return { status: 502, code: null, type: null, message, body: "" };
+  return { status: 502, code: null, type: null, param: null, message, body: "" };
 }

@@ -84,7 +84,7 @@ export const RouterConfigSchema = z
   .superRefine((config, ctx) => {
     for (const [route, chain] of Object.entries(config.routes)) {
       chain.forEach((providerId, index) => {
-        if (!(providerId in config.providers)) {
+        if (!Object.hasOwn(config.providers, providerId)) {
           ctx.addIssue({
             code: "custom",
             path: ["routes", route, index],
@@ -93,7 +93,7 @@ export const RouterConfigSchema = z
         }
       });
     }
-    if (config.default_route !== undefined && !(config.default_route in config.routes)) {
+    if (config.default_route !== undefined && !Object.hasOwn(config.routes, config.default_route)) {
       ctx.addIssue({ code: "custom", path: ["default_route"], message: `no route named "${config.default_route}"` });
     }
   });

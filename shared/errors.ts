@@ -53,3 +53,15 @@ export function zodToOpenAIError(error: z.ZodError, prefix = "Invalid request"):
   const detail = issue ? `${param ? `${param}: ` : ""}${issue.message}` : error.message;
   return openAIError(`${prefix}: ${detail}`, "invalid_request_error", "invalid_value", param || null);
 }
+
+/** The category an HTTP status stands for when nothing more specific is known. */
+export function statusCategory(status: number): ErrorCategory {
+  if (status === 429) return "RateLimit";
+  if (status === 401 || status === 403) return "AuthError";
+  if (status === 404) return "NotFound";
+  if (status === 408 || status === 504 || status === 524) return "Timeout";
+  if (status === 413) return "ContextLengthExceeded";
+  if (status === 400 || status === 422) return "BadRequest";
+  if (status >= 500) return "ServerError";
+  return "Unknown";
+}

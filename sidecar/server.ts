@@ -1,7 +1,6 @@
 // The sidecar's HTTP API on Hono: request id, bearer auth, body limit, one OpenAI error shape,
 // and the three routes. Every infer_started gets exactly one terminal event.
 import { Hono } from "hono";
-import { bearerAuth } from "hono/bearer-auth";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { requestId, type RequestIdVariables } from "hono/request-id";
@@ -9,7 +8,8 @@ import { streamSSE, type SSEStreamingApi } from "hono/streaming";
 import { timingSafeEqual } from "hono/utils/buffer";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { validator } from "hono/validator";
-import { openAIError, zodToOpenAIError, type ErrorCategory } from "../shared/errors.ts";
+import { openAIBearerAuth } from "../shared/bearer.ts";
+import { openAIError, statusCategory, zodToOpenAIError } from "../shared/errors.ts";
 import { ChatCompletionRequestSchema, type ChatCompletionRequest, type ModelList } from "../shared/openai.ts";
 import { CompletionShape } from "./completions.ts";
 import { CancelledError, JsonAnswerError, type Engine, type GenerationResult, type PreparedGeneration } from "./engine.ts";
@@ -29,9 +29,6 @@ export interface AppOptions {
 }
 
 type Env = { Variables: RequestIdVariables };
-
-const statusCategory = (status: number): ErrorCategory =>
-  status === 400 || status === 413 || status === 422 ? "BadRequest" : status === 401 ? "AuthError" : status === 404 ? "NotFound" : "ServerError";
 
 /** Maps what generation can throw to the response the client gets. */
 function toApiError(error: unknown, retryAfterSeconds: number): ApiError {
@@ -53,17 +50,18 @@ export function createApp(options: AppOptions): Hono<Env> {
   app.use(requestId());
   if (options.token) {
     const current = options.token;
-    const refuse = (message: string) => ({ message: openAIError(message, "authentication_error", "invalid_api_key") });
     app.use(
-      bearerAuth({
-        verifyToken: async (token) => {
+      openAIBearerAuth<Env>(
+        async (token) => {
           const expected = current();
           return expected !== null && (await timingSafeEqual(token, expected));
         },
-        noAuthenticationHeader: refuse("Missing bearer token: send Authorization: Bearer <sidecar token>"),
-        invalidAuthenticationHeader: refuse("Malformed Authorization header"),
-        invalidToken: refuse("Invalid bearer token"),
-      }),
+        {
+          missing: "Missing bearer token: send Authorization: Bearer <sidecar token>",
+          malformed: "Malformed Authorization header: expected Bearer <sidecar token>",
+          invalid: "Invalid bearer token",
+        },
+      ),
     );
   }
   app.use(
@@ -194,11 +192,13 @@ export function createApp(options: AppOptions): Hono<Env> {
   app.notFound((c) => c.json(openAIError(`No route ${c.req.method} ${c.req.path}`, "not_found_error", "not_found"), 404));
 
   app.onError((error, c) => {
-    if (error instanceof ApiError) return error.getResponse();
+    // Through the context, so x-request-id set by the middleware comes along.
+    const send = (response: Response) => c.newResponse(response.body, response);
+    if (error instanceof ApiError) return send(error.getResponse());
     if (error instanceof HTTPException) {
       // Hono's own refusals (bearer auth, malformed JSON): keep status and headers, use our shape.
       const response = error.getResponse();
-      if (response.headers.get("content-type")?.includes("application/json")) return response;
+      if (response.headers.get("content-type")?.includes("application/json")) return send(response);
       const status = error.status as ContentfulStatusCode;
       const type = status === 401 ? "authentication_error" : status < 500 ? "invalid_request_error" : "server_error";
       const headers = Object.fromEntries([...response.headers].filter(([name]) => !/^content-(type|length)$/i.test(name)));

@@ -2,7 +2,7 @@
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeProvider, type FakeProvider } from "../support/fake-provider.ts";
-import type { Step } from "../support/fake-provider-types.ts";
+import type { Step } from "../support/fake-provider-protocol.ts";
 import { startWranglerDev, type WranglerDev } from "../support/wrangler-dev.ts";
 
 let fake: FakeProvider;

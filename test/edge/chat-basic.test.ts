@@ -1,9 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { call, captureLogs, chainConfig, chat, provider, scenario, sseData } from "./harness.ts";
+import { call, chainConfig, chat, provider, scenario, sseData } from "./harness.ts";
+import { checkLogInvariant } from "./log-invariant.ts";
+
+const logs = checkLogInvariant();
 
 describe("chat completions: success", () => {
   it("answers a JSON request from the first provider with its headers and usage", async () => {
-    const logs = captureLogs();
     const a = await scenario();
     const res = await call({ config: chainConfig({ a: provider(a.baseUrl) }) });
     expect(res.status).toBe(200);

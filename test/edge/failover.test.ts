@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { call, chainConfig, chat, provider, scenario, sseData } from "./harness.ts";
+
+const sseDataOf = (text: string) => sseData(new Response(text));
 import { checkLogInvariant } from "./log-invariant.ts";
-import type { Step } from "../support/fake-provider-types.ts";
+import { chunks, type Step } from "../support/fake-provider-protocol.ts";
 import { inject } from "vitest";
 
 const logs = checkLogInvariant();
@@ -212,11 +214,48 @@ describe("failover on streams, before the first content byte", () => {
     expect(fallbackFor("a")).toMatchObject({ category });
   });
 
+  it("fails over when a stream is cut after its role-only first chunk", async () => {
+    const base = { id: "x", object: "chat.completion.chunk", created: 1, model: "m" };
+    const roleOnly = { ...base, choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }] };
+    for (const end of ["reset", "close"] as const) {
+      const { res, b } = await failThenAnswer([{ type: "sse", events: [roleOnly], end }], { stream: true });
+      expect(res.headers.get("x-inferrouter-provider")).toBe("b");
+      const data = await sseData(res);
+      expect(data.slice(0, -1).map((d) => JSON.parse(d).choices[0]?.delta?.content ?? "").join("")).toBe(`Hello from ${b.id}`);
+    }
+    const { res } = await failThenAnswer([{ type: "sse", events: [roleOnly, { error: { message: "overloaded", code: 503 } }], end: "close" }], { stream: true });
+    expect(res.headers.get("x-inferrouter-provider")).toBe("b");
+    await res.text();
+  });
+
   it("fails over when a stream sends no event within the timeout", async () => {
     const { res } = await failThenAnswer([{ type: "sse", events: [], end: "hang" }], { stream: true, aExtra: { timeout_ms: 200 } });
     expect(res.headers.get("x-inferrouter-provider")).toBe("b");
     await res.text();
     expect(fallbackFor("a")).toMatchObject({ category: "Timeout" });
+  });
+});
+
+describe("stream pass-through", () => {
+  it("passes upstream's bytes through unchanged", async () => {
+    const a = await scenario();
+    const res = await call({ config: chainConfig({ a: provider(a.baseUrl) }), body: chat({ stream: true, stream_options: { include_usage: true } }) });
+    const expected = chunks("upstream-model", `Hello from ${a.id}`, true).map((c) => `data: ${JSON.stringify(c)}\n\n`).join("") + "data: [DONE]\n\n";
+    expect(await res.text()).toBe(expected);
+  });
+
+  it("hands the client the first content before upstream has finished (no buffering)", async () => {
+    const base = { id: "x", object: "chat.completion.chunk", created: 1, model: "m" };
+    const first = { ...base, choices: [{ index: 0, delta: { role: "assistant", content: "first words" }, finish_reason: null }] };
+    // Upstream sends one chunk and then nothing: a relay that waited for the end would never answer.
+    const a = await scenario([{ type: "sse", events: [first], end: "hang" }]);
+    const res = await call({ config: chainConfig({ a: provider(a.baseUrl, { timeout_ms: 15_000 }) }), body: chat({ stream: true }) });
+    const reader = res.body!.getReader();
+    const { value } = await reader.read();
+    expect(new TextDecoder().decode(value)).toBe(`data: ${JSON.stringify(first)}\n\n`);
+    await reader.cancel();
+    const [upstream] = await a.waitForCalls(1);
+    expect(upstream).toBeDefined();
   });
 });
 
@@ -251,13 +290,19 @@ describe("streams that break after the first content byte", () => {
     expect(JSON.parse(data.at(-1)!).error.code).toBe("stream_interrupted");
   });
 
-  it("passes an upstream error event through and logs the request as failed", async () => {
+  it("passes an upstream error event on, sanitized and categorized, and logs the request as failed", async () => {
     const base = { id: "x", object: "chat.completion.chunk", created: 1, model: "m" };
-    const events = [{ ...base, choices: [{ index: 0, delta: { content: "Hel" }, finish_reason: null }] }, { error: { message: "upstream died", code: 500 } }];
+    const leak = "rate limited for sk-upstream-secret-123456 by http://10.1.2.3:9000/limits";
+    const events = [{ ...base, choices: [{ index: 0, delta: { content: "Hel" }, finish_reason: null }] }, { error: { message: leak, code: 429 } }];
     const a = await scenario([{ type: "sse", events, end: "close" }]);
     const res = await call({ config: chainConfig({ a: provider(a.baseUrl) }), body: chat({ stream: true }) });
-    const data = await sseData(res);
-    expect(JSON.parse(data.at(-1)!).error.message).toBe("upstream died");
-    expect(logs.events().find((e) => e.event === "infer_failed")).toMatchObject({ provider: "a" });
+    const text = await res.text();
+    expect(text).not.toContain("sk-upstream-secret");
+    expect(text).not.toContain("10.1.2.3");
+    const last = JSON.parse((await sseDataOf(text)).at(-1)!) as { error: { message: string; type: string; param: null; code: unknown } };
+    expect(Object.keys(last.error).sort()).toEqual(["code", "message", "param", "type"]);
+    expect(last.error.message).toContain("rate limited for [redacted]");
+    expect(logs.events().find((e) => e.event === "infer_failed")).toMatchObject({ provider: "a", category: "RateLimit" });
+    expect(JSON.stringify(logs.events())).not.toContain("sk-upstream-secret");
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { call, chainConfig, chat, CLIENT_KEY, provider, scenario } from "./harness.ts";
+import { call, chainConfig, chat, CLIENT_KEY, provider, scenario, settled } from "./harness.ts";
 import { checkLogInvariant } from "./log-invariant.ts";
 
 const logs = checkLogInvariant();
@@ -124,6 +124,15 @@ describe("routes and models", () => {
     await expectError(await call({ config, body: chat({ model: "gpt-4o" }) }), 404, { code: "model_not_found", param: "model" });
   });
 
+  it("treats model names that are Object builtins as unknown models, not routes", async () => {
+    const { a, config } = await healthyConfig();
+    for (const model of ["constructor", "toString", "__proto__", "hasOwnProperty"]) {
+      await expectError(await call({ config, body: chat({ model }) }), 404, { code: "model_not_found" });
+      expect((await call({ config: { ...config, default_route: "default" }, body: chat({ model }) })).status).toBe(200);
+    }
+    expect(await a.calls()).toHaveLength(4);
+  });
+
   it("routes by model alias to that route's chain", async () => {
     const a = await scenario();
     const b = await scenario();
@@ -171,6 +180,13 @@ describe("config errors", () => {
     expect(error.message).toContain("providers.a.base_url");
     expect(error.message).toContain("routes.default[0]");
     await expectError(await call({ config, method: "GET", path: "/health" }), 500, { code: "invalid_config" });
+  });
+
+  it("rejects routes that name Object builtins as providers", async () => {
+    const config = { routes: { default: ["toString"] }, default_route: "constructor", providers: {} };
+    const error = await expectError(await call({ config }), 500, { code: "invalid_config" });
+    expect(error.message).toContain('unknown provider "toString"');
+    expect(error.message).toContain('no route named "constructor"');
   });
 
   it("accepts the config as a JSON string (wrangler dev --var)", async () => {
@@ -228,11 +244,27 @@ describe("client disconnects", () => {
     const a = await scenario([{ type: "hang" }]);
     const controller = new AbortController();
     const pending = call({ config: chainConfig({ a: provider(a.baseUrl, { timeout_ms: 10_000 }) }), signal: controller.signal });
-    for (let i = 0; i < 200 && (await a.calls()).length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await a.waitForCalls(1);
     controller.abort();
     const res = await pending;
     expect(res.status).toBe(499);
     expect(logs.events().find((e) => e.event === "infer_cancelled")).toMatchObject({ provider: "a" });
+    const [upstream] = await a.calls();
+    expect(upstream!.abandoned).toBe(true);
+  });
+
+  it("logs infer_cancelled, not a failure, when the client's connection goes away mid-stream", async () => {
+    const a = await scenario([{ type: "sse", content: "a long answer", end: "hang" }]);
+    const controller = new AbortController();
+    const res = await call({ config: chainConfig({ a: provider(a.baseUrl, { timeout_ms: 10_000 }) }), body: chat({ stream: true }), signal: controller.signal });
+    const reader = res.body!.getReader();
+    await reader.read();
+    controller.abort();
+    await reader.read().catch(() => undefined);
+    await settled(res);
+    expect(logs.events().filter((e) => ["infer_failed", "infer_cancelled"].includes(e.event)).map((e) => e.event)).toEqual(["infer_cancelled"]);
+    const [upstream] = await a.calls();
+    expect(upstream!.abandoned).toBe(true);
   });
 
   it("logs infer_cancelled when the client stops reading a stream", async () => {

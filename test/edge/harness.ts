@@ -6,7 +6,7 @@ import { env } from "cloudflare:workers";
 import { inject, vi, type MockInstance } from "vitest";
 import worker from "../../edge/index.ts";
 import type { InferEvent } from "../../shared/events.ts";
-import type { RecordedCall, Script, Step } from "../support/fake-provider-types.ts";
+import type { RecordedCall, Script, Step } from "../support/fake-provider-protocol.ts";
 
 export const CLIENT_KEY = "sk-test-client-1";
 export const fakeUrl = () => inject("fakeProviderUrl");
@@ -17,6 +17,8 @@ export interface Scenario {
   id: string;
   baseUrl: string;
   calls(): Promise<RecordedCall[]>;
+  /** Resolves once the scenario has received `count` calls (the fake provider long-polls). */
+  waitForCalls(count: number): Promise<RecordedCall[]>;
 }
 
 /** A fresh scripted provider endpoint. */
@@ -29,6 +31,11 @@ export async function scenario(steps: Step[] | Script = []): Promise<Scenario> {
     id,
     baseUrl: `${fakeUrl()}/s/${id}/v1`,
     calls: async () => (await (await fetch(`${fakeUrl()}/_calls/${id}`)).json()) as RecordedCall[],
+    waitForCalls: async (count) => {
+      const res = await fetch(`${fakeUrl()}/_wait/${id}?calls=${count}`);
+      if (!res.ok) throw new Error(`scenario ${id} did not reach ${count} calls`);
+      return (await res.json()) as RecordedCall[];
+    },
   };
 }
 
@@ -54,6 +61,14 @@ export interface CallOptions {
 
 export const TEST_SECRETS = { TEST_PROVIDER_KEY: "sk-upstream-secret-123456", OTHER_PROVIDER_KEY: "sk-other-secret-654321" };
 
+const contexts = new WeakMap<Response, ExecutionContext>();
+
+/** Waits for the background work (waitUntil) a response's request has registered so far. */
+export async function settled(response: Response): Promise<void> {
+  const ctx = contexts.get(response);
+  if (ctx) await waitOnExecutionContext(ctx);
+}
+
 /** Sends one request through the Worker with the given config; waits for its background work. */
 export async function call(options: CallOptions): Promise<Response> {
   const headers: Record<string, string> = { authorization: `Bearer ${CLIENT_KEY}`, "content-type": "application/json", ...options.headers };
@@ -68,6 +83,7 @@ export async function call(options: CallOptions): Promise<Response> {
   const testEnv = { ...env, ...TEST_SECRETS, ROUTER_CONFIG: options.config, ...options.env };
   const response = await worker.fetch(request, testEnv as typeof env, ctx);
   await waitOnExecutionContext(ctx);
+  contexts.set(response, ctx);
   return response;
 }
 

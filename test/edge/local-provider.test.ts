@@ -74,6 +74,6 @@ describe("local_gguf provider", () => {
     const unsupported = await scenario([{ type: "json", status: 400, body: { error: { message: "n > 1 is not supported", type: "invalid_request_error", param: "n", code: "unsupported_parameter" } } }]);
     const bad = await call({ config: chainConfig({ local: local(unsupported.baseUrl) }), env: ACCESS });
     expect(bad.status).toBe(400);
-    expect(((await bad.json()) as { error: { code: string } }).error.code).toBe("unsupported_parameter");
+    expect(((await bad.json()) as { error: { code: string; param: string } }).error).toMatchObject({ code: "unsupported_parameter", param: "n" });
   });
 });

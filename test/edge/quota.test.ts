@@ -4,7 +4,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { trackerName } from "../../edge/quota/client.ts";
 import type { ProviderConfig } from "../../shared/config.ts";
-import { call, chainConfig, chat, provider, scenario } from "./harness.ts";
+import { call, chainConfig, chat, provider, scenario, settled } from "./harness.ts";
 import { checkLogInvariant } from "./log-invariant.ts";
 
 const logs = checkLogInvariant();
@@ -118,13 +118,20 @@ describe("cool-downs from what providers say", () => {
     expect(Number(second.headers.get("retry-after"))).toBe(Math.max(1, Math.ceil((Date.parse(report.next_reset) - Date.now()) / 1000)));
   });
 
-  it("a dead key is not hammered", async () => {
-    const a = await scenario([{ type: "json", status: 401, body: { error: { message: "Invalid API Key", code: "invalid_api_key" } } }]);
+  it.each([
+    ["401", { type: "json", status: 401, body: { error: { message: "Invalid API Key", code: "invalid_api_key" } } }],
+    ["402", { type: "json", status: 402, body: { error: { message: "Insufficient credits" } } }],
+    ["insufficient_quota", { type: "json", status: 429, body: { error: { message: "You exceeded your current quota", code: "insufficient_quota" } } }],
+  ] as const)("a dead key (%s) is not hammered", async (_name, step) => {
+    const a = await scenario([step]);
     const b = await scenario();
     const config = chainConfig({ a: provider(a.baseUrl, { auth_error_cooldown_ms: 600_000 }), b: provider(b.baseUrl) });
+    const before = Date.now();
     for (let i = 0; i < 3; i++) await call({ config });
     expect(await a.calls()).toHaveLength(1);
-    expect((await quota(config)).a!.cooldown_reason).toBe("auth_error");
+    const report = (await quota(config)).a!;
+    expect(report.cooldown_reason).toBe("auth_error");
+    expect(Date.parse(report.cooldown_until!)).toBeGreaterThanOrEqual(before + 600_000);
   });
 
   it("x-ratelimit-remaining-requests: 0 on a success stops calls until its reset", async () => {
@@ -153,10 +160,8 @@ describe("token budgets", () => {
     const config = chainConfig({ a: provider(a.baseUrl, { tokens_per_day: 1000 }) });
     const res = await call({ config, body: chat({ stream: true }) });
     await res.text();
-    // The stream's end is reported through waitUntil; poll the tracker briefly.
-    let tokens = 0;
-    for (let i = 0; i < 50 && tokens === 0; i++) tokens = (await quota(config)).a!.tokens_today;
-    expect(tokens).toBe(10);
+    await settled(res); // the stream's end reports its tokens through waitUntil
+    expect((await quota(config)).a!.tokens_today).toBe(10);
   });
 });
 
@@ -169,6 +174,16 @@ describe("failing open", () => {
     expect(res.status).toBe(200);
     expect(await a.calls()).toHaveLength(1);
     expect(logs.events().find((e) => e.event === "quota_unavailable")).toMatchObject({ provider: "a", message: "tracker unreachable" });
+  });
+
+  it("calls the provider when the tracker does not answer within a second", async () => {
+    const a = await scenario();
+    const config = chainConfig({ a: provider(a.baseUrl, { requests_per_minute: 1 }) });
+    const silent = { get: () => ({ admit: () => new Promise(() => {}) }), idFromName: () => ({}) };
+    const res = await call({ config, env: { QUOTA: silent } });
+    expect(res.status).toBe(200);
+    expect(await a.calls()).toHaveLength(1);
+    expect(logs.events().find((e) => e.event === "quota_unavailable")?.message).toMatch(/no answer within 1000 ms/);
   });
 });
 

@@ -27,12 +27,21 @@ describe("auth", () => {
     const response = await fetch(`${sidecar.url}/v1/models`);
     expect(response.status).toBe(401);
     expect(await response.json()).toEqual({
-      error: { message: expect.stringContaining("bearer token"), type: "authentication_error", param: null, code: "invalid_api_key" },
+      error: { message: expect.stringContaining("bearer token"), type: "invalid_request_error", param: null, code: "invalid_api_key" },
     });
     expect(await status("/health")).toBe(401);
     const wrong = await client(sidecar, "sk-wrong").models.list().catch((e: unknown) => e);
     expect(wrong).toBeInstanceOf(OpenAI.AuthenticationError);
     expect(await status("/v1/models", workspace.token)).toBe(200);
+  });
+
+  it("answers a malformed Authorization header with 401 too, carrying the request id", async () => {
+    for (const authorization of ["Basic abc", "Bearer not a token!", "Bearer"]) {
+      const response = await fetch(`${sidecar.url}/v1/models`, { headers: { authorization, "x-request-id": "req-auth-1" } });
+      expect(response.status).toBe(401);
+      expect(response.headers.get("x-request-id")).toBe("req-auth-1");
+      expect(((await response.json()) as { error: { code: string } }).error.code).toBe("invalid_api_key");
+    }
   });
 
   it("picks up a rotated token without a restart", async () => {

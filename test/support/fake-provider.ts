@@ -3,33 +3,9 @@
 // /s/<id>/v1/chat/completions takes the next step and is recorded (GET /_calls/<id>).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import type { RecordedCall, Script, Step } from "./fake-provider-types.ts";
+import { chunks, completion, type RecordedCall, type Script, type Step } from "./fake-provider-protocol.ts";
 
 export type { RecordedCall, Script, Step };
-
-export function completion(model: string, content: string, usage = { prompt_tokens: 7, completion_tokens: 3, total_tokens: 10 }) {
-  return {
-    id: "chatcmpl-fake",
-    object: "chat.completion",
-    created: 1_700_000_000,
-    model,
-    choices: [{ index: 0, message: { role: "assistant", content, refusal: null }, logprobs: null, finish_reason: "stop" }],
-    usage,
-  };
-}
-
-/** The chunks of a streamed answer, with the usage chunk when `includeUsage`. */
-export function chunks(model: string, content: string, includeUsage: boolean): unknown[] {
-  const base = { id: "chatcmpl-fake", object: "chat.completion.chunk", created: 1_700_000_000, model };
-  const usage = includeUsage ? { usage: null } : {};
-  const words = content.split(/(?<= )/);
-  return [
-    { ...base, choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }], ...usage },
-    ...words.map((word) => ({ ...base, choices: [{ index: 0, delta: { content: word }, finish_reason: null }], ...usage })),
-    { ...base, choices: [{ index: 0, delta: {}, finish_reason: "stop" }], ...usage },
-    ...(includeUsage ? [{ ...base, choices: [], usage: { prompt_tokens: 7, completion_tokens: words.length, total_tokens: 7 + words.length } }] : []),
-  ];
-}
 
 export interface FakeProvider {
   url: string;
@@ -47,6 +23,8 @@ export async function startFakeProvider(): Promise<FakeProvider> {
   const scripts = new Map<string, Script>();
   const calls = new Map<string, RecordedCall[]>();
   const sockets = new Set<Socket>();
+  /** Long polls waiting for a scenario to reach a number of calls. */
+  const waiters = new Set<() => void>();
 
   const server: Server = createServer(async (req, res) => {
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
@@ -56,6 +34,24 @@ export async function startFakeProvider(): Promise<FakeProvider> {
       calls.set(id, []);
       return res.writeHead(204).end();
     }
+    if (req.method === "GET" && kind === "_wait" && id) {
+      // Answers once the scenario has received `calls` calls (or after `timeout_ms`): tests wait on
+      // this instead of polling.
+      const want = Number(url.searchParams.get("calls") ?? 1);
+      const check = () => {
+        if ((calls.get(id)?.length ?? 0) < want) return false;
+        waiters.delete(check);
+        clearTimeout(timer);
+        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(calls.get(id)));
+        return true;
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(check);
+        res.writeHead(408).end();
+      }, Number(url.searchParams.get("timeout_ms") ?? 10_000));
+      if (!check()) waiters.add(check);
+      return;
+    }
     if (req.method === "GET" && kind === "_calls" && id) {
       res.writeHead(200, { "content-type": "application/json" });
       return res.end(JSON.stringify(calls.get(id) ?? []));
@@ -64,7 +60,12 @@ export async function startFakeProvider(): Promise<FakeProvider> {
       const body = JSON.parse(await readBody(req)) as Record<string, unknown>;
       const recorded = calls.get(id) ?? [];
       calls.set(id, recorded);
-      recorded.push({ headers: req.headers, body });
+      const call: RecordedCall = { headers: req.headers, body, abandoned: false };
+      recorded.push(call);
+      res.on("close", () => {
+        if (!res.writableFinished) call.abandoned = true;
+      });
+      for (const waiter of [...waiters]) waiter();
       const script = scripts.get(id) ?? { steps: [] };
       const step = script.steps[recorded.length - 1] ??
         (script.after === "success" || !script.steps.length ? undefined : script.steps.at(-1));

@@ -1,0 +1,67 @@
+// The fake provider's scripting protocol and its answers, shared by the Node server and the tests
+// in workerd (so this file imports nothing from Node).
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    fakeProviderUrl: string;
+    closedPort: number;
+  }
+}
+
+export type Step =
+  | { type: "json"; status?: number; body?: unknown; headers?: Record<string, string>; content?: string }
+  | {
+      type: "sse";
+      /** Data payloads: objects are JSON-encoded, strings sent as they are ("[DONE]"). Default: a short answer. */
+      events?: Array<unknown>;
+      content?: string;
+      /** Raw text written before the events (comments, odd framing). */
+      prelude?: string;
+      /** How the stream ends after the events: [DONE] (default), a clean close, a reset, or a hang. */
+      end?: "done" | "close" | "reset" | "hang";
+      /** Milliseconds between events. */
+      gap_ms?: number;
+      status?: number;
+      headers?: Record<string, string>;
+    }
+  | { type: "raw"; status: number; body: string; headers?: Record<string, string> }
+  | { type: "hang" }
+  | { type: "reset" }
+  | { type: "reset_mid_body" };
+
+export interface Script {
+  steps: Step[];
+  /** When the steps run out: repeat the last one (default) or answer a plain success. */
+  after?: "repeat_last" | "success";
+}
+
+export interface RecordedCall {
+  headers: Record<string, string | string[] | undefined>;
+  body: Record<string, unknown>;
+  /** The client closed the connection before the answer was complete (an abort reached upstream). */
+  abandoned: boolean;
+}
+
+export function completion(model: string, content: string, usage = { prompt_tokens: 7, completion_tokens: 3, total_tokens: 10 }) {
+  return {
+    id: "chatcmpl-fake",
+    object: "chat.completion",
+    created: 1_700_000_000,
+    model,
+    choices: [{ index: 0, message: { role: "assistant", content, refusal: null }, logprobs: null, finish_reason: "stop" }],
+    usage,
+  };
+}
+
+/** The chunks of a streamed answer, with the usage chunk when `includeUsage`. */
+export function chunks(model: string, content: string, includeUsage: boolean): unknown[] {
+  const base = { id: "chatcmpl-fake", object: "chat.completion.chunk", created: 1_700_000_000, model };
+  const usage = includeUsage ? { usage: null } : {};
+  const words = content.split(/(?<= )/);
+  return [
+    { ...base, choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }], ...usage },
+    ...words.map((word) => ({ ...base, choices: [{ index: 0, delta: { content: word }, finish_reason: null }], ...usage })),
+    { ...base, choices: [{ index: 0, delta: {}, finish_reason: "stop" }], ...usage },
+    ...(includeUsage ? [{ ...base, choices: [], usage: { prompt_tokens: 7, completion_tokens: words.length, total_tokens: 7 + words.length } }] : []),
+  ];
+}
