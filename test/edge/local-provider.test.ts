@@ -3,7 +3,8 @@ import { describe, expect, it } from "vitest";
 import type { Env } from "../../edge/env.ts";
 import { buildUpstreamRequest } from "../../edge/providers.ts";
 import type { ProviderConfig } from "../../shared/config.ts";
-import { call, chainConfig, provider, scenario } from "./harness.ts";
+import { inject } from "vitest";
+import { call, chainConfig, chat, provider, scenario, sseData } from "./harness.ts";
 import { checkLogInvariant } from "./log-invariant.ts";
 
 const logs = checkLogInvariant();
@@ -20,6 +21,44 @@ function local(baseUrl: string, extra: Record<string, unknown> = {}) {
     ...extra,
   };
 }
+
+describe("local_gguf provider, against a running sidecar", () => {
+  const realSidecar = () => ({ ...local(`${inject("sidecarUrl")}/v1`), access_client_id_secret: undefined, access_client_secret_secret: undefined });
+  const env = () => ({ SIDECAR_TOKEN: inject("sidecarToken") });
+
+  it("answers from the sidecar when every cloud provider fails", async () => {
+    const limited = await scenario([{ type: "json", status: 429, body: { error: { message: "slow down" } } }]);
+    const down = await scenario([{ type: "reset" }]);
+    const config = chainConfig({ limited: provider(limited.baseUrl), down: provider(down.baseUrl), local: realSidecar() });
+    const res = await call({ config, env: env(), body: chat({ max_tokens: 8, temperature: 0 }) });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-inferrouter-provider")).toBe("local");
+    expect(res.headers.get("x-inferrouter-attempts")).toBe("3");
+    const body = (await res.json()) as { object: string; choices: Array<{ finish_reason: string }>; usage: { completion_tokens: number } };
+    expect(body.object).toBe("chat.completion");
+    expect(body.choices[0]!.finish_reason).toBe("length");
+    expect(body.usage.completion_tokens).toBe(8);
+    expect(logs.events().find((e) => e.event === "infer_completed")).toMatchObject({ provider: "local", completion_tokens: 8, attempts: 3 });
+  });
+
+  it("streams from the sidecar after a cloud failure", async () => {
+    const down = await scenario([{ type: "json", status: 503, body: { error: { message: "down" } } }]);
+    const config = chainConfig({ down: provider(down.baseUrl), local: realSidecar() });
+    const res = await call({ config, env: env(), body: chat({ stream: true, max_tokens: 6, temperature: 0 }) });
+    expect(res.headers.get("x-inferrouter-provider")).toBe("local");
+    const data = await sseData(res);
+    expect(data.at(-1)).toBe("[DONE]");
+    expect(JSON.parse(data.at(-2)!).choices[0].finish_reason).toBe("length");
+    expect(logs.events().find((e) => e.event === "infer_completed")).toMatchObject({ provider: "local", completion_tokens: 6, stream: true });
+  });
+
+  it("does not fail over on the sidecar's 400 for an unsupported parameter", async () => {
+    const config = chainConfig({ local: realSidecar() });
+    const res = await call({ config, env: env(), body: chat({ n: 2 }) });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { param: string } }).error.param).toBe("n");
+  });
+});
 
 describe("local_gguf provider", () => {
   it("sends the sidecar token, the Access service token and the request id, and nothing of the cloud keys", async () => {

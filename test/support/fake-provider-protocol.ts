@@ -5,6 +5,9 @@ declare module "vitest" {
   export interface ProvidedContext {
     fakeProviderUrl: string;
     closedPort: number;
+    /** A running sidecar with the tiny model, and its bearer token. */
+    sidecarUrl: string;
+    sidecarToken: string;
   }
 }
 
