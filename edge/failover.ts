@@ -36,6 +36,29 @@ interface Outcome {
 
 const LIMIT_CATEGORIES: ReadonlySet<ErrorCategory> = new Set(["RateLimit", "QuotaExceeded"]);
 
+function usageFields(usage: Usage | undefined) {
+  return usage ? { prompt_tokens: usage.prompt_tokens, completion_tokens: usage.completion_tokens, total_tokens: usage.total_tokens } : {};
+}
+
+/** The request's terminal line once a stream it answered ends, and the tokens it used. */
+function onStreamEnd(req: ChainRequest, providerId: string, attempts: number, ttftMs: () => number | undefined) {
+  const { log, quota } = req;
+  const provider = req.config.providers[providerId]!;
+  return (end: StreamEnd) => {
+    quota.recordTokens(providerId, provider, end.tap.usage?.total_tokens);
+    const fields = { provider: providerId, model: provider.model, attempts, stream: true, ...usageFields(end.tap.usage) };
+    if (end.outcome === "completed") {
+      log.end("infer_completed", { ...fields, status: 200, finish_reason: end.tap.finishReason ?? null, ttft_ms: ttftMs() });
+    } else if (end.outcome === "cancelled") {
+      log.end("infer_cancelled", fields);
+    } else {
+      log.end("infer_failed", { ...fields, status: 200, category: end.category, message: end.message });
+    }
+    // The client has the whole stream by now; this is the request's last line.
+    log.flush();
+  };
+}
+
 export async function walkChain(req: ChainRequest): Promise<Response> {
   const { config, log, body, quota } = req;
   const outcomes: Outcome[] = [];
@@ -60,10 +83,6 @@ export async function walkChain(req: ChainRequest): Promise<Response> {
 
     attempts++;
     const attemptStart = Date.now();
-    const usageFields = (usage: Usage | undefined) =>
-      usage
-        ? { prompt_tokens: usage.prompt_tokens, completion_tokens: usage.completion_tokens, total_tokens: usage.total_tokens }
-        : {};
     let ttftMs: number | undefined; // set once the stream starts, read when it ends
     const result = await attempt({
       provider,
@@ -73,19 +92,7 @@ export async function walkChain(req: ChainRequest): Promise<Response> {
       clientWantsUsage: body.stream_options?.include_usage === true,
       clientSignal: req.clientSignal,
       startedAt: log.startedAt,
-      onStreamEnd: (end: StreamEnd) => {
-        quota.recordTokens(providerId, provider, end.tap.usage?.total_tokens);
-        const fields = { provider: providerId, model: provider.model, attempts, stream: true, ...usageFields(end.tap.usage) };
-        if (end.outcome === "completed") {
-          log.end("infer_completed", { ...fields, status: 200, finish_reason: end.tap.finishReason ?? null, ttft_ms: ttftMs });
-        } else if (end.outcome === "cancelled") {
-          log.end("infer_cancelled", fields);
-        } else {
-          log.end("infer_failed", { ...fields, status: 200, category: end.category, message: end.message });
-        }
-        // The client has the whole stream by now; this is the request's last line.
-        log.flush();
-      },
+      onStreamEnd: onStreamEnd(req, providerId, attempts, () => ttftMs),
     });
     if (result.ok) {
       ttftMs = result.ttftMs;
