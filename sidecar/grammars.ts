@@ -1,6 +1,7 @@
 // response_format -> a node-llama-cpp grammar that forces the answer's shape, plus a check of the
 // finished text. Grammars are compiled once per distinct schema.
 import type { GbnfJsonSchema, Llama, LlamaGrammar } from "node-llama-cpp";
+import { z } from "zod";
 import { badRequest } from "./errors.ts";
 import type { ResponseFormatPlan } from "./request.ts";
 
@@ -30,7 +31,7 @@ export class GrammarCache {
     const key = format.type === "json_object" ? "json_object" : JSON.stringify(format.schema);
     let constraint = this.cache.get(key);
     if (!constraint) {
-      constraint = format.type === "json_object" ? this.jsonObject() : this.jsonSchema(format.schema);
+      constraint = format.type === "json_object" ? this.jsonObject() : this.jsonSchema(format.schema, format.original);
       if (this.cache.size >= MAX_CACHED) this.cache.delete(this.cache.keys().next().value!);
       this.cache.set(key, constraint);
       constraint.catch(() => this.cache.delete(key));
@@ -49,7 +50,7 @@ export class GrammarCache {
     };
   }
 
-  private async jsonSchema(schema: GbnfJsonSchema): Promise<JsonConstraint> {
+  private async jsonSchema(schema: GbnfJsonSchema, original: Record<string, unknown>): Promise<JsonConstraint> {
     let schemaGrammar: LlamaGrammar & { parse(json: string): unknown };
     try {
       // The schema comes from the client, so its static type is the open GbnfJsonSchema.
@@ -66,7 +67,22 @@ export class GrammarCache {
       trimWhitespaceSuffix: schemaGrammar.trimWhitespaceSuffix,
       rootRuleName: schemaGrammar.rootRuleName,
     });
-    // parse() is JSON.parse plus node-llama-cpp's check of the value against the schema.
-    return { grammar, validate: (text) => void schemaGrammar.parse(text) };
+    // What the grammar does not enforce (numeric bounds) is checked on the finished answer, with
+    // zod's reading of the schema as the client sent it.
+    let full: z.ZodType | undefined;
+    try {
+      full = z.fromJSONSchema(original as Parameters<typeof z.fromJSONSchema>[0]);
+    } catch {
+      full = undefined; // a schema zod cannot read is still checked by the grammar's own parse
+    }
+    return {
+      grammar,
+      validate: (text) => {
+        // parse() is JSON.parse plus node-llama-cpp's check of the value against the schema.
+        const value = schemaGrammar.parse(text);
+        const checked = full?.safeParse(value);
+        if (checked && !checked.success) throw new Error(z.prettifyError(checked.error));
+      },
+    };
   }
 }

@@ -4,8 +4,13 @@
 import type { ChatHistoryItem, ChatModelFunctionCall, ChatModelFunctions, ChatModelResponse, GbnfJsonSchema } from "node-llama-cpp";
 import { contentText, type ChatCompletionRequest, type ChatMessage } from "../shared/openai.ts";
 import { badRequest, unsupported } from "./errors.ts";
+import { toGrammarSchema } from "./json-schema.ts";
 
-export type ResponseFormatPlan = { type: "text" } | { type: "json_object" } | { type: "json_schema"; schema: GbnfJsonSchema };
+export type ResponseFormatPlan =
+  | { type: "text" }
+  | { type: "json_object" }
+  /** `schema` as the grammar takes it; `original` as the client sent it, to check the answer against. */
+  | { type: "json_schema"; schema: GbnfJsonSchema; original: Record<string, unknown> };
 
 export interface GenerationPlan {
   history: ChatHistoryItem[];
@@ -102,11 +107,14 @@ function toFunctions(request: ChatCompletionRequest): Pick<GenerationPlan, "func
     if (selected.length === 0) throw badRequest(`tool_choice names "${choice.function.name}", which is not in tools`, "tool_choice.function.name");
   }
   const functions: Record<string, ChatModelFunctions[string]> = {};
-  for (const tool of selected)
+  selected.forEach((tool) => {
+    const index = tools.indexOf(tool);
+    const parameters = tool.function.parameters;
     functions[tool.function.name] = {
       description: tool.function.description,
-      params: tool.function.parameters as GbnfJsonSchema | undefined,
+      params: parameters === undefined ? undefined : toGrammarSchema(parameters, `tools[${index}].function.parameters`),
     };
+  });
   return { functions, forceFunctionCall: choice === "required" || typeof choice === "object" };
 }
 
@@ -116,7 +124,11 @@ function toResponseFormat(request: ChatCompletionRequest, hasFunctions: boolean)
   // node-llama-cpp takes either a grammar or functions for one generation, not both.
   if (hasFunctions) throw unsupported("response_format cannot be combined with tools on this server", "response_format");
   if (format.type === "json_schema" && format.json_schema.schema)
-    return { type: "json_schema", schema: format.json_schema.schema as GbnfJsonSchema };
+    return {
+      type: "json_schema",
+      schema: toGrammarSchema(format.json_schema.schema, "response_format.json_schema.schema"),
+      original: format.json_schema.schema,
+    };
   return { type: "json_object" };
 }
 

@@ -58,7 +58,7 @@ describe("chat completions", () => {
   });
 
   it("honours max_completion_tokens as well as max_tokens", async () => {
-    const completion = await openai.chat.completions.create({ model: "local", messages: user("hi"), max_completion_tokens: 4 });
+    const completion = await openai.chat.completions.create({ model: "local", messages: user("hi"), max_completion_tokens: 4, temperature: 0 });
     expect(completion.choices[0]!.finish_reason).toBe("length");
     expect(completion.usage!.completion_tokens).toBe(4);
   });
@@ -68,6 +68,7 @@ describe("chat completions", () => {
       model: "local",
       messages: user("Tell me a story"),
       max_tokens: 12,
+      temperature: 0,
       stream: true,
       stream_options: { include_usage: true },
     });
@@ -131,6 +132,70 @@ describe("chat completions", () => {
       const parsed = Answer.safeParse(JSON.parse(completion.choices[0]!.message.content!));
       expect(parsed.success, completion.choices[0]!.message.content!).toBe(true);
     }
+  });
+
+  it("enforces anyOf (zod's nullable) and $ref into definitions", async () => {
+    const Answer = z.object({ name: z.string().max(20), nickname: z.string().max(20).nullable(), size: z.enum(["s", "m"]) });
+    const schema = { ...z.toJSONSchema(Answer), definitions: { tag: { type: "boolean" } } } as Record<string, unknown>;
+    (schema.properties as Record<string, unknown>).tagged = { $ref: "#/definitions/tag" };
+    (schema.required as string[]).push("tagged");
+    for (const seed of [1, 2]) {
+      const completion = await openai.chat.completions.create({
+        model: "local",
+        messages: user("Name it"),
+        seed,
+        max_tokens: 200,
+        response_format: { type: "json_schema", json_schema: { name: "named", schema } },
+      });
+      expect(completion.choices[0]!.finish_reason).toBe("stop");
+      const value = JSON.parse(completion.choices[0]!.message.content!);
+      expect(Answer.safeParse(value).success, completion.choices[0]!.message.content!).toBe(true);
+      expect(typeof value.tagged).toBe("boolean");
+    }
+  });
+
+  it("refuses schema keywords the grammar cannot enforce with a 400 naming the schema", async () => {
+    for (const property of [{ type: "string", pattern: "^[0-9]+$" }, { type: "string", format: "email" }, { allOf: [{ type: "string" }] }]) {
+      const error = await openai.chat.completions
+        .create({
+          model: "local",
+          messages: user("Count"),
+          response_format: { type: "json_schema", json_schema: { name: "n", schema: { type: "object", properties: { n: property }, required: ["n"] } } },
+        })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+      expect((error as InstanceType<typeof OpenAI.BadRequestError>).param).toBe("response_format.json_schema.schema");
+      expect((error as Error).message).toContain("properties.n");
+    }
+  });
+
+  it("never answers 200 with a number outside the schema's bounds, which the grammar cannot enforce", async () => {
+    const schema = { type: "object", properties: { n: { type: "integer", minimum: 0, maximum: 9 } }, required: ["n"], additionalProperties: false };
+    for (const seed of [1, 2, 3, 4]) {
+      const result = await openai.chat.completions
+        .create({ model: "local", messages: user("A digit"), seed, max_tokens: 100, response_format: { type: "json_schema", json_schema: { name: "d", schema } } })
+        .catch((e: unknown) => e);
+      if (result instanceof OpenAI.APIError) {
+        expect(result.status).toBe(500);
+        expect(result.code).toBe("invalid_model_output");
+      } else {
+        const n = JSON.parse((result as OpenAI.Chat.Completions.ChatCompletion).choices[0]!.message.content!).n;
+        expect(n >= 0 && n <= 9, String(n)).toBe(true);
+      }
+    }
+  });
+
+  it("lets the client's stop string cut a json_schema answer, as OpenAI does, without a 500", async () => {
+    const completion = await openai.chat.completions.create({
+      model: "local",
+      messages: user("Weigh it"),
+      seed: 1,
+      max_tokens: 200,
+      stop: ['"'],
+      response_format: { type: "json_schema", json_schema: { name: "w", schema: { type: "object", properties: { unit: { type: "string" } }, required: ["unit"] } } },
+    });
+    expect(completion.choices[0]!.finish_reason).toBe("stop");
+    expect(completion.choices[0]!.message.content).toBe("{");
   });
 
   it("answers a JSON object for json_object", async () => {
@@ -212,10 +277,44 @@ describe("tools", () => {
     expect(typeof args.utc).toBe("boolean");
   });
 
+  it("streams a call to a tool that takes no parameters", async () => {
+    const stream = await openai.chat.completions.create({
+      model: "local",
+      messages: user("Ping"),
+      tools: [{ type: "function", function: { name: "ping", description: "No arguments" } }],
+      tool_choice: "required",
+      max_tokens: 50,
+      stream: true,
+    });
+    const deltas: OpenAI.Chat.Completions.ChatCompletionChunk.Choice.Delta.ToolCall[] = [];
+    let finish: string | null = null;
+    for await (const chunk of stream) {
+      deltas.push(...(chunk.choices[0]?.delta.tool_calls ?? []));
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+    }
+    expect(finish).toBe("tool_calls");
+    expect(deltas[0]).toMatchObject({ index: 0, type: "function", function: { name: "ping" } });
+    expect(deltas[0]!.id).toMatch(/^call_/);
+    expect(JSON.parse(deltas.map((d) => d.function?.arguments ?? "").join(""))).toEqual({});
+  });
+
+  it("refuses tool parameters the grammar cannot enforce with a 400 naming the tool", async () => {
+    const error = await openai.chat.completions
+      .create({
+        model: "local",
+        messages: user("Weather?"),
+        tools: [tools[0]!, { type: "function", function: { name: "bad", parameters: { type: "object", properties: { n: { type: "string", pattern: "^a" } } } } }],
+      })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((error as InstanceType<typeof OpenAI.BadRequestError>).param).toBe("tools[1].function.parameters");
+  });
+
   it("accepts a conversation with a tool result and answers it", async () => {
     const completion = await openai.chat.completions.create({
       model: "local",
       max_tokens: 5,
+      temperature: 0, // greedy: the tiny model never ends on its own, so the answer runs to max_tokens
       messages: [
         ...user("Weather?"),
         {
