@@ -204,10 +204,7 @@ export class Engine {
     const abort = AbortSignal.any([signal, this.stopping.signal]);
     const sequence = lease.slot;
     const { plan } = prepared;
-    const chat = new LlamaChat({
-      contextSequence: sequence,
-      chatWrapper: plan.forceFunctionCall ? this.forcedWrapper : this.chatWrapper,
-    });
+    let chat: LlamaChat | undefined;
     const toolCallIds: string[] = [];
     const heldWhitespace: string[] = [];
     const sampling = {
@@ -221,6 +218,10 @@ export class Engine {
       onTextChunk: events.onText,
     };
     try {
+      chat = new LlamaChat({
+        contextSequence: sequence,
+        chatWrapper: plan.forceFunctionCall ? this.forcedWrapper : this.chatWrapper,
+      });
       const before = sequence.tokenMeter.getState();
       const response = plan.functions
         ? await chat.generateResponse(plan.history, {
@@ -248,9 +249,16 @@ export class Engine {
         name: call.functionName,
         arguments: JSON.stringify(call.params ?? {}),
       }));
+      // A call to a tool without parameters streams no parameter chunks: announce it whole.
+      toolCalls.forEach((call, index) => {
+        if (toolCallIds[index] !== undefined) return;
+        events.onToolCallStart?.({ index, id: call.id, name: call.name });
+        events.onToolCallArguments?.({ index, delta: call.arguments });
+      });
       const finishReason: EngineFinishReason =
         toolCalls.length > 0 ? "tool_calls" : response.metadata.stopReason === "maxTokens" ? "length" : "stop";
-      if (prepared.constraint && finishReason === "stop") {
+      // A client's own stop string may cut the JSON short, as it would at OpenAI: that is its answer.
+      if (prepared.constraint && finishReason === "stop" && response.metadata.stopReason !== "customStopTrigger") {
         try {
           prepared.constraint.validate(response.response);
         } catch (error) {
@@ -271,7 +279,7 @@ export class Engine {
       if (abort.aborted && !(error instanceof CancelledError)) throw this.cancelled();
       throw error;
     } finally {
-      chat.dispose({ disposeSequence: false });
+      chat?.dispose({ disposeSequence: false });
       lease.release();
     }
   }
