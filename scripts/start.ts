@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
+import { parseArgs, parseEnv } from "node:util";
 import { writeTinyLlamaGguf } from "../test/support/gguf/tiny-llama.ts";
 import { startProcess, type Running } from "../test/support/processes.ts";
 import { readConfigFile } from "./check-config.ts";
@@ -21,15 +21,9 @@ const { values } = parseArgs({
   },
 });
 
-/** KEY=VALUE lines (the .dev.vars / dotenv format wrangler reads). */
-function readVars(path: string): Map<string, string> {
-  const vars = new Map<string, string>();
-  if (!existsSync(path)) return vars;
-  for (const line of readFileSync(path, "utf8").split("\n")) {
-    const match = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line);
-    if (match) vars.set(match[1]!, match[2]!.replace(/^(["'])(.*)\1$/, "$2"));
-  }
-  return vars;
+/** The .dev.vars file (dotenv format, as wrangler reads it). */
+function readVars(path: string): Map<string, string | undefined> {
+  return new Map(existsSync(path) ? Object.entries(parseEnv(readFileSync(path, "utf8"))) : []);
 }
 
 /** First run: a random local client key and sidecar token, and a place for provider keys. */
@@ -102,11 +96,13 @@ process.once("SIGTERM", () => void stop(0));
 try {
   const sidecar = await startProcess(
     process.execPath,
-    [join(root, "sidecar/main.ts"), "--model", model, "--port", values["sidecar-port"], "--secrets-dir", join(stateDir, "secrets"), "--log-file", join(stateDir, "sidecar.jsonl")],
+    [join(root, "sidecar/main.ts"), "--model", model, "--port", values["sidecar-port"], "--secrets-dir", join(stateDir, "secrets"), "--log-file", join(stateDir, "sidecar.jsonl"), "--grace-ms", "3000"],
     { ready: /listening on (http:\/\/\S+)/, timeoutMs: 120_000, cwd: root },
   );
   children.push(sidecar);
   relay(sidecar, "[sidecar]");
+  // Either child ending on its own ends npm start (and the other child) with an error.
+  sidecar.child.once("exit", () => void stop(stopping ? 0 : 1));
   // wrangler.toml's example config, with its local_gguf providers pointed at this sidecar.
   const config = readConfigFile(join(root, "wrangler.toml")) as { providers: Record<string, { type: string; base_url: string }> };
   for (const provider of Object.values(config.providers)) {
@@ -119,6 +115,7 @@ try {
   );
   children.push(edge);
   relay(edge, "[edge]");
+  edge.child.once("exit", () => void stop(stopping ? 0 : 1));
   const url = edge.url;
   console.log(`
 InferRouter is running at ${url}/v1 (the sidecar at ${sidecar.url}, model ${model})
@@ -133,7 +130,6 @@ Client key: ${proxyKey}
 
 Provider keys go in ${devVars}; providers without one are skipped. Ctrl-C stops both.
 `);
-  for (const child of children) child.child.once("exit", () => void stop(stopping ? 0 : 1));
 } catch (error) {
   console.error(`npm start: ${(error as Error).message}`);
   await stop(1);

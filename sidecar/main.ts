@@ -3,7 +3,7 @@
 // JSONL operation log when no --log-file is given.
 import { parseArgs } from "node:util";
 import { StartupError, type GpuOption } from "./model.ts";
-import { DEFAULTS, defaultThreads, startSidecar, type SidecarOptions } from "./sidecar.ts";
+import { DEFAULTS, defaultThreads, startSidecar, type Sidecar, type SidecarOptions } from "./sidecar.ts";
 
 const USAGE = `usage: inferrouter-sidecar --model PATH_OR_URI [options]
   --model PATH_OR_URI      local .gguf file or hf:user/repo/file.gguf
@@ -86,8 +86,24 @@ async function main(): Promise<void> {
     console.error(`inferrouter-sidecar: ${error instanceof Error ? error.message : error}\n\n${USAGE}`);
     process.exit(2);
   }
+  // Signals first: a SIGTERM while the model loads (docker stop during a long load) exits 0 too.
+  let sidecar: Sidecar | undefined;
+  const stop = (signal: string) => {
+    console.error(`inferrouter-sidecar: ${signal}, stopping`);
+    if (!sidecar) process.exit(0);
+    sidecar.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(`inferrouter-sidecar: error while stopping: ${error instanceof Error ? error.message : error}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.once("SIGTERM", () => stop("SIGTERM"));
+  process.once("SIGINT", () => stop("SIGINT"));
+
   let lastShown = -1;
-  const sidecar = await startSidecar({
+  sidecar = await startSidecar({
     ...options,
     showProgress: true,
     onLoadProgress: (progress) => {
@@ -99,18 +115,6 @@ async function main(): Promise<void> {
     },
   });
   console.error(`inferrouter-sidecar listening on ${sidecar.url}`);
-  const stop = (signal: string) => {
-    console.error(`inferrouter-sidecar: ${signal}, stopping`);
-    sidecar.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        console.error(`inferrouter-sidecar: error while stopping: ${error instanceof Error ? error.message : error}`);
-        process.exit(1);
-      },
-    );
-  };
-  process.once("SIGTERM", () => stop("SIGTERM"));
-  process.once("SIGINT", () => stop("SIGINT"));
 }
 
 main().catch((error: unknown) => {

@@ -26,6 +26,8 @@ export interface AppOptions {
   bodyLimitBytes?: number;
   /** Seconds a client should wait after a 503 for a full queue. */
   retryAfterSeconds?: number;
+  /** True once SIGTERM arrived: new requests get 503 and every answer closes its connection. */
+  draining?: () => boolean;
 }
 
 type Env = { Variables: RequestIdVariables };
@@ -48,6 +50,16 @@ export function createApp(options: AppOptions): Hono<Env> {
   const app = new Hono<Env>();
 
   app.use(requestId());
+  if (options.draining) {
+    const draining = options.draining;
+    app.use(async (c, next) => {
+      if (draining()) {
+        return c.json(openAIError("The sidecar is shutting down; retry", "server_error", "shutting_down"), 503, { "retry-after": String(retryAfterSeconds), connection: "close" });
+      }
+      await next();
+      if (draining()) c.res.headers.set("connection", "close");
+    });
+  }
   if (options.token) {
     const current = options.token;
     app.use(

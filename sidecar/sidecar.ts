@@ -90,7 +90,8 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
     throw error;
   }
 
-  const app = createApp({ engine, log, token: tokenFile ? () => tokenFile.current() : undefined });
+  let draining = false;
+  const app = createApp({ engine, log, token: tokenFile ? () => tokenFile.current() : undefined, draining: () => draining });
   const server: Server = await new Promise((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: options.host ?? DEFAULTS.host, port: options.port ?? DEFAULTS.port }, () =>
       resolve(s),
@@ -105,6 +106,9 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
   let closing: Promise<void> | undefined;
   const close = (graceMs = options.graceMs ?? DEFAULTS.graceMs) =>
     (closing ??= (async () => {
+      // Refuse new work at once, on open keep-alive sockets too (cloudflared keeps a pool), so the
+      // edge fails over instead of queueing work that the end of the grace period would cancel.
+      draining = true;
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       log.info("shutting down", { grace_ms: graceMs });

@@ -111,4 +111,28 @@ describe("concurrency", () => {
       "the infer_cancelled line",
     );
   });
+
+  it("closes the connections of answers finished while it drains, and takes no new ones", async () => {
+    const sidecar = await startTestSidecar(workspace, { parallel: 2, maxQueue: 4, contextSize: 32768 });
+    const stream = await startLongStream(sidecar, workspace.token, "drain-running");
+    const finishing = fetch(`${sidecar.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${workspace.token}`, "content-type": "application/json", "x-request-id": "drain-finishing" },
+      body: JSON.stringify({ model: "local", messages: [{ role: "user", content: "count" }], max_tokens: 1500, temperature: 0 }),
+    });
+    await eventually(async () => (await health(sidecar, workspace.token)).busy === 2, "both requests to run");
+    const closed = sidecar.close(10_000);
+    const answer = await finishing;
+    expect(answer.status).toBe(200);
+    // Its keep-alive socket is not reused for new work (cloudflared would otherwise keep sending).
+    expect(answer.headers.get("connection")).toBe("close");
+    await answer.json();
+    const late = await fetch(`${sidecar.url}/health`, { headers: { authorization: `Bearer ${workspace.token}` } }).catch((error: unknown) => error);
+    expect(late).toBeInstanceOf(Error);
+    stream.abort();
+    await closed;
+    const events = await workspace.events();
+    expect(events.filter((e) => e.request_id === "drain-finishing").map((e) => e.event)).toEqual(["infer_started", "infer_completed"]);
+    expect(events.filter((e) => e.request_id === "drain-running").map((e) => e.event)).toEqual(["infer_started", "infer_cancelled"]);
+  });
 });

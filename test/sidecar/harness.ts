@@ -4,6 +4,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import OpenAI from "openai";
+import { vi } from "vitest";
 import { InferEventSchema, type InferEvent } from "../../shared/events.ts";
 import { startSidecar, type Sidecar, type SidecarOptions } from "../../sidecar/sidecar.ts";
 import { TOKEN_FILE_NAME } from "../../sidecar/secrets.ts";
@@ -65,15 +66,16 @@ export function client(sidecar: Sidecar, apiKey: string): OpenAI {
   return new OpenAI({ baseURL: `${sidecar.url}/v1`, apiKey, maxRetries: 0, timeout: 30_000 });
 }
 
-/** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
-export async function eventually<T>(check: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+/** vitest's waitFor for a check that answers false/undefined until its condition holds. */
+export function eventually<T>(check: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 10_000): Promise<T> {
+  return vi.waitFor(
+    async () => {
+      const value = await check();
+      if (value === undefined || value === false) throw new Error(`still waiting for ${what}`);
+      return value;
+    },
+    { timeout: timeoutMs, interval: 25 },
+  );
 }
 
 export interface Health {

@@ -49,10 +49,14 @@ export async function startProcess(
   };
   const match = await new Promise<RegExpMatchArray>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${command} not ready within ${options.timeoutMs} ms:\n${output}`)), options.timeoutMs);
+    let ready = false;
     const onData = (chunk: Buffer) => {
-      output += chunk.toString();
+      // Keep the last 16 MiB: enough for any test's log, bounded for a long npm start.
+      output = (output + chunk.toString()).slice(-16 * 1024 * 1024);
+      if (ready) return;
       const found = output.match(options.ready);
       if (found) {
+        ready = true;
         clearTimeout(timer);
         resolve(found);
       }
