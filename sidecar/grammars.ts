@@ -61,6 +61,11 @@ export class GrammarCache {
         "response_format.json_schema.schema",
       );
     }
+    // If node-llama-cpp ever writes its number rule differently, fail loudly rather than let
+    // unbounded exponents back in without notice.
+    if (/\[eE\]/.test(schemaGrammar.grammar) && !schemaGrammar.grammar.includes(NUMBER_EXPONENT)) {
+      throw new Error("node-llama-cpp's JSON number rule changed: update NUMBER_EXPONENT in sidecar/grammars.ts");
+    }
     const grammar = await this.llama.createGrammar({
       grammar: schemaGrammar.grammar.replaceAll(NUMBER_EXPONENT, ""),
       stopGenerationTriggers: schemaGrammar.stopGenerationTriggers,

@@ -48,12 +48,10 @@ describe("concurrency", () => {
     const sidecar = await start({ parallel: 1, maxQueue: 1 });
     streams.push(await startLongStream(sidecar, workspace.token, "queue-running"));
 
-    const queuedAbort = new AbortController();
     const queued = fetch(`${sidecar.url}/v1/chat/completions`, {
       method: "POST",
       headers: { authorization: `Bearer ${workspace.token}`, "content-type": "application/json", "x-request-id": "queue-waiting" },
       body: JSON.stringify({ model: "local", messages: [{ role: "user", content: "wait" }], max_tokens: 4 }),
-      signal: queuedAbort.signal,
     }).catch((error: unknown) => error);
     await eventually(async () => (await health(sidecar, workspace.token)).queued === 1, "the second request to queue");
 
@@ -72,6 +70,27 @@ describe("concurrency", () => {
     expect(answer).toBeInstanceOf(Response);
     expect((answer as Response).status).toBe(200);
     expect(await (answer as Response).json()).toMatchObject({ usage: { completion_tokens: 4 } });
+  });
+
+  it("a queued client that leaves gives up its place and is logged cancelled", async () => {
+    const sidecar = await start({ parallel: 1, maxQueue: 2 });
+    streams.push(await startLongStream(sidecar, workspace.token, "queue-holder"));
+    const leaving = new AbortController();
+    const queued = fetch(`${sidecar.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${workspace.token}`, "content-type": "application/json", "x-request-id": "queue-leaver" },
+      body: JSON.stringify({ model: "local", messages: [{ role: "user", content: "wait" }], max_tokens: 4 }),
+      signal: leaving.signal,
+    }).catch((error: unknown) => error);
+    await eventually(async () => (await health(sidecar, workspace.token)).queued === 1, "the request to queue");
+    leaving.abort();
+    expect(await queued).toBeInstanceOf(Error);
+    await eventually(async () => (await health(sidecar, workspace.token)).queued === 0, "the queue to empty");
+    const events = await eventually(async () => {
+      const mine = (await workspace.events()).filter((e) => e.request_id === "queue-leaver");
+      return mine.length === 2 ? mine : undefined;
+    }, "the leaver's terminal event");
+    expect(events.map((e) => e.event)).toEqual(["infer_started", "infer_cancelled"]);
   });
 
   it("a client that disconnects stops its generation and frees its slot", async () => {
