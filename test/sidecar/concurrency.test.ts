@@ -19,6 +19,16 @@ afterAll(async () => {
   await workspace?.cleanup();
 });
 
+/** A JSON chat request sent without waiting: its Response, or the error when it was aborted. */
+function send(sidecar: Sidecar, requestId: string, body: Record<string, unknown>, signal?: AbortSignal): Promise<Response | unknown> {
+  return fetch(`${sidecar.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${workspace.token}`, "content-type": "application/json", "x-request-id": requestId },
+    body: JSON.stringify({ model: "local", ...body }),
+    signal,
+  }).catch((error: unknown) => error);
+}
+
 async function start(options: { parallel: number; maxQueue: number }): Promise<Sidecar> {
   // A large context keeps the greedy generations going for many seconds unless aborted.
   const sidecar = await startTestSidecar(workspace, { ...options, contextSize: 32768 });
@@ -48,18 +58,10 @@ describe("concurrency", () => {
     const sidecar = await start({ parallel: 1, maxQueue: 1 });
     streams.push(await startLongStream(sidecar, workspace.token, "queue-running"));
 
-    const queued = fetch(`${sidecar.url}/v1/chat/completions`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${workspace.token}`, "content-type": "application/json", "x-request-id": "queue-waiting" },
-      body: JSON.stringify({ model: "local", messages: [{ role: "user", content: "wait" }], max_tokens: 4 }),
-    }).catch((error: unknown) => error);
+    const queued = send(sidecar, "queue-waiting", { messages: [{ role: "user", content: "wait" }], max_tokens: 4 });
     await eventually(async () => (await health(sidecar, workspace.token)).queued === 1, "the second request to queue");
 
-    const full = await fetch(`${sidecar.url}/v1/chat/completions`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${workspace.token}`, "content-type": "application/json" },
-      body: JSON.stringify({ model: "local", messages: [{ role: "user", content: "no room" }], max_tokens: 4 }),
-    });
+    const full = (await send(sidecar, "queue-full", { messages: [{ role: "user", content: "no room" }], max_tokens: 4 })) as Response;
     expect(full.status).toBe(503);
     expect(full.headers.get("retry-after")).toBe("1");
     expect(await full.json()).toMatchObject({ error: { type: "server_error", code: "queue_full", param: null } });
@@ -76,12 +78,7 @@ describe("concurrency", () => {
     const sidecar = await start({ parallel: 1, maxQueue: 2 });
     streams.push(await startLongStream(sidecar, workspace.token, "queue-holder"));
     const leaving = new AbortController();
-    const queued = fetch(`${sidecar.url}/v1/chat/completions`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${workspace.token}`, "content-type": "application/json", "x-request-id": "queue-leaver" },
-      body: JSON.stringify({ model: "local", messages: [{ role: "user", content: "wait" }], max_tokens: 4 }),
-      signal: leaving.signal,
-    }).catch((error: unknown) => error);
+    const queued = send(sidecar, "queue-leaver", { messages: [{ role: "user", content: "wait" }], max_tokens: 4 }, leaving.signal);
     await eventually(async () => (await health(sidecar, workspace.token)).queued === 1, "the request to queue");
     leaving.abort();
     expect(await queued).toBeInstanceOf(Error);
@@ -115,12 +112,7 @@ describe("concurrency", () => {
   it("a non-streaming client that disconnects frees its slot too", async () => {
     const sidecar = await start({ parallel: 1, maxQueue: 0 });
     const controller = new AbortController();
-    const pending = fetch(`${sidecar.url}/v1/chat/completions`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${workspace.token}`, "content-type": "application/json", "x-request-id": "abort-json" },
-      body: JSON.stringify({ model: "local", messages: [{ role: "user", content: "long" }], temperature: 0 }),
-      signal: controller.signal,
-    }).catch((error: unknown) => error);
+    const pending = send(sidecar, "abort-json", { messages: [{ role: "user", content: "long" }], temperature: 0 }, controller.signal);
     await eventually(async () => (await health(sidecar, workspace.token)).busy === 1, "the request to start");
     controller.abort();
     expect(await pending).toBeInstanceOf(Error);
@@ -134,11 +126,7 @@ describe("concurrency", () => {
   it("closes the connections of answers finished while it drains, and takes no new ones", async () => {
     const sidecar = await startTestSidecar(workspace, { parallel: 2, maxQueue: 4, contextSize: 32768 });
     const stream = await startLongStream(sidecar, workspace.token, "drain-running");
-    const finishing = fetch(`${sidecar.url}/v1/chat/completions`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${workspace.token}`, "content-type": "application/json", "x-request-id": "drain-finishing" },
-      body: JSON.stringify({ model: "local", messages: [{ role: "user", content: "count" }], max_tokens: 1500, temperature: 0 }),
-    });
+    const finishing = send(sidecar, "drain-finishing", { messages: [{ role: "user", content: "count" }], max_tokens: 1500, temperature: 0 }) as Promise<Response>;
     await eventually(async () => (await health(sidecar, workspace.token)).busy === 2, "both requests to run");
     const closed = sidecar.close(10_000);
     const answer = await finishing;
