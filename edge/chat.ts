@@ -5,7 +5,7 @@ import type { RouterConfig } from "../shared/config.ts";
 import { zodToOpenAIError } from "../shared/errors.ts";
 import { ChatCompletionRequestSchema, type ChatCompletionRequest } from "../shared/openai.ts";
 import { walkChain } from "./failover.ts";
-import { apiError, errorResponse, type AppEnv } from "./http.ts";
+import { apiError, type AppEnv } from "./http.ts";
 import { QuotaClient } from "./quota/client.ts";
 
 /** Checks the body against the OpenAI schema; unknown fields stay in it and go upstream untouched. */
@@ -18,7 +18,9 @@ export const validateChatRequest = validator("json", (value, c: Context<AppEnv>)
   if (!/json/i.test(type)) {
     throw apiError(400, "Content-Type must be application/json", "invalid_request_error", "invalid_content_type");
   }
-  return errorResponse(400, zodToOpenAIError(parsed.error));
+  // Thrown, not returned, so the request's log line carries the message like every other rejection.
+  const { error } = zodToOpenAIError(parsed.error);
+  throw apiError(400, error.message, error.type, error.code, error.param);
 });
 
 export interface Route {

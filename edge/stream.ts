@@ -1,5 +1,6 @@
-// Relays an upstream SSE stream to the client. Before the first data event nothing is sent, so the
-// chain can still fail over; after it, upstream bytes pass through as they are, frame by frame.
+// Relays an upstream SSE stream to the client. Until the answer begins (content, a tool call or a
+// finish reason) nothing is sent, so the chain can still fail over; after that, upstream bytes pass
+// through as they are, frame by frame.
 // Only whole frames are forwarded: an SSE client can act on nothing less, and it lets the relay
 // drop the usage chunk that was asked for on the client's behalf. A tap reads each frame once
 // (eventsource-parser) to capture usage and finish_reason.
@@ -256,8 +257,7 @@ export class SseRelay {
 
   /** Ends the client's stream with an OpenAI error event (never a clean [DONE]) and logs it. */
   private failClient(controller: ReadableStreamDefaultController<Uint8Array>, category: ErrorCategory, message: string) {
-    const type = category === "Timeout" ? "timeout_error" : "server_error";
-    controller.enqueue(encoder.encode(sseData(openAIError(`Stream interrupted: ${message}`, type, "stream_interrupted"))));
+    controller.enqueue(errorEvent(`Stream interrupted: ${message}`, category, "stream_interrupted"));
     controller.close();
     this.finish({ outcome: "failed", tap: this.tap, category, message });
   }
@@ -302,7 +302,7 @@ export class SseRelay {
       }
       this.tap.upstreamError = this.options.describeError(error);
       const { category, message } = this.tap.upstreamError;
-      return encoder.encode(sseData(openAIError(message, category === "Timeout" ? "timeout_error" : "server_error", error.code)));
+      return errorEvent(message, category, error.code);
     }
     if (chunk.usage) {
       this.tap.usage = chunk.usage;
@@ -318,6 +318,11 @@ export class IdleTimeout extends Error {
     super(`no data from upstream for ${ms} ms`);
     this.name = "IdleTimeout";
   }
+}
+
+/** An OpenAI error event, the only way to report an error once the stream has started. */
+function errorEvent(message: string, category: ErrorCategory, code: string | null): Uint8Array {
+  return encoder.encode(sseData(openAIError(message, category === "Timeout" ? "timeout_error" : "server_error", code)));
 }
 
 function emptyStream(message: string): UpstreamError {

@@ -81,9 +81,9 @@ export class QuotaClient {
   /** Counts an answer's tokens, for providers with token budgets. */
   recordTokens(providerId: string, provider: ProviderConfig, tokens: number | undefined): void {
     const limits = limitsOf(provider);
-    if (!tokens || limits?.tokens_per_day === undefined && limits?.tokens_per_minute === undefined) return;
+    if (!tokens || !limits || (limits.tokens_per_day === undefined && limits.tokens_per_minute === undefined)) return;
     const name = trackerName(providerId, provider);
-    this.background(() => this.tracker(name).recordTokens(tokens, limits!));
+    this.background(() => this.tracker(name).recordTokens(tokens, limits));
   }
 
   /** Runs a tracker call after the answer; a failure there is logged, never the client's problem. */
