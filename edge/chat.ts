@@ -4,7 +4,7 @@ import { validator } from "hono/validator";
 import type { RouterConfig } from "../shared/config.ts";
 import { zodToOpenAIError } from "../shared/errors.ts";
 import { ChatCompletionRequestSchema, type ChatCompletionRequest } from "../shared/openai.ts";
-import { walkChain } from "./failover.ts";
+import { walkChain } from "./chain/walk.ts";
 import { apiError, type AppEnv } from "./http.ts";
 import { QuotaClient } from "./quota/client.ts";
 
@@ -55,7 +55,11 @@ export async function chatCompletions(c: Context<AppEnv, "/v1/chat/completions",
     body,
     log,
     clientSignal: c.req.raw.signal,
-    quota: new QuotaClient(c.env, (promise) => c.executionCtx.waitUntil(promise)),
+    quota: new QuotaClient(
+      c.env,
+      (promise) => c.executionCtx.waitUntil(promise),
+      (provider, message) => log.quotaUnavailable({ provider, message }),
+    ),
   });
   // Through the context, so the headers set by middleware (x-request-id) are added; the body is not copied.
   return c.newResponse(response.body, response);

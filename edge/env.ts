@@ -14,16 +14,25 @@ interface SecretsStoreSecret {
   get(): Promise<string>;
 }
 
-/** The value of the binding named `name`, or undefined when it is missing or empty. */
-export async function readSecret(env: Env, name: string | undefined): Promise<string | undefined> {
-  if (!name) return undefined;
+export type SecretResult = { ok: true; value: string } | { ok: false; message: string };
+
+/**
+ * The value of the binding named `name`. Missing, empty, or a Secrets Store binding whose get()
+ * throws: not ok, with a message that names the secret and never holds a value.
+ */
+export async function readSecret(env: Env, name: string): Promise<SecretResult> {
   const binding = (env as unknown as Record<string, unknown>)[name];
-  if (typeof binding === "string") return binding.trim() || undefined;
-  if (binding && typeof (binding as SecretsStoreSecret).get === "function") {
-    const value = await (binding as SecretsStoreSecret).get();
-    return value.trim() || undefined;
+  let value: string | undefined;
+  if (typeof binding === "string") value = binding;
+  else if (binding && typeof (binding as SecretsStoreSecret).get === "function") {
+    try {
+      value = await (binding as SecretsStoreSecret).get();
+    } catch (error) {
+      return { ok: false, message: `secret ${name} could not be read: ${(error as Error)?.name ?? "Error"}` };
+    }
   }
-  return undefined;
+  const trimmed = typeof value === "string" ? value.trim() : "";
+  return trimmed ? { ok: true, value: trimmed } : { ok: false, message: `secret ${name} is not set` };
 }
 
 /** A comma-separated key list (PROXY_API_KEYS, ADMIN_API_KEYS) as an array. */

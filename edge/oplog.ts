@@ -50,6 +50,11 @@ export class InferLog {
     this.write("infer_fallback", fields);
   }
 
+  /** A failed call about to be made again on the same provider, after `wait_ms`. */
+  retry(fields: EventFields): void {
+    this.write("infer_retry", fields);
+  }
+
   /** The provider's tracker did not answer; the request went ahead (fail open). */
   quotaUnavailable(fields: EventFields): void {
     this.write("quota_unavailable", fields);

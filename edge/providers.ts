@@ -1,7 +1,13 @@
-// How to call a provider: its URL, headers, model and key. Both provider types speak the OpenAI
-// wire format; `local_gguf` (the sidecar behind a Cloudflare Tunnel) adds Access service-token headers.
-import type { ProviderConfig } from "../shared/config.ts";
-import { DEFAULT_TIMEOUT_MS } from "../shared/config.ts";
+// The upstream request for one provider: its URL, headers, key and body. Both provider types speak
+// the OpenAI wire format; `local_gguf` (the sidecar behind a Cloudflare Tunnel) adds Access
+// service-token headers and the request id.
+//
+// Body hygiene: a client must not steer the operator's account, so fields that choose upstream
+// routing or billing are dropped (DROPPED_FIELDS, plus the config's drop_fields) unless the
+// provider's allow_fields lets them through; then the operator's body_defaults fill what the
+// client left out and body_overrides set what the operator always decides.
+import type { ProviderConfig, RouterConfig } from "../shared/config.ts";
+import { DEFAULT_TIMEOUT_MS, DROPPED_FIELDS } from "../shared/config.ts";
 import type { ChatCompletionRequest } from "../shared/openai.ts";
 import { readSecret, type Env } from "./env.ts";
 
@@ -9,6 +15,7 @@ export interface UpstreamRequest {
   url: string;
   headers: Record<string, string>;
   body: string;
+  /** The provider's own time limit for this call (the walk may cut it to the request's deadline). */
   timeoutMs: number;
   /** The provider's own secrets: redacted from anything this attempt logs or returns. */
   secrets: string[];
@@ -16,10 +23,13 @@ export interface UpstreamRequest {
 
 export type BuildResult = { ok: true; request: UpstreamRequest } | { ok: false; message: string };
 
-/** The secret names a provider needs, each with the header it fills. */
+/** The secret names a provider needs, each with the header it fills and the prefix of the value. */
 function secretHeaders(provider: ProviderConfig): Array<[secretName: string, header: string, prefix: string]> {
   const needed: Array<[string, string, string]> = [];
-  if (provider.api_key_secret) needed.push([provider.api_key_secret, "authorization", "Bearer "]);
+  if (provider.api_key_secret) {
+    const header = provider.api_key_header?.toLowerCase() ?? "authorization";
+    needed.push([provider.api_key_secret, header, header === "authorization" ? "Bearer " : ""]);
+  }
   if (provider.type === "local_gguf") {
     if (provider.access_client_id_secret) needed.push([provider.access_client_id_secret, "cf-access-client-id", ""]);
     if (provider.access_client_secret_secret) {
@@ -29,7 +39,22 @@ function secretHeaders(provider: ProviderConfig): Array<[secretName: string, hea
   return needed;
 }
 
+/** The client's body as this provider receives it: steering fields dropped, the operator's defaults and overrides applied. */
+export function upstreamBody(config: RouterConfig, provider: ProviderConfig, request: ChatCompletionRequest): ChatCompletionRequest {
+  const allowed = new Set(provider.allow_fields);
+  const body: Record<string, unknown> = { ...request };
+  for (const field of [...DROPPED_FIELDS, ...config.drop_fields]) if (!allowed.has(field)) delete body[field];
+  for (const [field, value] of Object.entries(provider.body_defaults ?? {})) if (body[field] === undefined) body[field] = value;
+  Object.assign(body, provider.body_overrides);
+  body.model = provider.model;
+  // Usage is asked for on every stream (for logs and token quotas); the relay drops the extra
+  // usage chunk when the client did not ask for it.
+  if (request.stream) body.stream_options = { ...(body.stream_options as object | undefined), include_usage: true };
+  return body as ChatCompletionRequest;
+}
+
 export async function buildUpstreamRequest(
+  config: RouterConfig,
   provider: ProviderConfig,
   request: ChatCompletionRequest,
   env: Env,
@@ -42,25 +67,20 @@ export async function buildUpstreamRequest(
   };
   const secrets: string[] = [];
   for (const [name, header, prefix] of secretHeaders(provider)) {
-    const value = await readSecret(env, name);
-    if (!value) return { ok: false, message: `secret ${name} is not set` };
-    headers[header] = prefix + value;
-    secrets.push(value);
+    const secret = await readSecret(env, name);
+    if (!secret.ok) return { ok: false, message: secret.message };
+    headers[header] = prefix + secret.value;
+    secrets.push(secret.value);
   }
   // The sidecar logs under the same request id, so one grep follows a request across both.
   if (provider.type === "local_gguf") headers["x-request-id"] = requestId;
-
-  const upstreamBody: ChatCompletionRequest = { ...request, model: provider.model };
-  // Usage is asked for on every stream (for logs and token quotas); the relay drops the extra
-  // usage chunk when the client did not ask for it.
-  if (request.stream) upstreamBody.stream_options = { ...request.stream_options, include_usage: true };
 
   return {
     ok: true,
     request: {
       url: `${provider.base_url.replace(/\/+$/, "")}/chat/completions`,
       headers,
-      body: JSON.stringify(upstreamBody),
+      body: JSON.stringify(upstreamBody(config, provider, request)),
       timeoutMs: provider.timeout_ms ?? DEFAULT_TIMEOUT_MS[provider.type],
       secrets,
     },

@@ -51,14 +51,37 @@ export const PROVIDER_TYPES = ["openai_compatible", "local_gguf"] as const;
 /** Default whole-call timeout: cloud providers answer fast or not at all; a local model is slow. */
 export const DEFAULT_TIMEOUT_MS = { openai_compatible: 30_000, local_gguf: 120_000 } as const;
 
+/** Circuit breaker, retry and request-hygiene defaults (README "Provider health"). */
+export const PROVIDER_DEFAULTS = {
+  breaker_failures: 2,
+  breaker_cooldown_ms: 10_000,
+  breaker_max_cooldown_ms: 300_000,
+  retries: 1,
+  retry_backoff_ms: 250,
+  max_retry_wait_ms: 3_000,
+} as const;
+
+/** Body fields that steer the operator's upstream account (OpenRouter routing and billing): never sent as the client wrote them. */
+export const DROPPED_FIELDS = ["models", "route", "provider", "plugins", "transforms", "preset", "service_tier"] as const;
+
+/** An HTTP header name (RFC 9110 token). */
+const HeaderName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { message: "not a valid HTTP header name" });
+/** Header names that carry a key: a key belongs in a secret (api_key_secret + api_key_header), never in plain `headers`. */
+const KEY_HEADERS = new Set(["authorization", "api-key", "x-api-key", "x-goog-api-key"]);
+const NonNegativeInt = z.number().int().nonnegative();
+
 export const ProviderSchema = z.strictObject({
   type: z.enum(PROVIDER_TYPES),
-  base_url: z.url({ protocol: /^https?$/ }).describe("OpenAI-compatible base URL, e.g. https://api.groq.com/openai/v1"),
+  base_url: z
+    .url({ protocol: /^https?$/ })
+    .refine((url) => !/[?#]/.test(url), { message: "base_url may not have a query or a fragment: the edge appends /chat/completions" })
+    .describe("OpenAI-compatible base URL, e.g. https://api.groq.com/openai/v1"),
   model: z.string().min(1).describe("the provider's own model name sent upstream"),
   api_key_secret: z.string().min(1).optional().describe("name of the Worker secret / env var holding the key"),
   access_client_id_secret: z.string().min(1).optional().describe("local_gguf: secret holding CF-Access-Client-Id"),
   access_client_secret_secret: z.string().min(1).optional().describe("local_gguf: secret holding CF-Access-Client-Secret"),
-  headers: z.record(z.string(), z.string()).optional().describe("extra request headers (e.g. OpenRouter's HTTP-Referer)"),
+  api_key_header: HeaderName.optional().describe('header that carries the key (default authorization as "Bearer <key>"; any other name gets the raw key, e.g. api-key)'),
+  headers: z.record(HeaderName, z.string()).optional().describe("extra request headers (e.g. OpenRouter's HTTP-Referer); never a key"),
   timeout_ms: PositiveInt.optional().describe("whole call for JSON, time to first event (and between events) for streams"),
   requests_per_day: PositiveInt.optional(),
   requests_per_minute: PositiveInt.optional(),
@@ -68,6 +91,34 @@ export const ProviderSchema = z.strictObject({
   rate_limit_cooldown_ms: PositiveInt.optional().describe("cool-down after a 429 without retry-after (default 60000)"),
   auth_error_cooldown_ms: PositiveInt.optional().describe("cool-down after an auth or billing error (default 300000)"),
   error_rules: z.array(ErrorRuleSchema).default([]),
+  breaker_failures: PositiveInt.optional().describe("consecutive Timeout/NetworkError/ServerError failures that open the circuit (default 2)"),
+  breaker_cooldown_ms: PositiveInt.optional().describe("how long an open circuit skips the provider before one trial (default 10000)"),
+  breaker_max_cooldown_ms: PositiveInt.optional().describe("cap of the cool-down that doubles after each timed-out trial (default 300000)"),
+  retries: NonNegativeInt.optional().describe("retries on the same provider after a 500/502/503 or a network error, before failover (default 1)"),
+  retry_backoff_ms: NonNegativeInt.optional().describe("first retry's backoff, doubled each retry, jittered (default 250)"),
+  max_retry_wait_ms: NonNegativeInt.optional().describe("a 429 whose retry-after is at most this is waited out and retried once (default 3000)"),
+  allow_fields: z.array(z.string().min(1)).optional().describe("dropped body fields this provider may receive from clients"),
+  body_defaults: z.record(z.string(), z.unknown()).optional().describe("body fields added when the client did not send them"),
+  body_overrides: z.record(z.string(), z.unknown()).optional().describe("body fields always set by the operator (e.g. a max_tokens cap)"),
+}).superRefine((provider, ctx) => {
+  if (provider.type !== "local_gguf") {
+    for (const key of ["access_client_id_secret", "access_client_secret_secret"] as const) {
+      if (provider[key] !== undefined) ctx.addIssue({ code: "custom", path: [key], message: `${key} is only for type = "local_gguf" (Cloudflare Access in front of the sidecar)` });
+    }
+  }
+  for (const name of Object.keys(provider.headers ?? {})) {
+    const lower = name.toLowerCase();
+    if (KEY_HEADERS.has(lower) || lower === provider.api_key_header?.toLowerCase()) {
+      ctx.addIssue({ code: "custom", path: ["headers", name], message: "keys do not go in headers: name the secret in api_key_secret (and the header in api_key_header)" });
+    }
+  }
+  for (const table of ["body_defaults", "body_overrides"] as const) {
+    for (const field of ["model", "messages", "stream"]) {
+      if (provider[table] && Object.hasOwn(provider[table], field)) {
+        ctx.addIssue({ code: "custom", path: [table, field], message: `${field} is set by the edge and the client, not by ${table}` });
+      }
+    }
+  }
 });
 export type ProviderConfig = z.infer<typeof ProviderSchema>;
 
@@ -78,6 +129,9 @@ export const RouterConfigSchema = z
     failover_on: z.array(Category).default([...DEFAULT_FAILOVER_ON]),
     error_rules: z.array(ErrorRuleSchema).default([]),
     max_body_bytes: PositiveInt.default(4 * 1024 * 1024),
+    request_timeout_ms: PositiveInt.default(120_000).describe("bounds the whole chain walk until a stream commits or a JSON answer arrives: then 504"),
+    max_attempts: PositiveInt.default(8).describe("upstream calls per request, retries included"),
+    drop_fields: z.array(z.string().min(1)).default([]).describe("body fields dropped before the upstream call, on top of the built-in list"),
     routes: z.record(z.string().min(1), z.array(z.string().min(1)).min(1)),
     providers: z.record(z.string().min(1), ProviderSchema),
   })

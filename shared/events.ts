@@ -8,6 +8,8 @@ export const EVENT_NAMES = [
   "infer_started",
   "infer_skipped",
   "infer_fallback",
+  // A failed call tried again on the same provider (retries, a short retry-after waited out).
+  "infer_retry",
   "infer_completed",
   "infer_failed",
   "infer_cancelled",
@@ -18,7 +20,7 @@ export type EventName = (typeof EVENT_NAMES)[number];
 
 export const TERMINAL_EVENTS: ReadonlySet<EventName> = new Set(["infer_completed", "infer_failed", "infer_cancelled"]);
 
-export const SKIP_REASONS = ["rpm", "daily", "tokens", "cooldown", "missing_key"] as const;
+export const SKIP_REASONS = ["rpm", "daily", "tokens", "cooldown", "circuit_open", "missing_key"] as const;
 export type SkipReason = (typeof SKIP_REASONS)[number];
 
 export const InferEventSchema = z.object({
@@ -42,7 +44,8 @@ export const InferEventSchema = z.object({
   total_tokens: z.number().int().optional(),
   tokens_per_second: z.number().optional(),
   finish_reason: z.string().nullable().optional(),
-  attempts: z.number().int().optional().describe("providers called so far for this request"),
+  attempts: z.number().int().optional().describe("upstream calls so far for this request, retries included"),
+  wait_ms: z.number().optional().describe("infer_retry: how long the edge waits before calling the same provider again"),
   message: z.string().optional(),
 });
 export type InferEvent = z.infer<typeof InferEventSchema>;

@@ -1,13 +1,26 @@
-// The edge's side of quota tracking: one admit() RPC per attempt at most, none for providers
-// without limits, and none at all while an isolate-cached denial is still in force.
-// Reports (cool-downs, token counts) go through waitUntil, off the client's path.
+// The edge's side of quota tracking and circuits: one admit() RPC per attempt at most, none for
+// providers without limits, and none at all while an isolate-cached denial is still in force.
+// Reports (cool-downs, token counts, circuit outcomes) go through waitUntil, off the client's path.
+//
+// Circuits: a provider with limits has its circuit in its tracker, checked by the same admit() RPC,
+// so every isolate sees it. A provider without limits has no admit() call to carry it, so its
+// circuit lives in this isolate; its outcomes are still reported to its tracker for /v1/quota.
 import type { ProviderConfig } from "../../shared/config.ts";
 import type { Env } from "../env.ts";
+import { breakerSettings, circuitAdmit, circuitFailure, closedCircuit, type CircuitState, type FailureKind } from "./circuit.ts";
 import type { Cooldown } from "./cooldown.ts";
 import type { DenyReason, QuotaLimits } from "./window.ts";
 
+interface Denial {
+  reason: DenyReason;
+  retryAt: number;
+  cooldownReason?: string;
+}
+
 /** Denials by tracker name, kept in the isolate until they expire. */
-const denials = new Map<string, { reason: DenyReason; retryAt: number }>();
+const denials = new Map<string, Denial>();
+/** Circuits of providers without a tracker, by tracker name. */
+const localCircuits = new Map<string, CircuitState>();
 
 const TRACKER_TIMEOUT_MS = 1_000;
 
@@ -28,24 +41,30 @@ export function limitsOf(provider: ProviderConfig): QuotaLimits | undefined {
 }
 
 export type AdmitResult =
-  | { admitted: true; trackerError?: string }
-  | { admitted: false; reason: DenyReason; retryAt: number };
+  | { admitted: true; /** The one call a half-open circuit lets through: not retried. */ trial: boolean; failures: number; trackerError?: string }
+  | ({ admitted: false } & Denial);
 
 export class QuotaClient {
   private readonly env: Env;
   private readonly waitUntil: (promise: Promise<unknown>) => void;
+  private readonly onUnavailable: (providerId: string, message: string) => void;
 
-  constructor(env: Env, waitUntil: (promise: Promise<unknown>) => void) {
+  /** `onUnavailable` logs a tracker that could not answer, under the request's id. */
+  constructor(env: Env, waitUntil: (promise: Promise<unknown>) => void, onUnavailable: (providerId: string, message: string) => void) {
     this.env = env;
     this.waitUntil = waitUntil;
+    this.onUnavailable = onUnavailable;
   }
 
   private tracker(name: string) {
     return this.env.QUOTA.get(this.env.QUOTA.idFromName(name));
   }
 
-  /** Asks the provider's tracker to admit one request; fails open when the tracker cannot answer. */
-  async admit(providerId: string, provider: ProviderConfig): Promise<AdmitResult> {
+  /**
+   * Asks the provider's tracker to admit one request (limits and circuit in one RPC); fails open
+   * when the tracker cannot answer. `trialLeaseMs`: how long a half-open trial may take.
+   */
+  async admit(providerId: string, provider: ProviderConfig, trialLeaseMs: number): Promise<AdmitResult> {
     const name = trackerName(providerId, provider);
     const now = Date.now();
     const denial = denials.get(name);
@@ -54,17 +73,27 @@ export class QuotaClient {
       denials.delete(name);
     }
     const limits = limitsOf(provider);
-    if (!limits) return { admitted: true };
+    if (!limits) {
+      const circuit = localCircuits.get(name);
+      if (!circuit) return { admitted: true, trial: false, failures: 0 };
+      const admission = circuitAdmit(circuit, now, trialLeaseMs);
+      return admission.ok
+        ? { admitted: true, trial: admission.trial, failures: circuit.failures }
+        : { admitted: false, reason: "circuit_open", retryAt: admission.retryAt };
+    }
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`no answer within ${TRACKER_TIMEOUT_MS} ms`)), TRACKER_TIMEOUT_MS);
       });
-      const result = await Promise.race([this.tracker(name).admit(limits), timeout]);
-      if (!result.admitted) denials.set(name, { reason: result.reason, retryAt: result.retryAt });
+      const result = await Promise.race([this.tracker(name).admit(limits, trialLeaseMs), timeout]);
+      if (!result.admitted) {
+        const { admitted: _, ...cached } = result;
+        denials.set(name, cached);
+      }
       return result;
     } catch (error) {
-      return { admitted: true, trackerError: String((error as Error)?.message ?? error) };
+      return { admitted: true, trial: false, failures: 0, trackerError: String((error as Error)?.message ?? error) };
     } finally {
       if (timer !== undefined) clearTimeout(timer);
     }
@@ -74,8 +103,36 @@ export class QuotaClient {
   coolDown(providerId: string, provider: ProviderConfig, cooldown: Cooldown): void {
     const name = trackerName(providerId, provider);
     const current = denials.get(name);
-    if (!current || current.retryAt < cooldown.until) denials.set(name, { reason: "cooldown", retryAt: cooldown.until });
-    this.background(() => this.tracker(name).coolDown(cooldown.until, cooldown.reason));
+    if (!current || current.retryAt < cooldown.until) {
+      denials.set(name, { reason: "cooldown", retryAt: cooldown.until, cooldownReason: cooldown.reason });
+    }
+    this.background(providerId, () => this.tracker(name).coolDown(cooldown.until, cooldown.reason));
+  }
+
+  /** An outage failure: counts towards opening the provider's circuit, here or in its tracker. */
+  circuitFailure(providerId: string, provider: ProviderConfig, kind: FailureKind): void {
+    const name = trackerName(providerId, provider);
+    const settings = breakerSettings(provider);
+    if (!limitsOf(provider)) {
+      let circuit = localCircuits.get(name);
+      if (!circuit) localCircuits.set(name, (circuit = closedCircuit()));
+      circuitFailure(circuit, kind, Date.now(), settings);
+    }
+    this.background(providerId, async () => {
+      const report = await this.tracker(name).circuitFailure(kind, settings);
+      // The tracker opened it: later requests here skip the provider without an RPC.
+      if (limitsOf(provider) && report.open_until && report.state === "open") {
+        denials.set(name, { reason: "circuit_open", retryAt: Date.parse(report.open_until) });
+      }
+    });
+  }
+
+  /** A success closes the provider's circuit (reported only when there was something to close). */
+  circuitSuccess(providerId: string, provider: ProviderConfig, failuresBefore: number): void {
+    const name = trackerName(providerId, provider);
+    const localFailures = localCircuits.get(name)?.failures ?? 0;
+    localCircuits.delete(name);
+    if (failuresBefore > 0 || localFailures > 0) this.background(providerId, () => this.tracker(name).circuitSuccess());
   }
 
   /** Counts an answer's tokens, for providers with token budgets. */
@@ -83,15 +140,11 @@ export class QuotaClient {
     const limits = limitsOf(provider);
     if (!tokens || !limits || (limits.tokens_per_day === undefined && limits.tokens_per_minute === undefined)) return;
     const name = trackerName(providerId, provider);
-    this.background(() => this.tracker(name).recordTokens(tokens, limits));
+    this.background(providerId, () => this.tracker(name).recordTokens(tokens, limits));
   }
 
   /** Runs a tracker call after the answer; a failure there is logged, never the client's problem. */
-  private background(call: () => Promise<unknown>): void {
-    this.waitUntil(
-      (async () => call())().catch((error) => {
-        console.error(JSON.stringify({ ts: new Date().toISOString(), event: "quota_unavailable", message: String(error) }));
-      }),
-    );
+  private background(providerId: string, call: () => Promise<unknown>): void {
+    this.waitUntil((async () => call())().catch((error) => this.onUnavailable(providerId, String((error as Error)?.message ?? error))));
   }
 }

@@ -1,6 +1,7 @@
 // Pure quota logic, with time passed in: the day's counts (restarting at midnight in the
 // provider's zone), an exact sliding 60-second window, token budgets and cool-downs.
 // The QuotaTracker Durable Object holds a QuotaState and applies these functions to it.
+import { circuitAdmit, closedCircuit, circuitReport, type CircuitReport, type CircuitState } from "./circuit.ts";
 
 export interface QuotaLimits {
   requests_per_day?: number;
@@ -21,17 +22,21 @@ export interface QuotaState {
   windowTokens: Array<[number, number]>;
   cooldownUntil: number;
   cooldownReason: string | null;
+  /** The provider's circuit breaker (circuit.ts). */
+  circuit: CircuitState;
   /** admit() calls this object has answered: what the isolate cache saves is visible here. */
   checks: number;
 }
 
-export type DenyReason = "rpm" | "daily" | "tokens" | "cooldown";
-export type Admission = { admitted: true } | { admitted: false; reason: DenyReason; retryAt: number };
+export type DenyReason = "rpm" | "daily" | "tokens" | "cooldown" | "circuit_open";
+export type Admission =
+  | { admitted: true; trial: boolean; failures: number }
+  | { admitted: false; reason: DenyReason; retryAt: number; cooldownReason?: string };
 
 export const WINDOW_MS = 60_000;
 
 export function emptyState(): QuotaState {
-  return { day: "", dayRequests: 0, dayTokens: 0, window: [], windowTokens: [], cooldownUntil: 0, cooldownReason: null, checks: 0 };
+  return { day: "", dayRequests: 0, dayTokens: 0, window: [], windowTokens: [], cooldownUntil: 0, cooldownReason: null, circuit: closedCircuit(), checks: 0 };
 }
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
@@ -109,11 +114,26 @@ function tokensReopenAt(state: QuotaState, limit: number): number {
   return state.windowTokens.at(-1)![0] + WINDOW_MS;
 }
 
-/** Checks every limit and, when all allow it, counts the request: one step, so admission is exact. */
-export function admit(state: QuotaState, limits: QuotaLimits, now: number): Admission {
+/**
+ * Checks every limit and the circuit and, when all allow it, counts the request: one step, so
+ * admission is exact. `trialLeaseMs` is how long a half-open circuit's one trial may take.
+ */
+export function admit(state: QuotaState, limits: QuotaLimits, now: number, trialLeaseMs = 30_000): Admission {
   roll(state, now, limits.daily_reset_tz);
   state.checks++;
-  if (state.cooldownUntil > now) return { admitted: false, reason: "cooldown", retryAt: state.cooldownUntil };
+  const denial = limitDenial(state, limits, now);
+  if (denial) return denial;
+  const circuit = circuitAdmit(state.circuit, now, trialLeaseMs);
+  if (!circuit.ok) return { admitted: false, reason: "circuit_open", retryAt: circuit.retryAt };
+  state.dayRequests++;
+  state.window.push(now);
+  return { admitted: true, trial: circuit.trial, failures: state.circuit.failures };
+}
+
+function limitDenial(state: QuotaState, limits: QuotaLimits, now: number): Admission | undefined {
+  if (state.cooldownUntil > now) {
+    return { admitted: false, reason: "cooldown", retryAt: state.cooldownUntil, cooldownReason: state.cooldownReason ?? "cooldown" };
+  }
   if (limits.requests_per_day !== undefined && state.dayRequests >= limits.requests_per_day) {
     return { admitted: false, reason: "daily", retryAt: nextReset(now, limits.daily_reset_tz) };
   }
@@ -127,9 +147,7 @@ export function admit(state: QuotaState, limits: QuotaLimits, now: number): Admi
   if (limits.tokens_per_minute !== undefined && windowTokenSum(state) >= limits.tokens_per_minute) {
     return { admitted: false, reason: "tokens", retryAt: tokensReopenAt(state, limits.tokens_per_minute) };
   }
-  state.dayRequests++;
-  state.window.push(now);
-  return { admitted: true };
+  return undefined;
 }
 
 /** Counts an answer's tokens against the day and the window. */
@@ -160,6 +178,7 @@ export interface QuotaSnapshot {
   cooldown_until: string | null;
   cooldown_reason: string | null;
   next_reset: string;
+  circuit: CircuitReport;
   checks: number;
 }
 
@@ -179,6 +198,7 @@ export function snapshot(state: QuotaState, limits: QuotaLimits, now: number): Q
     cooldown_until: cooling ? new Date(state.cooldownUntil).toISOString() : null,
     cooldown_reason: cooling ? state.cooldownReason : null,
     next_reset: new Date(nextReset(now, limits.daily_reset_tz)).toISOString(),
+    circuit: circuitReport(state.circuit, now),
     checks: state.checks,
   };
 }

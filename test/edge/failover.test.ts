@@ -8,11 +8,14 @@ import { inject } from "vitest";
 
 const logs = checkLogInvariant();
 
-/** A chain of a failing provider `a` and a healthy `b`; returns the response and both scenarios. */
+/**
+ * A chain of a failing provider `a` and a healthy `b`; returns the response and both scenarios.
+ * `a` makes no retries here: these tests are about failover (retries.test.ts covers retries).
+ */
 async function failThenAnswer(failure: Step[], options: { stream?: boolean; aExtra?: Record<string, unknown> } = {}) {
   const a = await scenario(failure);
   const b = await scenario();
-  const config = chainConfig({ a: provider(a.baseUrl, options.aExtra), b: provider(b.baseUrl) });
+  const config = chainConfig({ a: provider(a.baseUrl, { retries: 0, ...options.aExtra }), b: provider(b.baseUrl) });
   const res = await call({ config, body: chat({ stream: options.stream ?? false }) });
   return { res, a, b };
 }

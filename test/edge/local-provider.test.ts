@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../edge/env.ts";
 import { buildUpstreamRequest } from "../../edge/providers.ts";
-import type { ProviderConfig } from "../../shared/config.ts";
+import type { ProviderConfig, RouterConfig } from "../../shared/config.ts";
 import { inject } from "vitest";
 import { call, chainConfig, chat, provider, scenario, sseData } from "./harness.ts";
 import { checkLogInvariant } from "./log-invariant.ts";
@@ -29,7 +29,7 @@ describe("local_gguf provider, against a running sidecar", () => {
   it("answers from the sidecar when every cloud provider fails", async () => {
     const limited = await scenario([{ type: "json", status: 429, body: { error: { message: "slow down" } } }]);
     const down = await scenario([{ type: "reset" }]);
-    const config = chainConfig({ limited: provider(limited.baseUrl), down: provider(down.baseUrl), local: realSidecar() });
+    const config = chainConfig({ limited: provider(limited.baseUrl), down: provider(down.baseUrl, { retries: 0 }), local: realSidecar() });
     const res = await call({ config, env: env(), body: chat({ max_tokens: 8, temperature: 0 }) });
     expect(res.status).toBe(200);
     expect(res.headers.get("x-inferrouter-provider")).toBe("local");
@@ -90,9 +90,10 @@ describe("local_gguf provider", () => {
   });
 
   it("waits longer than a cloud provider by default", async () => {
+    const NO_DROPS = { drop_fields: [] } as unknown as RouterConfig;
     const body = { model: "default", messages: [{ role: "user" as const, content: "hi" }] };
-    const built = await buildUpstreamRequest(local("http://127.0.0.1:9/v1") as ProviderConfig, body, ACCESS as unknown as Env, "r");
-    const cloud = await buildUpstreamRequest(provider("http://127.0.0.1:9/v1", { timeout_ms: undefined, api_key_secret: undefined }) as ProviderConfig, body, ACCESS as unknown as Env, "r");
+    const built = await buildUpstreamRequest(NO_DROPS, local("http://127.0.0.1:9/v1") as ProviderConfig, body, ACCESS as unknown as Env, "r");
+    const cloud = await buildUpstreamRequest(NO_DROPS, provider("http://127.0.0.1:9/v1", { timeout_ms: undefined, api_key_secret: undefined }) as ProviderConfig, body, ACCESS as unknown as Env, "r");
     expect(built.ok && built.request.timeoutMs).toBe(120_000);
     expect(cloud.ok && cloud.request.timeoutMs).toBe(30_000);
   });

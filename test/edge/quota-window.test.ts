@@ -92,9 +92,9 @@ describe("cool-downs", () => {
     const t = at("2026-05-01T10:00:00Z");
     coolDown(state, t + 30_000, "rate_limit");
     coolDown(state, t + 10_000, "rate_limit");
-    expect(admit(state, {}, t + 20_000)).toEqual({ admitted: false, reason: "cooldown", retryAt: t + 30_000 });
+    expect(admit(state, {}, t + 20_000)).toEqual({ admitted: false, reason: "cooldown", retryAt: t + 30_000, cooldownReason: "rate_limit" });
     coolDown(state, t + 90_000, "quota_exceeded");
-    expect(admit(state, {}, t + 40_000)).toEqual({ admitted: false, reason: "cooldown", retryAt: t + 90_000 });
+    expect(admit(state, {}, t + 40_000)).toEqual({ admitted: false, reason: "cooldown", retryAt: t + 90_000, cooldownReason: "quota_exceeded" });
     expect(snapshot(state, {}, t + 40_000)).toMatchObject({ cooldown_reason: "quota_exceeded", cooldown_until: new Date(t + 90_000).toISOString() });
     expect(admit(state, {}, t + 90_000).admitted).toBe(true);
   });

@@ -1,92 +1,15 @@
 // Relays an upstream SSE stream to the client. Until the answer begins (content, a tool call or a
 // finish reason) nothing is sent, so the chain can still fail over; after that, upstream bytes pass
 // through as they are, frame by frame.
-// Only whole frames are forwarded: an SSE client can act on nothing less, and it lets the relay
-// drop the usage chunk that was asked for on the client's behalf. A tap reads each frame once
-// (eventsource-parser) to capture usage and finish_reason.
+// Only whole frames (frames.ts) are forwarded: an SSE client can act on nothing less, and it lets
+// the relay drop the usage chunk that was asked for on the client's behalf. A tap reads each frame
+// once (eventsource-parser) to capture usage and finish_reason.
 import { createParser, type EventSourceMessage } from "eventsource-parser";
-import { openAIError, type ErrorCategory } from "../shared/errors.ts";
-import type { Usage } from "../shared/openai.ts";
-import { sseData } from "../shared/sse.ts";
-import { errorStatus, readUpstreamError, type UpstreamError } from "./normalize.ts";
-
-const LF = 10;
-const CR = 13;
-
-/** Index just past the blank line that ends the first frame at or after `from`, or -1. */
-function frameEnd(buf: Uint8Array, from: number): number {
-  for (let i = from; i < buf.length; i++) {
-    const byte = buf[i];
-    if (byte !== LF && byte !== CR) continue;
-    let next = i + 1;
-    if (byte === CR) {
-      if (next >= buf.length) return -1; // CR then maybe LF: wait for the next chunk
-      if (buf[next] === LF) next++;
-    }
-    if (next >= buf.length) return -1;
-    if (buf[next] === LF) return next + 1;
-    if (buf[next] === CR) {
-      if (next + 1 >= buf.length) return -1;
-      return buf[next + 1] === LF ? next + 2 : next + 1;
-    }
-    i = next - 1;
-  }
-  return -1;
-}
-
-/** An SSE frame this long without its blank line is not a stream we can relay. */
-export const MAX_FRAME_BYTES = 1024 * 1024;
-
-export class FrameTooLarge extends Error {
-  constructor() {
-    super(`upstream sent an SSE frame over ${MAX_FRAME_BYTES} bytes without ending it`);
-    this.name = "FrameTooLarge";
-  }
-}
-
-/**
- * Cuts a byte stream into whole SSE frames, keeping the unfinished tail for the next chunk.
- * Frames are views of one buffer: join them with `concatFrames` before handing them on, since
- * workerd may detach a buffer once it is enqueued.
- */
-export class FrameSplitter {
-  private pending: Uint8Array = new Uint8Array(0);
-  /** True when the last chunk was exactly whole frames, so it can be forwarded as it is. */
-  aligned = false;
-
-  push(chunk: Uint8Array): Uint8Array[] {
-    let buf = chunk;
-    const hadPending = this.pending.length > 0;
-    // The tail was scanned already; only a terminator that spans the join can be new there.
-    const scanFrom = Math.max(0, this.pending.length - 3);
-    if (hadPending) {
-      buf = new Uint8Array(this.pending.length + chunk.length);
-      buf.set(this.pending);
-      buf.set(chunk, this.pending.length);
-    }
-    const frames: Uint8Array[] = [];
-    let start = 0;
-    for (let end = frameEnd(buf, scanFrom); end !== -1; end = frameEnd(buf, start)) {
-      frames.push(buf.subarray(start, end));
-      start = end;
-    }
-    if (buf.length - start > MAX_FRAME_BYTES) throw new FrameTooLarge();
-    this.pending = buf.slice(start);
-    this.aligned = !hadPending && this.pending.length === 0;
-    return frames;
-  }
-}
-
-/** One new buffer holding the given frames back to back. */
-function concatFrames(frames: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(frames.reduce((sum, frame) => sum + frame.length, 0));
-  let offset = 0;
-  for (const frame of frames) {
-    out.set(frame, offset);
-    offset += frame.length;
-  }
-  return out;
-}
+import { openAIError, type ErrorCategory } from "../../shared/errors.ts";
+import type { Usage } from "../../shared/openai.ts";
+import { sseData } from "../../shared/sse.ts";
+import { errorStatus, readUpstreamError, type UpstreamError } from "../normalize.ts";
+import { concatFrames, FrameSplitter, FrameTooLarge } from "./frames.ts";
 
 export interface StreamTap {
   usage?: Usage;
@@ -244,6 +167,9 @@ export class SseRelay {
   }
   /** Upstream ended: complete when the answer was, else tell the client it was cut short. */
   private close(controller: ReadableStreamDefaultController<Uint8Array>): void {
+    const tail = this.splitter.end();
+    const forward = tail && this.inspect(tail);
+    if (forward) controller.enqueue(concatFrames([forward]));
     if (this.tap.upstreamError) {
       controller.close();
       this.finish({ outcome: "failed", tap: this.tap, ...this.tap.upstreamError });

@@ -1,12 +1,12 @@
 // One call to one provider: send, wait under the provider's timeout with the client's abort linked,
 // and either hand back an answer for the client or a categorized failure for the chain walk.
-import type { ProviderConfig, RouterConfig } from "../shared/config.ts";
-import type { ErrorCategory } from "../shared/errors.ts";
-import type { Usage } from "../shared/openai.ts";
-import { SSE_HEADERS } from "../shared/sse.ts";
-import { categorize, errorStatus, readUpstreamError, retryAfterMs, sanitize, type UpstreamError } from "./normalize.ts";
-import type { UpstreamRequest } from "./providers.ts";
-import { IdleTimeout, SseRelay, type StreamEnd } from "./stream.ts";
+import type { ProviderConfig, RouterConfig } from "../../shared/config.ts";
+import type { ErrorCategory } from "../../shared/errors.ts";
+import type { Usage } from "../../shared/openai.ts";
+import { SSE_HEADERS } from "../../shared/sse.ts";
+import { categorize, errorStatus, readUpstreamError, retryAfterMs, sanitize, type UpstreamError } from "../normalize.ts";
+import type { UpstreamRequest } from "../providers.ts";
+import { IdleTimeout, SseRelay, type StreamEnd } from "../stream/relay.ts";
 
 export interface AttemptFailure {
   ok: false;
@@ -39,6 +39,8 @@ export interface AttemptContext {
   provider: ProviderConfig;
   config: RouterConfig;
   upstream: UpstreamRequest;
+  /** This call's time limit: the provider's own, cut to what is left of the request's deadline. */
+  timeoutMs: number;
   stream: boolean;
   clientWantsUsage: boolean;
   clientSignal: AbortSignal;
@@ -64,7 +66,7 @@ export async function attempt(ctx: AttemptContext): Promise<AttemptResult> {
     relay?.clientGone(clientSignal.reason);
   };
   clientSignal.addEventListener("abort", onClientAbort);
-  const timer = setTimeout(() => controller.abort(new AttemptTimeout(upstream.timeoutMs)), upstream.timeoutMs);
+  const timer = setTimeout(() => controller.abort(new AttemptTimeout(ctx.timeoutMs)), ctx.timeoutMs);
   const done = () => {
     clearTimeout(timer);
     clientSignal.removeEventListener("abort", onClientAbort);
@@ -83,6 +85,9 @@ export async function attempt(ctx: AttemptContext): Promise<AttemptResult> {
       headers: upstream.headers,
       body: upstream.body,
       signal: controller.signal,
+      // A redirect is a misconfigured base_url or a provider in trouble: a failure, never followed
+      // (following it could hand the key to another host).
+      redirect: "manual",
     });
   } catch (error) {
     return failure(error);
@@ -129,6 +134,10 @@ export async function attempt(ctx: AttemptContext): Promise<AttemptResult> {
 
 /** A non-stream answer (or a stream request answered with an error status or JSON). */
 function finishJson(response: Response, text: string, ctx: AttemptContext): AttemptResult {
+  if (response.status >= 300 && response.status < 400) {
+    const error = { ...readUpstreamError(response.status, text), message: `upstream answered ${response.status} (a redirect, not followed)` };
+    return upstreamFailure(error, response.headers, ctx);
+  }
   if (!response.ok) return upstreamFailure(readUpstreamError(response.status, text), response.headers, ctx);
   let body: { error?: unknown; choices?: unknown; usage?: Usage; object?: string };
   try {

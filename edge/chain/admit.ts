@@ -1,0 +1,54 @@
+// Admission: may this request call this provider now? In order of cost: its key (no RPC), then
+// its circuit and quota (the isolate's denial cache, else one tracker RPC). A provider that may not
+// be called is skipped and logged, and what it means for the final answer is noted.
+import type { ProviderConfig } from "../../shared/config.ts";
+import { buildUpstreamRequest, type UpstreamRequest } from "../providers.ts";
+import type { AdmitResult } from "../quota/client.ts";
+import type { ChainRequest, WalkState } from "./walk.ts";
+
+export interface Admitted {
+  providerId: string;
+  provider: ProviderConfig;
+  upstream: UpstreamRequest;
+  /** The one call a half-open circuit lets through: not retried. */
+  trial: boolean;
+  /** The circuit's failure count when admitted: a success then has something to reset. */
+  failures: number;
+}
+
+/** Denials that mean "limited" for the all-spent status: rate and quota, never a circuit or a dead key. */
+function isLimited(denial: Extract<AdmitResult, { admitted: false }>): boolean {
+  if (denial.reason === "circuit_open") return false;
+  return !(denial.reason === "cooldown" && denial.cooldownReason === "auth_error");
+}
+
+export async function admitProvider(req: ChainRequest, walk: WalkState, providerId: string): Promise<Admitted | undefined> {
+  const { config, log } = req;
+  const provider = config.providers[providerId]!;
+  const built = await buildUpstreamRequest(config, provider, req.body, req.env, log.requestId);
+  if (!built.ok) {
+    log.skipped({ provider: providerId, model: provider.model, reason: "missing_key", message: built.message });
+    walk.outcomes.push({ provider: providerId, category: "skipped", status: 0, detail: "missing key", limited: false });
+    return undefined;
+  }
+  // A trial may take as long as the call it makes; past that, the next request may try instead.
+  const admission = await req.quota.admit(providerId, provider, built.request.timeoutMs);
+  if (!admission.admitted) {
+    const retry_at = new Date(admission.retryAt).toISOString();
+    const cause = admission.cooldownReason ? ` (${admission.cooldownReason})` : "";
+    log.skipped({ provider: providerId, model: provider.model, reason: admission.reason, retry_at, ...(cause && { message: `cooling down${cause}` }) });
+    const limited = isLimited(admission);
+    walk.outcomes.push({
+      provider: providerId,
+      category: "skipped",
+      status: 0,
+      detail: admission.reason === "circuit_open" ? "circuit open" : `${admission.reason}${cause}`,
+      limited,
+      // A dead key does not come back by waiting: no retry-after for it.
+      ...(admission.cooldownReason !== "auth_error" && { retryAt: admission.retryAt }),
+    });
+    return undefined;
+  }
+  if (admission.trackerError) log.quotaUnavailable({ provider: providerId, message: admission.trackerError });
+  return { providerId, provider, upstream: built.request, trial: admission.trial, failures: admission.failures };
+}

@@ -1,0 +1,49 @@
+// What an attempt teaches about its provider, for the requests after this one: cool-downs from
+// rate limits and dead keys, the circuit from outages, tokens from answers. All of it is recorded
+// off the client's path (the isolate at once, the tracker through waitUntil).
+import type { ErrorCategory } from "../../shared/errors.ts";
+import type { Usage } from "../../shared/openai.ts";
+import { cooldownForFailure, cooldownFromHeaders, type Cooldown } from "../quota/cooldown.ts";
+import type { QuotaClient } from "../quota/client.ts";
+import type { Admitted } from "./admit.ts";
+import type { AttemptFailure } from "./attempt.ts";
+
+/** Failures that say the provider is down (not that the request or the key is wrong): they open circuits. */
+export const OUTAGE_CATEGORIES: ReadonlySet<ErrorCategory> = new Set(["Timeout", "NetworkError", "ServerError"]);
+
+/** A success: a provider that says it has no requests left cools down, and its circuit closes. */
+export function learnFromSuccess(quota: QuotaClient, admitted: Admitted, upstreamHeaders: Headers): void {
+  const { providerId, provider } = admitted;
+  const exhausted = cooldownFromHeaders(upstreamHeaders, Date.now());
+  if (exhausted) quota.coolDown(providerId, provider, exhausted);
+  quota.circuitSuccess(providerId, provider, admitted.failures);
+}
+
+/**
+ * A failure: the cool-down it earns (returned, for the client's retry-after) unless the caller is
+ * about to wait it out itself, and a count towards the circuit when it was an outage.
+ */
+export function learnFromFailure(
+  quota: QuotaClient,
+  admitted: Admitted,
+  failed: AttemptFailure,
+  options: { coolDown: boolean; countsForCircuit: boolean },
+): Cooldown | undefined {
+  const { providerId, provider } = admitted;
+  if (options.countsForCircuit) countOutage(quota, admitted, failed.category);
+  if (!options.coolDown) return undefined;
+  const cooldown = cooldownForFailure(failed.category, failed.retryAfterMs, failed.headers, provider, Date.now());
+  if (cooldown) quota.coolDown(providerId, provider, cooldown);
+  return cooldown;
+}
+
+/** An outage counts towards the provider's circuit; a timeout is the slow kind (circuit.ts). */
+export function countOutage(quota: QuotaClient, admitted: Admitted, category: ErrorCategory): void {
+  if (!OUTAGE_CATEGORIES.has(category)) return;
+  quota.circuitFailure(admitted.providerId, admitted.provider, category === "Timeout" ? "slow" : "fast");
+}
+
+/** The tokens an answer used, against the provider's token budgets. */
+export function learnTokens(quota: QuotaClient, admitted: Admitted, usage: Usage | undefined): void {
+  quota.recordTokens(admitted.providerId, admitted.provider, usage?.total_tokens);
+}

@@ -1,0 +1,158 @@
+// How a chain walk ends, and the one place that writes a request's terminal log line: an answer
+// (JSON now, a stream when it ends), the client leaving, a provider error that does not fail over,
+// or every provider spent (429 when all were limited, else 503), the deadline (504) or the
+// attempt cap. Everything here turns a WalkEnd into the client's response.
+import { openAIError, type ErrorCategory } from "../../shared/errors.ts";
+import type { Usage } from "../../shared/openai.ts";
+import type { StreamEnd } from "../stream/relay.ts";
+import type { Admitted } from "./admit.ts";
+import type { AttemptFailure, AttemptSuccess } from "./attempt.ts";
+import { countOutage, learnTokens } from "./learn.ts";
+import type { ChainRequest, Outcome, WalkState } from "./walk.ts";
+
+export type WalkEnd =
+  | { kind: "answered"; admitted: Admitted; attempts: number; result: AttemptSuccess }
+  | { kind: "cancelled"; providerId?: string }
+  | { kind: "provider_error"; admitted: Admitted; failed: AttemptFailure; attempts: number }
+  | { kind: "spent" }
+  | { kind: "deadline" }
+  | { kind: "attempt_cap" };
+
+type TerminalName = "infer_completed" | "infer_failed" | "infer_cancelled";
+type TerminalFields = Parameters<ChainRequest["log"]["end"]>[1];
+
+/** The request's one terminal line. */
+function writeTerminal(req: ChainRequest, name: TerminalName, fields: TerminalFields): void {
+  req.log.end(name, fields);
+}
+
+function usageFields(usage: Usage | undefined) {
+  return usage ? { prompt_tokens: usage.prompt_tokens, completion_tokens: usage.completion_tokens, total_tokens: usage.total_tokens } : {};
+}
+
+export function conclude(req: ChainRequest, walk: WalkState, end: WalkEnd): Response {
+  switch (end.kind) {
+    case "answered":
+      return answered(req, end);
+    case "cancelled":
+      writeTerminal(req, "infer_cancelled", { provider: end.providerId, attempts: walk.attempts });
+      return Response.json(openAIError("Client closed the request", "invalid_request_error", "client_closed"), { status: 499 });
+    case "provider_error":
+      return providerError(req, end);
+    case "deadline":
+      return failure(req, walk, 504, "timeout_error", "request_timeout", "Timeout",
+        `No answer within request_timeout_ms (${req.config.request_timeout_ms} ms) for model "${req.route}": ${summary(walk.outcomes)}`);
+    case "attempt_cap":
+      return failure(req, walk, 503, "server_error", "max_attempts_reached", lastCategory(walk.outcomes),
+        `Stopped after max_attempts (${req.config.max_attempts}) upstream calls for model "${req.route}": ${summary(walk.outcomes)}`);
+    case "spent":
+      return allSpent(req, walk);
+  }
+}
+
+function answered(req: ChainRequest, end: Extract<WalkEnd, { kind: "answered" }>): Response {
+  const { admitted, attempts, result } = end;
+  const headers = result.response.headers;
+  headers.set("x-inferrouter-provider", admitted.providerId);
+  headers.set("x-inferrouter-attempts", String(attempts));
+  // A stream's terminal line is written when it ends (streamEndHandler).
+  if (!req.body.stream) {
+    writeTerminal(req, "infer_completed", {
+      provider: admitted.providerId,
+      model: admitted.provider.model,
+      attempts,
+      status: 200,
+      stream: false,
+      finish_reason: result.finishReason ?? null,
+      ...usageFields(result.usage),
+    });
+  }
+  return result.response;
+}
+
+/** The request's terminal line once a stream it answered ends, and what the stream taught. */
+export function streamEndHandler(req: ChainRequest, admitted: Admitted, attempts: number, ttftMs: () => number | undefined) {
+  return (end: StreamEnd) => {
+    learnTokens(req.quota, admitted, end.tap.usage);
+    const fields = { provider: admitted.providerId, model: admitted.provider.model, attempts, stream: true, ...usageFields(end.tap.usage) };
+    if (end.outcome === "completed") {
+      writeTerminal(req, "infer_completed", { ...fields, status: 200, finish_reason: end.tap.finishReason ?? null, ttft_ms: ttftMs() });
+    } else if (end.outcome === "cancelled") {
+      writeTerminal(req, "infer_cancelled", fields);
+    } else {
+      // A stream that broke after it began is an outage like any other for the circuit.
+      countOutage(req.quota, admitted, end.category);
+      writeTerminal(req, "infer_failed", { ...fields, status: 200, category: end.category, message: end.message });
+    }
+    // The client has the whole stream by now; this is the request's last line.
+    req.log.flush();
+  };
+}
+
+const CATEGORY_TYPES: Partial<Record<ErrorCategory, string>> = {
+  BadRequest: "invalid_request_error",
+  ContextLengthExceeded: "invalid_request_error",
+  ContentFiltered: "invalid_request_error",
+  AuthError: "authentication_error",
+  NotFound: "not_found_error",
+  RateLimit: "rate_limit_error",
+  QuotaExceeded: "rate_limit_error",
+  Timeout: "timeout_error",
+};
+
+function categoryCode(category: ErrorCategory): string | null {
+  if (category === "ContextLengthExceeded") return "context_length_exceeded";
+  if (category === "ContentFiltered") return "content_filter";
+  return null;
+}
+
+/** A failure that does not fail over: the provider's status and its (sanitized) error, as OpenAI shapes it. */
+function providerError(req: ChainRequest, end: Extract<WalkEnd, { kind: "provider_error" }>): Response {
+  const { admitted, failed, attempts } = end;
+  const status = failed.status >= 400 ? failed.status : failed.category === "Timeout" ? 504 : 502;
+  writeTerminal(req, "infer_failed", {
+    provider: admitted.providerId,
+    model: admitted.provider.model,
+    category: failed.category,
+    status: failed.status,
+    attempts,
+    message: failed.message,
+  });
+  const type = CATEGORY_TYPES[failed.category] ?? failed.type ?? "server_error";
+  const body = openAIError(`${admitted.providerId}: ${failed.message}`, type, failed.code ?? categoryCode(failed.category), failed.param);
+  const headers = new Headers();
+  if (failed.retryAfterMs !== undefined) headers.set("retry-after", String(Math.ceil(failed.retryAfterMs / 1000)));
+  return Response.json(body, { status, headers });
+}
+
+function summary(outcomes: Outcome[]): string {
+  const parts = outcomes.map((o) =>
+    o.category === "skipped" ? `${o.provider}: skipped (${o.detail})` : `${o.provider}: ${o.category} (${o.status || "no response"})`,
+  );
+  return parts.join("; ") || "no provider was called";
+}
+
+/** Every provider failed or was skipped: 429 when all were limited, else 503, with a summary. */
+function allSpent(req: ChainRequest, walk: WalkState): Response {
+  const { outcomes } = walk;
+  const limited = outcomes.length > 0 && outcomes.every((outcome) => outcome.limited);
+  const message = `All providers for model "${req.route}" failed: ${outcomes.length ? summary(outcomes) : "the route has no providers"}`;
+  if (limited) return failure(req, walk, 429, "rate_limit_error", "all_providers_rate_limited", "RateLimit", message);
+  return failure(req, walk, 503, "server_error", "all_providers_failed", lastCategory(outcomes), message);
+}
+
+/** The walk's own error answer, with a retry-after at the earliest known reopening (never for a 504). */
+function failure(req: ChainRequest, walk: WalkState, status: number, type: string, code: string, category: ErrorCategory, message: string): Response {
+  writeTerminal(req, "infer_failed", { status, category, attempts: walk.attempts, message });
+  const headers = new Headers();
+  const reopenings = walk.outcomes.flatMap((o) => (o.retryAt === undefined ? [] : [o.retryAt]));
+  if (status !== 504 && reopenings.length) {
+    headers.set("retry-after", String(Math.max(1, Math.ceil((Math.min(...reopenings) - Date.now()) / 1000))));
+  }
+  return Response.json(openAIError(message, type, code), { status, headers });
+}
+
+function lastCategory(outcomes: Outcome[]): ErrorCategory {
+  const called = outcomes.filter((o): o is Outcome & { category: ErrorCategory } => o.category !== "skipped");
+  return called.at(-1)?.category ?? "Unknown";
+}

@@ -1,0 +1,155 @@
+// The chain walk: for each provider of the route, in order, admit it (admit.ts), call it with
+// retries (attempt.ts, retry.ts), learn from what happened (learn.ts), and either answer the client
+// or move on. How the walk ends is handed to outcome.ts, the one writer of the request's terminal
+// log line and of the final error.
+import type { RouterConfig } from "../../shared/config.ts";
+import type { ErrorCategory } from "../../shared/errors.ts";
+import type { ChatCompletionRequest } from "../../shared/openai.ts";
+import type { Env } from "../env.ts";
+import type { InferLog } from "../oplog.ts";
+import type { QuotaClient } from "../quota/client.ts";
+import { admitProvider, type Admitted } from "./admit.ts";
+import { attempt, type AttemptFailure } from "./attempt.ts";
+import { learnFromFailure, learnFromSuccess, learnTokens } from "./learn.ts";
+import { conclude, streamEndHandler, type WalkEnd } from "./outcome.ts";
+import { pause, retryDelay, type RetryState } from "./retry.ts";
+
+export interface ChainRequest {
+  config: RouterConfig;
+  env: Env;
+  route: string;
+  chain: readonly string[];
+  body: ChatCompletionRequest;
+  log: InferLog;
+  clientSignal: AbortSignal;
+  quota: QuotaClient;
+}
+
+/** What happened at one provider, for the final error's summary. */
+export interface Outcome {
+  provider: string;
+  category: ErrorCategory | "skipped";
+  status: number;
+  detail: string;
+  /** Epoch ms when this provider can be tried again, when known. */
+  retryAt?: number;
+  /** Counts as rate- or quota-limited for the all-spent status. */
+  limited: boolean;
+}
+
+export interface WalkState {
+  /** Upstream calls so far, retries included: what x-inferrouter-attempts and max_attempts count. */
+  attempts: number;
+  outcomes: Outcome[];
+  /** Epoch ms past which no call starts and a running one is cut (request_timeout_ms). */
+  deadline: number;
+}
+
+export async function walkChain(req: ChainRequest): Promise<Response> {
+  const walk: WalkState = { attempts: 0, outcomes: [], deadline: req.log.startedAt + req.config.request_timeout_ms };
+  return conclude(req, walk, await walkProviders(req, walk));
+}
+
+async function walkProviders(req: ChainRequest, walk: WalkState): Promise<WalkEnd> {
+  for (const providerId of req.chain) {
+    const stop = stopBeforeCall(req, walk);
+    if (stop) return stop;
+    const admitted = await admitProvider(req, walk, providerId);
+    if (!admitted) continue;
+    const end = await callProvider(req, walk, admitted);
+    if (end) return end;
+  }
+  return { kind: "spent" };
+}
+
+/** Why no further call may start: the client left, the deadline passed, or the attempt cap is reached. */
+function stopBeforeCall(req: ChainRequest, walk: WalkState): WalkEnd | undefined {
+  if (req.clientSignal.aborted) return { kind: "cancelled" };
+  if (Date.now() >= walk.deadline) return { kind: "deadline" };
+  if (walk.attempts >= req.config.max_attempts) return { kind: "attempt_cap" };
+  return undefined;
+}
+
+/**
+ * Calls one admitted provider, retrying on the same provider where retry.ts allows. Returns how
+ * the walk ends, or undefined when it moves on to the next provider.
+ */
+async function callProvider(req: ChainRequest, walk: WalkState, admitted: Admitted): Promise<WalkEnd | undefined> {
+  const { config, log, body } = req;
+  const { providerId, provider } = admitted;
+  const retry: RetryState = { retries: 0, waitedForRetryAfter: false };
+  for (;;) {
+    walk.attempts++;
+    const attemptStart = Date.now();
+    const timeoutMs = Math.max(1, Math.min(admitted.upstream.timeoutMs, walk.deadline - attemptStart));
+    const attempts = walk.attempts;
+    let ttftMs: number | undefined; // known once the stream starts, read when it ends
+    const result = await attempt({
+      provider,
+      config,
+      upstream: admitted.upstream,
+      timeoutMs,
+      stream: body.stream === true,
+      clientWantsUsage: body.stream_options?.include_usage === true,
+      clientSignal: req.clientSignal,
+      startedAt: log.startedAt,
+      onStreamEnd: streamEndHandler(req, admitted, attempts, () => ttftMs),
+    });
+    if (result.ok) {
+      ttftMs = result.ttftMs;
+      learnFromSuccess(req.quota, admitted, result.upstreamHeaders);
+      if (!body.stream) learnTokens(req.quota, admitted, result.usage);
+      return { kind: "answered", admitted, attempts, result };
+    }
+    if ("cancelled" in result) return { kind: "cancelled", providerId };
+
+    const failed: AttemptFailure = result;
+    // Cut by the request's deadline, not by the provider's own timeout: no verdict on the provider.
+    const cutByDeadline = failed.category === "Timeout" && timeoutMs < admitted.upstream.timeoutMs;
+    const delay = admitted.trial || cutByDeadline ? undefined : retryDelay(failed, provider, retry);
+    const canRetry = delay !== undefined && walk.attempts < config.max_attempts && Date.now() + delay < walk.deadline;
+    const fields = {
+      provider: providerId,
+      model: provider.model,
+      category: failed.category,
+      status: failed.status,
+      latency_ms: Date.now() - attemptStart,
+      attempts,
+      message: failed.message,
+    };
+    // A 429 about to be waited out sets no cool-down: the wait is the cool-down.
+    const cooldown = learnFromFailure(req.quota, admitted, failed, {
+      coolDown: !(canRetry && failed.category === "RateLimit"),
+      countsForCircuit: !cutByDeadline,
+    });
+    if (canRetry) {
+      log.retry({ ...fields, wait_ms: delay });
+      await pause(delay, req.clientSignal);
+      if (req.clientSignal.aborted) return { kind: "cancelled", providerId };
+      continue;
+    }
+    walk.outcomes.push(outcomeOf(providerId, failed, cooldown?.until));
+    if (cutByDeadline) return { kind: "deadline" };
+    if (!config.failover_on.includes(failed.category)) return { kind: "provider_error", admitted, failed, attempts };
+    log.fallback(fields);
+    return undefined;
+  }
+}
+
+const LIMIT_CATEGORIES: ReadonlySet<ErrorCategory> = new Set(["RateLimit", "QuotaExceeded"]);
+
+function outcomeOf(providerId: string, failed: AttemptFailure, cooldownUntil: number | undefined): Outcome {
+  // A reopening is known when upstream said when, or when a daily quota resets; the default
+  // rate-limit cool-down is a guess, so it does not become the client's retry-after.
+  const now = Date.now();
+  const retryAt =
+    failed.retryAfterMs !== undefined ? now + failed.retryAfterMs : failed.category === "QuotaExceeded" ? cooldownUntil : undefined;
+  return {
+    provider: providerId,
+    category: failed.category,
+    status: failed.status,
+    detail: failed.message,
+    limited: LIMIT_CATEGORIES.has(failed.category),
+    ...(retryAt !== undefined && { retryAt }),
+  };
+}
