@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { getLlama, LlamaChat, type ChatHistoryItem } from "node-llama-cpp";
 import { defaultThreads, startSidecar } from "../sidecar/sidecar.ts";
-import { writeTinyLlamaGguf } from "../test/support/gguf/tiny-llama.ts";
+import { writeTinyLlamaGguf } from "../scripts/gguf/tiny-llama.ts";
 
 export interface SidecarBenchOptions {
   /** A .gguf path; the tiny test model is written to a temp dir when absent. */

@@ -6,8 +6,8 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs, parseEnv } from "node:util";
-import { writeTinyLlamaGguf } from "../test/support/gguf/tiny-llama.ts";
-import { startProcess, type Running } from "../test/support/processes.ts";
+import { writeTinyLlamaGguf } from "./gguf/tiny-llama.ts";
+import { startProcess, type Running } from "./processes.ts";
 import { readConfigFile } from "./check-config.ts";
 
 const root = new URL("../", import.meta.url).pathname;

@@ -1,6 +1,6 @@
 // `npm run tiny-model -- PATH [--seed N]`: writes the tiny llama GGUF the tests and benchmarks use.
 import { parseArgs } from "node:util";
-import { writeTinyLlamaGguf } from "../test/support/gguf/tiny-llama.ts";
+import { writeTinyLlamaGguf } from "./gguf/tiny-llama.ts";
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { freePort, startProcess } from "../support/processes.ts";
+import { freePort, startProcess } from "../../scripts/processes.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 

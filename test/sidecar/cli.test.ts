@@ -8,7 +8,7 @@ import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { StartupError } from "../../sidecar/model.ts";
 import { startSidecar } from "../../sidecar/sidecar.ts";
-import { writeTinyLlamaGguf } from "../support/gguf/tiny-llama.ts";
+import { writeTinyLlamaGguf } from "../../scripts/gguf/tiny-llama.ts";
 import { createWorkspace, eventually, type Workspace } from "./harness.ts";
 
 let workspace: Workspace;

@@ -8,7 +8,7 @@ import { vi } from "vitest";
 import { InferEventSchema, type InferEvent } from "../../shared/events.ts";
 import { startSidecar, type Sidecar, type SidecarOptions } from "../../sidecar/sidecar.ts";
 import { TOKEN_FILE_NAME } from "../../sidecar/secrets.ts";
-import { writeTinyLlamaGguf } from "../support/gguf/tiny-llama.ts";
+import { writeTinyLlamaGguf } from "../../scripts/gguf/tiny-llama.ts";
 
 export interface Workspace {
   dir: string;

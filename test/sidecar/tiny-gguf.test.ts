@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { getLlama, readGgufFileInfo } from "node-llama-cpp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildTinyLlamaGguf, TINY_CHAT_TEMPLATE, writeTinyLlamaGguf } from "../support/gguf/tiny-llama.ts";
+import { buildTinyLlamaGguf, TINY_CHAT_TEMPLATE, writeTinyLlamaGguf } from "../../scripts/gguf/tiny-llama.ts";
 
 let dir: string;
 beforeAll(async () => {

@@ -3,8 +3,8 @@
 import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { writeTinyLlamaGguf } from "./gguf/tiny-llama.ts";
-import { startProcess, type Running } from "./processes.ts";
+import { writeTinyLlamaGguf } from "../../scripts/gguf/tiny-llama.ts";
+import { startProcess, type Running } from "../../scripts/processes.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 

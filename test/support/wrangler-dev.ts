@@ -3,7 +3,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, startProcess, type Running } from "./processes.ts";
+import { freePort, startProcess, type Running } from "../../scripts/processes.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 

@@ -1,4 +1,4 @@
-// A tiny llama-architecture GGUF for tests and benchmarks: byte-fallback SPM vocabulary
+// A tiny llama-architecture GGUF for `npm start`, `npm run tiny-model`, tests and benchmarks: byte-fallback SPM vocabulary
 // (<unk>, <s>, </s>, <0x00>..<0xFF> as BYTE tokens, plus ChatML's two control tokens),
 // 2 layers of width 64, F32 weights generated from a seed, and a ChatML chat template.
 // Its text is gibberish, but every node-llama-cpp code path (loading, templating, sampling,
