@@ -120,7 +120,7 @@ function providerError(req: ChainRequest, end: Extract<WalkEnd, { kind: "provide
   });
   const type = CATEGORY_TYPES[failed.category] ?? failed.type ?? "server_error";
   const body = openAIError(`${admitted.providerId}: ${failed.message}`, type, failed.code ?? categoryCode(failed.category), failed.param);
-  const headers = new Headers();
+  const headers = new Headers({ "x-inferrouter-attempts": String(attempts) });
   if (failed.retryAfterMs !== undefined) headers.set("retry-after", String(Math.ceil(failed.retryAfterMs / 1000)));
   return Response.json(body, { status, headers });
 }
@@ -144,7 +144,7 @@ function allSpent(req: ChainRequest, walk: WalkState): Response {
 /** The walk's own error answer, with a retry-after at the earliest known reopening (never for a 504). */
 function failure(req: ChainRequest, walk: WalkState, status: number, type: string, code: string, category: ErrorCategory, message: string): Response {
   writeTerminal(req, "infer_failed", { status, category, attempts: walk.attempts, message });
-  const headers = new Headers();
+  const headers = new Headers({ "x-inferrouter-attempts": String(walk.attempts) });
   const reopenings = walk.outcomes.flatMap((o) => (o.retryAt === undefined ? [] : [o.retryAt]));
   if (status !== 504 && reopenings.length) {
     headers.set("retry-after", String(Math.max(1, Math.ceil((Math.min(...reopenings) - Date.now()) / 1000))));

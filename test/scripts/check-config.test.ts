@@ -25,6 +25,47 @@ describe("npm run check-config", () => {
     expect(run.stderr).toContain("providers.a.timeout_ms");
   });
 
+  it("names each malformed key: base_url with a query, header names, a negative retries", () => {
+    const file = join(dir, "hygiene.json");
+    const a = {
+      type: "openai_compatible",
+      base_url: "https://x.test/v1?key=abc",
+      model: "m",
+      api_key_header: "bad header",
+      headers: { "x-api-key": "sk-plain", "bad name": "v" },
+      access_client_id_secret: "CF_ID",
+      body_overrides: { model: "other" },
+      retries: -1,
+    };
+    writeFileSync(file, JSON.stringify({ routes: { default: ["a"] }, providers: { a } }));
+    const { ok, report } = checkConfig(file);
+    expect(ok).toBe(false);
+    for (const path of ["providers.a.base_url", "providers.a.api_key_header", 'providers.a.headers["bad name"]', "providers.a.retries"]) {
+      expect(report).toContain(path);
+    }
+    expect(report).toContain("base_url may not have a query or a fragment");
+    expect(report).toContain("not a valid HTTP header name");
+  });
+
+  it("names refinements that only run on an otherwise valid provider (key headers, Access secrets, body tables)", () => {
+    const file = join(dir, "refinements.json");
+    const a = {
+      type: "openai_compatible",
+      base_url: "https://x.test/v1",
+      model: "m",
+      headers: { "X-Api-Key": "sk-plain" },
+      access_client_id_secret: "CF_ID",
+      body_overrides: { model: "other" },
+    };
+    writeFileSync(file, JSON.stringify({ routes: { default: ["a"] }, providers: { a } }));
+    const { ok, report } = checkConfig(file);
+    expect(ok).toBe(false);
+    expect(report).toContain(`providers.a.headers["X-Api-Key"]`);
+    expect(report).toContain("keys do not go in headers");
+    expect(report).toContain("providers.a.access_client_id_secret");
+    expect(report).toContain("providers.a.body_overrides.model");
+  });
+
   it("reports a TOML file without [vars.ROUTER_CONFIG]", () => {
     const file = join(dir, "empty.toml");
     writeFileSync(file, 'name = "x"\n');
