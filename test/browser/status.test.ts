@@ -1,0 +1,196 @@
+// The status page in a real headless Chromium (Debian's `chromium`, driven by playwright-core; no
+// browser is downloaded) against the Worker under `wrangler dev`, with providers scripted on the
+// fake provider. The page refreshes itself: after the first key entry it is never reloaded.
+import { existsSync, mkdirSync } from "node:fs";
+import { delimiter, join } from "node:path";
+import { chromium, type Browser, type Page, type Request } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startFakeProvider, type FakeProvider, type Step } from "../support/fake-provider.ts";
+import { startWranglerDev, type WranglerDev } from "../support/wrangler-dev.ts";
+
+const root = new URL("../../", import.meta.url).pathname;
+const ADMIN_KEY = "sk-status-admin-5f1c";
+const CLIENT_KEY = "sk-status-client-9a2e";
+const POLL = { timeout: 20_000, interval: 250 };
+
+let fake: FakeProvider;
+let edge: WranglerDev;
+let browser: Browser;
+let page: Page;
+const requests: Request[] = [];
+const problems: string[] = [];
+
+/** Debian's chromium on PATH (.ci/run installs it); the test never downloads a browser. */
+function chromiumPath(): string {
+  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
+    const candidate = join(dir, "chromium");
+    if (existsSync(candidate)) return candidate;
+  }
+  throw new Error("chromium is not installed: apt-get install -y chromium (.ci/run does this when it is missing)");
+}
+
+async function script(id: string, steps: Step[]) {
+  await fetch(`${fake.url}/_script/${id}`, { method: "POST", body: JSON.stringify({ steps }) });
+}
+
+async function chat(route: string) {
+  const res = await fetch(`${edge.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${CLIENT_KEY}`, "content-type": "application/json" },
+    body: JSON.stringify({ model: route, messages: [{ role: "user", content: "hi" }] }),
+  });
+  expect(res.status).toBe(200);
+  return res.json();
+}
+
+async function quota() {
+  const res = await fetch(`${edge.url}/v1/quota`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+  return (await res.json()) as { providers: Record<string, Record<string, unknown>> };
+}
+
+const card = (id: string) => page.locator(`article.provider[data-provider="${id}"]`);
+const barValue = (id: string, metric: string) => card(id).locator(`[data-metric="${metric}"] .bar-value`).textContent();
+const notice = () => page.locator("#notice").textContent();
+
+beforeAll(async () => {
+  fake = await startFakeProvider();
+  const provider = (id: string, extra: Record<string, unknown> = {}) => ({
+    type: "openai_compatible",
+    base_url: `${fake.url}/s/${id}/v1`,
+    model: `model-${id}`,
+    api_key_secret: "STATUS_UPSTREAM_KEY",
+    timeout_ms: 5_000,
+    ...extra,
+  });
+  const config = {
+    routes: { metered: ["alpha"], hot: ["beta", "alpha"], nokey: ["gamma", "alpha"] },
+    providers: {
+      alpha: provider("alpha", { requests_per_day: 100, requests_per_minute: 10, tokens_per_day: 10_000, tokens_per_minute: 2_000, daily_reset_tz: "America/Los_Angeles" }),
+      beta: provider("beta", { requests_per_day: 50 }),
+      gamma: provider("gamma", { api_key_secret: "STATUS_MISSING_KEY" }),
+    },
+  };
+  edge = await startWranglerDev({ config, vars: { PROXY_API_KEYS: CLIENT_KEY, ADMIN_API_KEYS: ADMIN_KEY, STATUS_UPSTREAM_KEY: "sk-upstream-status" } });
+  browser = await chromium.launch({ executablePath: chromiumPath() });
+  // A fixed zone and locale, so the test can compute the times and numbers the page should show.
+  const context = await browser.newContext({ locale: "en-US", timezoneId: "UTC", viewport: { width: 1280, height: 1000 } });
+  page = await context.newPage();
+  page.on("request", (request) => requests.push(request));
+  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  page.on("console", (message) => {
+    if (/Content Security Policy|Trusted Type/i.test(message.text())) problems.push(`console: ${message.text()}`);
+  });
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await edge?.stop();
+  await fake?.close();
+});
+
+describe("GET /status in Chromium", () => {
+  it("is one HTML page under a strict CSP that needs no key to load and asks for one", async () => {
+    const res = await fetch(`${edge.url}/status`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^text\/html/);
+    const csp = res.headers.get("content-security-policy") ?? "";
+    const nonce = /script-src 'nonce-([^']+)'/.exec(csp)?.[1];
+    expect(nonce).toBeTruthy();
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).toContain("connect-src 'self'");
+    expect(csp).not.toContain("unsafe-inline");
+    const body = await res.text();
+    expect(body).toContain(`<script nonce="${nonce}">`);
+    expect(body).not.toMatch(/<script[^>]+src=|<link[^>]+stylesheet/); // nothing loaded from elsewhere
+
+    await page.goto(`${edge.url}/status`);
+    await expect.poll(() => page.locator("#login").isVisible(), POLL).toBe(true);
+    expect(await page.locator("#board").isVisible()).toBe(false);
+  });
+
+  it("answers a wrong key with a clear message and asks again", async () => {
+    await page.fill("#key", "sk-not-the-admin-key");
+    await page.click("#login button[type=submit]");
+    await expect.poll(notice, POLL).toContain("That admin key was refused (401 from /v1/quota)");
+    expect(await page.locator("#login").isVisible()).toBe(true);
+    expect(await page.inputValue("#key")).toBe("");
+    expect(await page.evaluate("sessionStorage.length")).toBe(0);
+  });
+
+  it("takes the key and shows a provider's numbers after traffic, the reset in its zone, and a missing key", async () => {
+    await script("alpha", []);
+    for (let i = 0; i < 3; i++) await chat("metered");
+    await page.fill("#key", ADMIN_KEY);
+    await page.click("#login button[type=submit]");
+    await expect.poll(() => barValue("alpha", "requests_today"), POLL).toBe("3 / 100");
+    expect(await barValue("alpha", "requests_last_minute")).toBe("3 / 10");
+    // Each scripted answer carries usage.total_tokens = 10; tokens are recorded after the answer.
+    await expect.poll(() => barValue("alpha", "tokens_today"), POLL).toBe("30 / 10,000");
+    expect(await barValue("alpha", "tokens_last_minute")).toBe("30 / 2,000");
+    expect(await card("alpha").getAttribute("data-state")).toBe("serving");
+    expect(await card("alpha").locator(".state").textContent()).toBe("serving");
+
+    // The next reset is midnight where the provider counts its day.
+    const { providers } = await quota();
+    const reset = card("alpha").locator(".reset time");
+    expect(await reset.getAttribute("datetime")).toBe(providers.alpha!.next_reset);
+    expect(await reset.textContent()).toMatch(/^\w{3},? 00:00 P[SD]T$/);
+    expect(await card("alpha").locator(".reset").textContent()).toContain("(America/Los_Angeles)");
+
+    expect(await card("gamma").getAttribute("data-state")).toBe("missing");
+    expect(await card("gamma").locator(".state").textContent()).toBe("key missing");
+    expect(await barValue("beta", "requests_today")).toBe("0 / 50");
+    expect(await barValue("beta", "tokens_today")).toBe("0 · no limit");
+
+    // The key went only into the Authorization header, never into a URL.
+    expect(requests.some((r) => r.url().includes(ADMIN_KEY))).toBe(false);
+    const quotaCalls = requests.filter((r) => new URL(r.url()).pathname === "/v1/quota");
+    expect(quotaCalls.length).toBeGreaterThan(0);
+    expect(await quotaCalls.at(-1)!.headerValue("authorization")).toBe(`Bearer ${ADMIN_KEY}`);
+  });
+
+  it("shows a cool-down after a 429 with retry-after, and the failover and skips, without a reload", async () => {
+    await script("beta", [{ type: "json", status: 429, headers: { "retry-after": "120" }, body: { error: { message: "slow down" } } }]);
+    await chat("hot"); // beta 429 -> alpha
+    await chat("hot"); // beta skipped while it cools down -> alpha
+    await chat("nokey"); // gamma skipped (no key) -> alpha
+
+    await expect.poll(() => card("beta").getAttribute("data-state"), POLL).toBe("cooldown");
+    const { providers } = await quota();
+    const until = String(providers.beta!.cooldown_until);
+    const untilText = new Intl.DateTimeFormat("en-US", { timeZone: "UTC", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" }).format(new Date(until));
+    const state = card("beta").locator(".state");
+    expect(await state.locator("time").getAttribute("datetime")).toBe(until);
+    expect(await state.textContent()).toMatch(new RegExp(`^cooling down until ${untilText} \\(in (1 min \\d+ s|2 min)\\)$`));
+    expect(await card("beta").locator(".state-detail").textContent()).toBe("reason: rate_limit");
+    await expect.poll(() => barValue("alpha", "requests_today"), POLL).toBe("6 / 100");
+
+    const rows = page.locator("#recent tbody tr");
+    await expect.poll(() => rows.count(), POLL).toBe(3);
+    const row = (i: number) => rows.nth(i).locator("td").allTextContents();
+    // Newest first: the gamma skip, the beta skip, the beta failover.
+    expect((await row(0)).slice(1, 5)).toEqual(["skipped", "nokey", "gamma", "key missing"]);
+    expect((await row(1)).slice(1, 5)).toEqual(["skipped", "hot", "beta", "cooling down"]);
+    expect((await row(1))[5]).toBe(untilText);
+    expect((await row(2)).slice(1, 4)).toEqual(["failover", "hot", "beta"]);
+    expect((await row(2))[4]).toMatch(/^RateLimit, HTTP 429/);
+
+    expect(await page.locator("#summary .chip").allTextContents()).toEqual(["1 serving", "1 cooling down", "1 key missing"]);
+  });
+
+  it("keeps the key for the tab across a reload, and forgets it on request", async () => {
+    await page.reload();
+    await expect.poll(() => barValue("alpha", "requests_today"), POLL).toBe("6 / 100");
+    expect(await page.locator("#login").isVisible()).toBe(false);
+    mkdirSync(join(root, "docs"), { recursive: true });
+    await page.screenshot({ path: join(root, "docs/status.png"), fullPage: true });
+
+    await page.click("#forget");
+    expect(await page.locator("#login").isVisible()).toBe(true);
+    expect(await page.evaluate("sessionStorage.length")).toBe(0);
+  });
+
+  it("ran without a script error or a CSP violation", () => {
+    expect(problems).toEqual([]);
+  });
+});
