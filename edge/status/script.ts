@@ -148,20 +148,22 @@ export const statusScript = `
 
   function resetLine(iso, zone, now) {
     if (!iso) return null;
-    const tz = zone || "UTC";
-    return el("p", { class: "reset" }, "Daily counts reset ", timeEl(iso, inZone(iso, tz)), " (" + tz + "), in " + span(Date.parse(iso) - now));
+    // The zone's name is added where its short name may not say it (PST, GMT+2).
+    const named = zone && zone !== "UTC" ? " (" + zone + ")" : "";
+    return el("p", { class: "reset" }, "Daily counts reset ", timeEl(iso, inZone(iso, zone || "UTC")), named + ", in " + span(Date.parse(iso) - now));
   }
 
   function providerCard(id, p, now) {
     const state = stateOf(p, now);
     const label = el("span", { class: "state " + state.kind }, STATE_TEXT[state.kind]);
-    if (state.until) label.append(" until ", timeEl(state.until, clock(state.until)), " (in " + span(Date.parse(state.until) - now) + ")");
+    if (state.until) label.append(" until ", timeEl(state.until, clock(state.until)));
+    const detail = [state.until ? "in " + span(Date.parse(state.until) - now) : "", state.detail].filter(Boolean).join(" \\u00b7 ");
     const meta = [p.model, p.type, p.quota_group ? "group " + p.quota_group : null].filter(Boolean).join(" \\u00b7 ");
     return el("article", { class: "provider " + state.kind, "data-provider": id, "data-state": state.kind },
       el("h3", {}, id),
       el("p", { class: "meta" }, meta),
       label,
-      state.detail ? el("p", { class: "state-detail" }, state.detail) : null,
+      detail ? el("p", { class: "state-detail" }, detail) : null,
       bar("requests_today", "Requests today", p.requests_today, p.requests_per_day),
       bar("requests_last_minute", "Requests, last minute", p.requests_last_minute, p.requests_per_minute),
       bar("tokens_today", "Tokens today", p.tokens_today, p.tokens_per_day),
@@ -228,7 +230,9 @@ export const statusScript = `
 
   function render(q) {
     const now = Date.parse(q.generated_at) || Date.now();
-    byId("updated").replaceChildren("Updated ", timeEl(q.generated_at, clock(now)), " \\u00b7 refreshes every " + REFRESH_MS / 1000 + " s");
+    const zone = new Intl.DateTimeFormat([], { timeZoneName: "short" }).formatToParts(now).find((part) => part.type === "timeZoneName");
+    byId("updated").replaceChildren("Updated ", timeEl(q.generated_at, clock(now)), " \\u00b7 times in " + (zone ? zone.value : "your zone") +
+      " unless marked \\u00b7 refreshes every " + REFRESH_MS / 1000 + " s");
     const providers = q.providers || {};
     const cards = Object.entries(providers).map(([id, p]) => providerCard(id, p, now));
     const counts = {};

@@ -73,7 +73,7 @@ beforeAll(async () => {
   edge = await startWranglerDev({ config, vars: { PROXY_API_KEYS: CLIENT_KEY, ADMIN_API_KEYS: ADMIN_KEY, STATUS_UPSTREAM_KEY: "sk-upstream-status" } });
   browser = await chromium.launch({ executablePath: chromiumPath() });
   // A fixed zone and locale, so the test can compute the times and numbers the page should show.
-  const context = await browser.newContext({ locale: "en-US", timezoneId: "UTC", viewport: { width: 1280, height: 1000 } });
+  const context = await browser.newContext({ locale: "en-US", timezoneId: "UTC", viewport: { width: 1280, height: 720 } });
   page = await context.newPage();
   page.on("request", (request) => requests.push(request));
   page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
@@ -161,8 +161,8 @@ describe("GET /status in Chromium", () => {
     const untilText = new Intl.DateTimeFormat("en-US", { timeZone: "UTC", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" }).format(new Date(until));
     const state = card("beta").locator(".state");
     expect(await state.locator("time").getAttribute("datetime")).toBe(until);
-    expect(await state.textContent()).toMatch(new RegExp(`^cooling down until ${untilText} \\(in (1 min \\d+ s|2 min)\\)$`));
-    expect(await card("beta").locator(".state-detail").textContent()).toBe("reason: rate_limit");
+    expect(await state.textContent()).toBe(`cooling down until ${untilText}`);
+    expect(await card("beta").locator(".state-detail").textContent()).toMatch(/^in (1 min \d+ s|2 min) · reason: rate_limit$/);
     await expect.poll(() => barValue("alpha", "requests_today"), POLL).toBe("6 / 100");
 
     const rows = page.locator("#recent tbody tr");
@@ -188,6 +188,50 @@ describe("GET /status in Chromium", () => {
     await page.click("#forget");
     expect(await page.locator("#login").isVisible()).toBe(true);
     expect(await page.evaluate("sessionStorage.length")).toBe(0);
+  });
+
+  it("draws circuits, quota groups, clients and a spent daily allowance as /v1/quota reports them", async () => {
+    // /v1/quota gains `circuit`, `groups` and `clients` with the circuit and quota-group work; until
+    // the Worker reports them here, this answer in the documented shape stands in for it.
+    const now = Date.now();
+    const at = (ms: number) => new Date(now + ms).toISOString();
+    const counts = { day: "2026-12-01", requests_last_minute: 0, requests_per_minute: null, tokens_today: 0, tokens_per_day: null, tokens_last_minute: 0, tokens_per_minute: null, cooldown_until: null, cooldown_reason: null, next_reset: at(3_600_000), checks: 0 };
+    const report = {
+      object: "quota",
+      generated_at: at(0),
+      providers: {
+        groq: { ...counts, model: "llama", type: "openai_compatible", key: "present", quota_group: "meta", requests_today: 12, requests_per_day: 1000, circuit: { state: "open", failures: 5, open_until: at(30_000) } },
+        cerebras: { ...counts, model: "llama", type: "openai_compatible", key: "present", quota_group: "meta", requests_today: 3, requests_per_day: null, circuit: { state: "half_open", failures: 5, open_until: null } },
+        openrouter: { ...counts, model: "free", type: "openai_compatible", key: "present", requests_today: 50, requests_per_day: 50, circuit: { state: "closed", failures: 0, open_until: null } },
+      },
+      groups: { meta: { ...counts, providers: ["groq", "cerebras"], requests_today: 15, requests_per_day: 1000, requests_last_minute: 2, requests_per_minute: 30 } },
+      clients: {
+        "ci-bot": { routes: ["fast"], requests_today: 40, requests_per_day: 500, requests_last_minute: 2, requests_per_minute: 30, tokens_today: 1200, tokens_per_day: null, next_reset: at(3_600_000) },
+        alice: { routes: null, requests_today: 1, requests_per_day: null, requests_last_minute: 1, requests_per_minute: null, tokens_today: 10, tokens_per_day: 5000, next_reset: at(3_600_000) },
+      },
+    };
+    const other = await page.context().newPage();
+    other.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+    await other.route("**/v1/quota", (route) => route.fulfill({ json: report }));
+    await other.goto(`${edge.url}/status`);
+    await other.fill("#key", ADMIN_KEY);
+    await other.click("#login button[type=submit]");
+    const state = (id: string) => other.locator(`article.provider[data-provider="${id}"]`);
+    await expect.poll(() => state("groq").getAttribute("data-state"), POLL).toBe("open");
+    const clock = (iso: string) => new Intl.DateTimeFormat("en-US", { timeZone: "UTC", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" }).format(new Date(iso));
+    expect(await state("groq").locator(".state").textContent()).toBe(`circuit open until ${clock(report.providers.groq.circuit.open_until!)}`);
+    expect(await state("groq").locator(".state-detail").textContent()).toContain("5 failures in a row");
+    expect(await state("groq").locator(".meta").textContent()).toBe("llama · openai_compatible · group meta");
+    expect(await state("cerebras").getAttribute("data-state")).toBe("half_open");
+    expect(await state("openrouter").getAttribute("data-state")).toBe("limited");
+    expect(await state("openrouter").locator(".state").textContent()).toBe(`limit reached until ${clock(report.providers.openrouter.next_reset)}`);
+
+    const group = other.locator('#groups tr[data-group="meta"] td');
+    expect((await group.allTextContents()).slice(0, 4)).toEqual(["meta", "groq, cerebras", "Requests today15 / 1,000", "Requests, last minute2 / 30"]);
+    expect(await other.locator('#clients tr[data-client="ci-bot"] td').nth(1).textContent()).toBe("fast");
+    expect(await other.locator('#clients tr[data-client="alice"] td').nth(1).textContent()).toBe("all routes");
+    expect(await other.locator('#clients tr[data-client="alice"] [data-metric="tokens_today"] .bar-value').textContent()).toBe("10 / 5,000");
+    await other.close();
   });
 
   it("ran without a script error or a CSP violation", () => {
