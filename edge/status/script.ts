@@ -12,6 +12,7 @@ export const statusScript = `
   const REFRESH_MS = ${REFRESH_SECONDS * 1000};
   const byId = (id) => document.getElementById(id);
   let timer = 0;
+  let generation = 0; // a newer load() makes an older one's answer stale (no two refresh loops)
 
   // --- small DOM and formatting helpers -------------------------------------------------------
   function el(tag, attrs, ...children) {
@@ -56,6 +57,7 @@ export const statusScript = `
   }
   function askKey(message) {
     clearTimeout(timer);
+    generation++;
     byId("login").hidden = false;
     byId("board").hidden = true;
     byId("forget").hidden = true;
@@ -79,20 +81,24 @@ export const statusScript = `
   // --- reading /v1/quota ------------------------------------------------------------------------
   async function load() {
     clearTimeout(timer);
+    const run = ++generation;
     const key = sessionStorage.getItem(STORAGE_KEY);
     if (!key) return askKey("");
     let response;
     try {
       response = await fetch("/v1/quota", { headers: { authorization: "Bearer " + key }, cache: "no-store" });
     } catch (error) {
+      if (run !== generation) return;
       return retry("Cannot reach InferRouter (" + error.message + "); retrying every " + REFRESH_MS / 1000 + " s.");
     }
+    if (run !== generation) return;
     if (response.status === 401) {
       sessionStorage.removeItem(STORAGE_KEY);
       return askKey("That admin key was refused (401 from /v1/quota). Enter one of ADMIN_API_KEYS.");
     }
     let body = null;
     try { body = await response.json(); } catch { body = null; }
+    if (run !== generation) return;
     if (!response.ok || !body || typeof body !== "object") {
       const why = body && body.error && body.error.message ? body.error.message : response.statusText;
       return retry("/v1/quota answered " + response.status + ": " + why + " (retrying every " + REFRESH_MS / 1000 + " s)");

@@ -190,7 +190,7 @@ describe("GET /status in Chromium", () => {
     expect(await page.evaluate("sessionStorage.length")).toBe(0);
   });
 
-  it("draws circuits, quota groups, clients and a spent daily allowance as /v1/quota reports them", async () => {
+  it("says what an erring /v1/quota answered, then draws circuits, groups, clients and a spent allowance", async () => {
     // /v1/quota gains `circuit`, `groups` and `clients` with the circuit and quota-group work; until
     // the Worker reports them here, this answer in the documented shape stands in for it.
     const now = Date.now();
@@ -212,12 +212,20 @@ describe("GET /status in Chromium", () => {
     };
     const other = await page.context().newPage();
     other.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
-    await other.route("**/v1/quota", (route) => route.fulfill({ json: report }));
+    // The first answer is an error the Worker can give (a bad config): the page says it and retries.
+    let answers = 0;
+    await other.route("**/v1/quota", (route) =>
+      answers++ === 0
+        ? route.fulfill({ status: 500, json: { error: { message: "Invalid ROUTER_CONFIG: routes.fast.0: unknown provider", type: "server_error", param: null, code: "invalid_config" } } })
+        : route.fulfill({ json: report }),
+    );
     await other.goto(`${edge.url}/status`);
     await other.fill("#key", ADMIN_KEY);
     await other.click("#login button[type=submit]");
+    await expect.poll(() => other.locator("#notice").textContent(), POLL).toContain("/v1/quota answered 500: Invalid ROUTER_CONFIG: routes.fast.0: unknown provider");
     const state = (id: string) => other.locator(`article.provider[data-provider="${id}"]`);
     await expect.poll(() => state("groq").getAttribute("data-state"), POLL).toBe("open");
+    expect(await other.locator("#notice").textContent()).toBe("");
     const clock = (iso: string) => new Intl.DateTimeFormat("en-US", { timeZone: "UTC", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" }).format(new Date(iso));
     expect(await state("groq").locator(".state").textContent()).toBe(`circuit open until ${clock(report.providers.groq.circuit.open_until!)}`);
     expect(await state("groq").locator(".state-detail").textContent()).toContain("5 failures in a row");
