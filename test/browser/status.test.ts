@@ -51,6 +51,9 @@ async function quota() {
 const card = (id: string) => page.locator(`article.provider[data-provider="${id}"]`);
 const barValue = (id: string, metric: string) => card(id).locator(`[data-metric="${metric}"] .bar-value`).textContent();
 const notice = () => page.locator("#notice").textContent();
+/** A time as the page writes it in the browser context's zone and locale (UTC, en-US). */
+const clock = (iso: string) =>
+  new Intl.DateTimeFormat("en-US", { timeZone: "UTC", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" }).format(new Date(iso));
 
 beforeAll(async () => {
   fake = await startFakeProvider();
@@ -158,7 +161,7 @@ describe("GET /status in Chromium", () => {
     await expect.poll(() => card("beta").getAttribute("data-state"), POLL).toBe("cooldown");
     const { providers } = await quota();
     const until = String(providers.beta!.cooldown_until);
-    const untilText = new Intl.DateTimeFormat("en-US", { timeZone: "UTC", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" }).format(new Date(until));
+    const untilText = clock(until);
     const state = card("beta").locator(".state");
     expect(await state.locator("time").getAttribute("datetime")).toBe(until);
     expect(await state.textContent()).toBe(`cooling down until ${untilText}`);
@@ -226,7 +229,6 @@ describe("GET /status in Chromium", () => {
     const state = (id: string) => other.locator(`article.provider[data-provider="${id}"]`);
     await expect.poll(() => state("groq").getAttribute("data-state"), POLL).toBe("open");
     expect(await other.locator("#notice").textContent()).toBe("");
-    const clock = (iso: string) => new Intl.DateTimeFormat("en-US", { timeZone: "UTC", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" }).format(new Date(iso));
     expect(await state("groq").locator(".state").textContent()).toBe(`circuit open until ${clock(report.providers.groq.circuit.open_until!)}`);
     expect(await state("groq").locator(".state-detail").textContent()).toContain("5 failures in a row");
     expect(await state("groq").locator(".meta").textContent()).toBe("llama · openai_compatible · group meta");
