@@ -44,6 +44,17 @@ export default defineConfig({
           fileParallelism: false,
         },
       }),
+      defineProject({
+        // The status page in Debian's chromium (playwright-core), against wrangler dev.
+        test: {
+          name: "browser",
+          include: ["test/browser/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 60_000,
+          hookTimeout: 180_000,
+          fileParallelism: false,
+        },
+      }),
     ],
   },
 });

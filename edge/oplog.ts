@@ -6,6 +6,7 @@
 // runtime, then written from a waitUntil task (measured under wrangler dev, where each console.log
 // crosses to wrangler's process, writing them inline cost about 3 ms a request).
 import type { EventName, InferEvent } from "../shared/events.ts";
+import { rememberRecent } from "./recent.ts";
 
 type EventFields = Omit<InferEvent, "ts" | "event" | "request_id" | "route" | "source">;
 type TerminalName = "infer_completed" | "infer_failed" | "infer_cancelled";
@@ -77,6 +78,7 @@ export class InferLog {
       source: "edge",
       ...fields,
     };
+    rememberRecent(line); // skips and failovers, for the status page
     this.pending.push(JSON.stringify(line));
     if (!this.flushScheduled) {
       this.flushScheduled = true;
