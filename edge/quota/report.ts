@@ -12,7 +12,7 @@ export async function quotaReport(c: Context<AppEnv>) {
       const stub = c.env.QUOTA.get(c.env.QUOTA.idFromName(trackerName(providerId, provider)));
       const usage = await stub.snapshot(limitsOf(provider) ?? { daily_reset_tz: provider.daily_reset_tz });
       // A provider without api_key_secret needs no key, so it counts as present.
-      const key = !provider.api_key_secret || (await readSecret(c.env, provider.api_key_secret)) ? "present" : "missing";
+      const key = !provider.api_key_secret || (await readSecret(c.env, provider.api_key_secret)).ok ? "present" : "missing";
       return [providerId, { model: provider.model, type: provider.type, key, daily_reset_tz: provider.daily_reset_tz, ...usage }] as const;
     }),
   );
