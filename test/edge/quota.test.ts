@@ -115,7 +115,11 @@ describe("cool-downs from what providers say", () => {
     expect(await a.calls()).toHaveLength(1);
     const report = (await quota(config)).a!;
     expect(report).toMatchObject({ cooldown_reason: "quota_exceeded", cooldown_until: report.next_reset });
-    expect(Number(second.headers.get("retry-after"))).toBe(Math.max(1, Math.ceil((Date.parse(report.next_reset) - Date.now()) / 1000)));
+    // Computed here a moment after the edge computed it: a second boundary may fall in between.
+    const expected = Math.ceil((Date.parse(report.next_reset) - Date.now()) / 1000);
+    const retryAfter = Number(second.headers.get("retry-after"));
+    expect(retryAfter).toBeGreaterThanOrEqual(expected);
+    expect(retryAfter).toBeLessThanOrEqual(expected + 1);
   });
 
   it.each([
