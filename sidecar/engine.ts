@@ -63,6 +63,20 @@ export class JsonAnswerError extends Error {
   override readonly name = "JsonAnswerError";
 }
 
+/**
+ * Tool calls are checked like a response_format answer: arguments outside their parameters'
+ * schema (numeric bounds, which the grammar cannot enforce) are a JsonAnswerError, never a 200.
+ */
+export function checkToolCalls(plan: Pick<GenerationPlan, "toolChecks">, calls: ReadonlyArray<{ functionName: string; params?: unknown }>): void {
+  for (const call of calls) {
+    try {
+      plan.toolChecks?.[call.functionName]?.(call.params);
+    } catch (error) {
+      throw new JsonAnswerError(`the model's call to "${call.functionName}" does not match its parameters: ${error instanceof Error ? error.message : error}`);
+    }
+  }
+}
+
 export interface EngineOptions {
   loaded: LoadedModel;
   /** The id /v1/models shows and answers carry. */
@@ -244,6 +258,7 @@ export class Engine {
       if (response.metadata.stopReason === "abort" || abort.aborted) throw this.cancelled();
       // The meter counts every sampled token, including ones held back as a possible stop trigger.
       const completionTokens = sequence.tokenMeter.diff(before).usedOutputTokens;
+      checkToolCalls(plan, response.functionCalls ?? []);
       const toolCalls = (response.functionCalls ?? []).map((call, index) => ({
         id: toolCallIds[index] ?? toolCallId(),
         name: call.functionName,

@@ -1,8 +1,8 @@
 // response_format -> a node-llama-cpp grammar that forces the answer's shape, plus a check of the
 // finished text. Grammars are compiled once per distinct schema.
 import type { GbnfJsonSchema, Llama, LlamaGrammar } from "node-llama-cpp";
-import { z } from "zod";
 import { badRequest } from "./errors.ts";
+import { answerCheck } from "./json-schema.ts";
 import type { ResponseFormatPlan } from "./request.ts";
 
 export interface JsonConstraint {
@@ -72,21 +72,13 @@ export class GrammarCache {
       trimWhitespaceSuffix: schemaGrammar.trimWhitespaceSuffix,
       rootRuleName: schemaGrammar.rootRuleName,
     });
-    // What the grammar does not enforce (numeric bounds) is checked on the finished answer, with
-    // zod's reading of the schema as the client sent it.
-    let full: z.ZodType | undefined;
-    try {
-      full = z.fromJSONSchema(original as Parameters<typeof z.fromJSONSchema>[0]);
-    } catch {
-      full = undefined; // a schema zod cannot read is still checked by the grammar's own parse
-    }
+    // What the grammar does not enforce (numeric bounds) is checked on the finished answer.
+    const check = answerCheck(original);
     return {
       grammar,
       validate: (text) => {
         // parse() is JSON.parse plus node-llama-cpp's check of the value against the schema.
-        const value = schemaGrammar.parse(text);
-        const checked = full?.safeParse(value);
-        if (checked && !checked.success) throw new Error(z.prettifyError(checked.error));
+        check?.(schemaGrammar.parse(text));
       },
     };
   }

@@ -3,10 +3,12 @@
 // item counts and $defs references, and silently ignores everything else. Structural keywords it
 // cannot express (pattern, allOf, not, other formats...) are refused with a 400, since the answer
 // would come back violating them. Numeric bounds are accepted (zod's z.int() always emits the
-// safe-integer range) and checked on the finished answer instead (grammars.ts). Spellings it does
-// not know but can express are rewritten: anyOf -> oneOf (what zod's .nullable() and pydantic's
-// Optional produce), definitions -> $defs.
+// safe-integer range) and checked on the finished answer instead, with `answerCheck`: the
+// response_format answer (grammars.ts) and every tool call's arguments (engine.ts). Spellings it
+// does not know but can express are rewritten: anyOf -> oneOf (what zod's .nullable() and
+// pydantic's Optional produce), definitions -> $defs.
 import type { GbnfJsonSchema } from "node-llama-cpp";
+import { z } from "zod";
 import { badRequest } from "./errors.ts";
 
 const UNENFORCED = new Set([
@@ -51,4 +53,22 @@ function rewrite(node: unknown, path: string, param: string): unknown {
     }
   }
   return out;
+}
+
+/**
+ * Checks a finished value against the schema as the client sent it (zod's reading of it), for what
+ * the grammar does not enforce: numeric bounds. Throws with zod's message. undefined when zod cannot
+ * read the schema; the grammar's shape still holds then.
+ */
+export function answerCheck(schema: unknown): ((value: unknown) => void) | undefined {
+  let full: z.ZodType;
+  try {
+    full = z.fromJSONSchema(schema as Parameters<typeof z.fromJSONSchema>[0]);
+  } catch {
+    return undefined;
+  }
+  return (value) => {
+    const checked = full.safeParse(value);
+    if (!checked.success) throw new Error(z.prettifyError(checked.error));
+  };
 }

@@ -4,7 +4,7 @@
 import type { ChatHistoryItem, ChatModelFunctionCall, ChatModelFunctions, ChatModelResponse, GbnfJsonSchema } from "node-llama-cpp";
 import { contentText, type ChatCompletionRequest, type ChatMessage } from "../shared/openai.ts";
 import { badRequest, unsupported } from "./errors.ts";
-import { toGrammarSchema } from "./json-schema.ts";
+import { answerCheck, toGrammarSchema } from "./json-schema.ts";
 
 export type ResponseFormatPlan =
   | { type: "text" }
@@ -15,6 +15,8 @@ export type ResponseFormatPlan =
 export interface GenerationPlan {
   history: ChatHistoryItem[];
   functions?: ChatModelFunctions;
+  /** Per function name: the check of a finished call's arguments against its parameters as sent. */
+  toolChecks?: Record<string, (params: unknown) => void>;
   /** tool_choice "required" or a named function: the answer must be a function call. */
   forceFunctionCall: boolean;
   responseFormat: ResponseFormatPlan;
@@ -93,7 +95,7 @@ function toHistory(messages: readonly ChatMessage[]): ChatHistoryItem[] {
   return history;
 }
 
-function toFunctions(request: ChatCompletionRequest): Pick<GenerationPlan, "functions" | "forceFunctionCall"> {
+function toFunctions(request: ChatCompletionRequest): Pick<GenerationPlan, "functions" | "toolChecks" | "forceFunctionCall"> {
   const choice = request.tool_choice;
   const tools = request.tools ?? [];
   if (tools.length === 0) {
@@ -107,6 +109,7 @@ function toFunctions(request: ChatCompletionRequest): Pick<GenerationPlan, "func
     if (selected.length === 0) throw badRequest(`tool_choice names "${choice.function.name}", which is not in tools`, "tool_choice.function.name");
   }
   const functions: Record<string, ChatModelFunctions[string]> = {};
+  const toolChecks: Record<string, (params: unknown) => void> = {};
   selected.forEach((tool) => {
     const index = tools.indexOf(tool);
     const parameters = tool.function.parameters;
@@ -114,8 +117,10 @@ function toFunctions(request: ChatCompletionRequest): Pick<GenerationPlan, "func
       description: tool.function.description,
       params: parameters === undefined ? undefined : toGrammarSchema(parameters, `tools[${index}].function.parameters`),
     };
+    const check = parameters === undefined ? undefined : answerCheck(parameters);
+    if (check) toolChecks[tool.function.name] = check;
   });
-  return { functions, forceFunctionCall: choice === "required" || typeof choice === "object" };
+  return { functions, toolChecks, forceFunctionCall: choice === "required" || typeof choice === "object" };
 }
 
 function toResponseFormat(request: ChatCompletionRequest, hasFunctions: boolean): ResponseFormatPlan {
@@ -134,11 +139,12 @@ function toResponseFormat(request: ChatCompletionRequest, hasFunctions: boolean)
 
 export function toGenerationPlan(request: ChatCompletionRequest): GenerationPlan {
   rejectUnsupportedParameters(request);
-  const { functions, forceFunctionCall } = toFunctions(request);
+  const { functions, toolChecks, forceFunctionCall } = toFunctions(request);
   const stop = request.stop == null ? [] : typeof request.stop === "string" ? [request.stop] : request.stop;
   return {
     history: toHistory(request.messages),
     functions,
+    toolChecks,
     forceFunctionCall,
     responseFormat: toResponseFormat(request, functions !== undefined),
     maxTokens: request.max_completion_tokens ?? request.max_tokens ?? undefined,

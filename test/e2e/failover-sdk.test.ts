@@ -1,6 +1,6 @@
 // The official openai SDK against `wrangler dev`, failing over across scripted providers.
 import OpenAI from "openai";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startFakeProvider, type FakeProvider } from "../support/fake-provider.ts";
 import type { Step } from "../support/fake-provider-protocol.ts";
 import { startWranglerDev, type WranglerDev } from "../support/wrangler-dev.ts";
@@ -37,6 +37,21 @@ afterAll(async () => {
 
 const client = () => new OpenAI({ baseURL: `${edge.url}/v1`, apiKey: KEY, maxRetries: 0 });
 
+const TERMINAL = ["infer_completed", "infer_failed", "infer_cancelled"];
+
+/**
+ * The log lines of the given requests (found by their own x-request-id, never by what earlier
+ * tests left), once each has its terminal line: the Worker writes them after the answer.
+ */
+async function linesOf(ids: string[]) {
+  const lines = () => edge.events().filter((e) => ids.includes(String(e.request_id)));
+  await vi.waitFor(() => {
+    const ended = new Set(lines().filter((e) => TERMINAL.includes(String(e.event))).map((e) => e.request_id));
+    if (ended.size < ids.length) throw new Error(`${ids.length - ended.size} requests have no terminal line yet`);
+  }, { timeout: 5_000, interval: 100 });
+  return lines();
+}
+
 describe("openai SDK through wrangler dev", () => {
   it("fails over from a 429 and a 500 to the provider that answers, plain and streamed", async () => {
     await script("limited", [{ type: "json", status: 429, headers: { "retry-after": "20" }, body: { error: { message: "slow down" } } }]);
@@ -62,27 +77,40 @@ describe("openai SDK through wrangler dev", () => {
 
   it("never sends a request to a provider past its limits, and logs why it skipped it", async () => {
     await script("metered", []);
+    const ids = Array.from({ length: 10 }, (_, i) => `e2e-metered-${i}`);
     const answers = await Promise.all(
-      Array.from({ length: 10 }, () => client().chat.completions.create({ model: "metered", messages: [{ role: "user", content: "hi" }] })),
+      ids.map((id) => client().chat.completions.create({ model: "metered", messages: [{ role: "user", content: "hi" }] }, { headers: { "x-request-id": id } })),
     );
     const texts = answers.map((a) => a.choices[0]!.message.content);
     expect(texts.filter((t) => t === "Hello from metered")).toHaveLength(3);
     expect(texts.filter((t) => t === "Hello from healthy")).toHaveLength(7);
     const calls = (await (await fetch(`${fake.url}/_calls/metered`)).json()) as unknown[];
     expect(calls).toHaveLength(3);
-    const skips = edge.events().filter((e) => e.event === "infer_skipped" && e.provider === "metered");
+    const lines = await linesOf(ids);
+    const skips = lines.filter((e) => e.event === "infer_skipped" && e.provider === "metered");
     expect(skips).toHaveLength(7);
     expect(skips.every((e) => e.reason === "rpm" && typeof e.retry_at === "string")).toBe(true);
   });
 
   it("writes one JSON log line per event, with one terminal event per request", async () => {
-    const events = edge.events();
-    const started = events.filter((e) => e.event === "infer_started");
-    expect(started.length).toBeGreaterThanOrEqual(3);
-    for (const start of started) {
-      const terminal = events.filter((e) => e.request_id === start.request_id && ["infer_completed", "infer_failed", "infer_cancelled"].includes(String(e.event)));
-      expect(terminal).toHaveLength(1);
+    await script("limited", [{ type: "json", status: 429, headers: { "retry-after": "20" }, body: { error: { message: "slow down" } } }]);
+    await script("broken", [{ type: "json", status: 500, body: { error: { message: "boom" } } }]);
+    await script("healthy", []);
+    const messages = [{ role: "user" as const, content: "hi" }];
+    await client().chat.completions.create({ model: "default", messages }, { headers: { "x-request-id": "e2e-log-json" } });
+    const stream = await client().chat.completions.create({ model: "default", stream: true, messages }, { headers: { "x-request-id": "e2e-log-stream" } });
+    for await (const _chunk of stream);
+    await client().chat.completions.create({ model: "lonely", messages }, { headers: { "x-request-id": "e2e-log-limited" } }).catch(() => undefined);
+    const ids = ["e2e-log-json", "e2e-log-stream", "e2e-log-limited"];
+    const lines = await linesOf(ids);
+    for (const id of ids) {
+      const own = lines.filter((e) => e.request_id === id);
+      expect(own.filter((e) => e.event === "infer_started"), id).toHaveLength(1);
+      expect(own.filter((e) => TERMINAL.includes(String(e.event))), id).toHaveLength(1);
     }
-    expect(events.some((e) => e.event === "infer_fallback" && e.provider === "limited" && e.category === "RateLimit")).toBe(true);
+    // "limited" is cooling down from its retry-after by now (skipped); "broken" is called and fails over.
+    const fallback = lines.find((e) => e.request_id === "e2e-log-json" && e.event === "infer_fallback" && e.provider === "broken");
+    expect(fallback).toMatchObject({ category: "ServerError", status: 500 });
+    expect(lines.find((e) => e.request_id === "e2e-log-limited" && TERMINAL.includes(String(e.event)))).toMatchObject({ event: "infer_failed", status: 429 });
   });
 });

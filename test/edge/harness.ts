@@ -51,7 +51,8 @@ export function chainConfig(providers: Record<string, Record<string, unknown>>, 
 export interface CallOptions {
   config: unknown;
   body?: unknown;
-  rawBody?: string;
+  /** A ReadableStream is sent chunked, without content-length. */
+  rawBody?: string | ReadableStream<Uint8Array>;
   headers?: Record<string, string>;
   env?: Record<string, unknown>;
   method?: string;

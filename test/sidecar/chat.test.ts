@@ -5,6 +5,10 @@ import { getLlama, resolveChatWrapper, type Llama, type LlamaModel } from "node-
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
+import { ChatCompletionRequestSchema } from "../../shared/openai.ts";
+import { checkToolCalls, JsonAnswerError } from "../../sidecar/engine.ts";
+import { GrammarCache } from "../../sidecar/grammars.ts";
+import { toGenerationPlan } from "../../sidecar/request.ts";
 import type { Sidecar } from "../../sidecar/sidecar.ts";
 import { client, createWorkspace, eventually, startTestSidecar, type Workspace } from "./harness.ts";
 
@@ -30,6 +34,9 @@ afterAll(async () => {
 });
 
 const user = (content: string) => [{ role: "user" as const, content }];
+const request = (extra: Record<string, unknown>) => ChatCompletionRequestSchema.parse({ model: "local", messages: user("A digit"), ...extra });
+const digitSchema = { type: "object", properties: { n: { type: "integer", minimum: 0, maximum: 9 } }, required: ["n"], additionalProperties: false };
+const digitTool: OpenAI.Chat.Completions.ChatCompletionTool = { type: "function", function: { name: "set_digit", parameters: digitSchema } };
 
 describe("chat completions", () => {
   it("answers a JSON completion with usage equal to the tokenizer's count", async () => {
@@ -169,11 +176,20 @@ describe("chat completions", () => {
     }
   });
 
-  it("never answers 200 with a number outside the schema's bounds, which the grammar cannot enforce", async () => {
-    const schema = { type: "object", properties: { n: { type: "integer", minimum: 0, maximum: 9 } }, required: ["n"], additionalProperties: false };
+  // The answer check itself, with answers chosen by the test: the model's own answers may never
+  // leave the bounds, so only this shows the check runs.
+  it("checks a json_schema answer's numeric bounds, which the grammar cannot enforce", async () => {
+    const plan = toGenerationPlan(request({ response_format: { type: "json_schema", json_schema: { name: "d", schema: digitSchema } } }));
+    const constraint = (await new GrammarCache(llama).forFormat(plan.responseFormat))!;
+    expect(() => constraint.validate('{"n":12}')).toThrow(/n/);
+    expect(() => constraint.validate('{"n":-1}')).toThrow(/n/);
+    expect(() => constraint.validate('{"n":3}')).not.toThrow();
+  });
+
+  it("smoke: a json_schema answer with bounds is in range or a 500 invalid_model_output, never an out-of-range 200", async () => {
     for (const seed of [1, 2, 3, 4]) {
       const result = await openai.chat.completions
-        .create({ model: "local", messages: user("A digit"), seed, max_tokens: 100, response_format: { type: "json_schema", json_schema: { name: "d", schema } } })
+        .create({ model: "local", messages: user("A digit"), seed, max_tokens: 100, response_format: { type: "json_schema", json_schema: { name: "d", schema: digitSchema } } })
         .catch((e: unknown) => e);
       if (result instanceof OpenAI.APIError) {
         expect(result.status).toBe(500);
@@ -308,6 +324,53 @@ describe("tools", () => {
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.BadRequestError);
     expect((error as InstanceType<typeof OpenAI.BadRequestError>).param).toBe("tools[1].function.parameters");
+  });
+
+  it("checks a tool call's arguments against its parameters' bounds, as for response_format", () => {
+    const plan = toGenerationPlan(request({ tools: [digitTool, tools[1]!], tool_choice: "required" }));
+    expect(() => checkToolCalls(plan, [{ functionName: "set_digit", params: { n: 12 } }])).toThrow(JsonAnswerError);
+    expect(() => checkToolCalls(plan, [{ functionName: "set_digit", params: { n: 12 } }])).toThrow(/set_digit/);
+    expect(() => checkToolCalls(plan, [{ functionName: "get_time", params: { utc: true } }, { functionName: "set_digit", params: { n: 3 } }])).not.toThrow();
+  });
+
+  it("smoke: a forced call to a tool with bounds is in range or a 500 invalid_model_output, never an out-of-range 200", async () => {
+    for (const seed of [1, 2, 3, 4]) {
+      const result = await openai.chat.completions
+        .create({ model: "local", messages: user("Pick a digit"), seed, max_tokens: 100, tools: [digitTool], tool_choice: "required" })
+        .catch((e: unknown) => e);
+      if (result instanceof OpenAI.APIError) {
+        expect(result.status).toBe(500);
+        expect(result.code).toBe("invalid_model_output");
+      } else {
+        const call = (result as OpenAI.Chat.Completions.ChatCompletion).choices[0]!.message.tool_calls![0]!;
+        if (call.type !== "function") throw new Error("not a function call");
+        const n = JSON.parse(call.function.arguments).n;
+        expect(n >= 0 && n <= 9, String(n)).toBe(true);
+      }
+    }
+  });
+
+  it("smoke: a streamed call to a tool with bounds ends in range or with an invalid_model_output error event, never a clean finish", async () => {
+    for (const seed of [1, 2, 3, 4]) {
+      const stream = await openai.chat.completions.create({ model: "local", messages: user("Pick a digit"), seed, max_tokens: 100, tools: [digitTool], tool_choice: "required", stream: true });
+      let args = "";
+      let finish: string | null = null;
+      const error = await (async () => {
+        for await (const chunk of stream) {
+          args += chunk.choices[0]?.delta.tool_calls?.map((d) => d.function?.arguments ?? "").join("") ?? "";
+          finish = chunk.choices[0]?.finish_reason ?? finish;
+        }
+      })().catch((e: unknown) => e);
+      if (error) {
+        expect(error).toBeInstanceOf(OpenAI.APIError);
+        expect((error as InstanceType<typeof OpenAI.APIError>).code).toBe("invalid_model_output");
+        expect(finish).toBeNull();
+      } else {
+        expect(finish).toBe("tool_calls");
+        const n = JSON.parse(args).n;
+        expect(n >= 0 && n <= 9, String(n)).toBe(true);
+      }
+    }
   });
 
   it("accepts a conversation with a tool result and answers it", async () => {
