@@ -61,6 +61,10 @@ export const PROVIDER_DEFAULTS = {
   max_retry_wait_ms: 3_000,
 } as const;
 
+/** What a provider can do (the `capabilities` key). `prefill`: it continues a trailing assistant message. */
+export const CAPABILITIES = ["tools", "vision", "json_schema", "prefill"] as const;
+export type Capability = (typeof CAPABILITIES)[number];
+
 /** Body fields that steer the operator's upstream account (OpenRouter routing and billing): never sent as the client wrote them. */
 export const DROPPED_FIELDS = ["models", "route", "provider", "plugins", "transforms", "preset", "service_tier"] as const;
 
@@ -91,6 +95,10 @@ export const ProviderSchema = z.strictObject({
   rate_limit_cooldown_ms: PositiveInt.optional().describe("cool-down after a 429 without retry-after (default 60000)"),
   auth_error_cooldown_ms: PositiveInt.optional().describe("cool-down after an auth or billing error (default 300000)"),
   error_rules: z.array(ErrorRuleSchema).default([]),
+  capabilities: z
+    .array(z.enum(CAPABILITIES))
+    .optional()
+    .describe("what the provider can do; absent: tools, vision, json_schema (and prefill for local_gguf); present: exactly these"),
   breaker_failures: PositiveInt.optional().describe("consecutive Timeout/NetworkError/ServerError failures that open the circuit (default 2)"),
   breaker_cooldown_ms: PositiveInt.optional().describe("how long an open circuit skips the provider before one trial (default 10000)"),
   breaker_max_cooldown_ms: PositiveInt.optional().describe("cap of the cool-down that doubles after each timed-out trial (default 300000)"),
@@ -121,6 +129,12 @@ export const ProviderSchema = z.strictObject({
   }
 });
 export type ProviderConfig = z.infer<typeof ProviderSchema>;
+
+/** A provider's capabilities: exactly its list when given, else the defaults for its type. */
+export function capabilitiesOf(provider: ProviderConfig): ReadonlySet<Capability> {
+  if (provider.capabilities) return new Set(provider.capabilities);
+  return new Set<Capability>(provider.type === "local_gguf" ? ["tools", "vision", "json_schema", "prefill"] : ["tools", "vision", "json_schema"]);
+}
 
 export const RouterConfigSchema = z
   .strictObject({
