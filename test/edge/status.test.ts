@@ -63,7 +63,8 @@ describe("GET /v1/quota for the status page", () => {
     const tag = broken.id; // provider ids of this test only, since the list is shared by the isolate
     const config = chainConfig({
       [`nokey-${tag}`]: provider(healthy.baseUrl, { api_key_secret: "NOT_SET_ANYWHERE" }),
-      [`broken-${tag}`]: provider(broken.baseUrl),
+      // No retries and no circuit: every request meets the 500 and fails over.
+      [`broken-${tag}`]: provider(broken.baseUrl, { retries: 0, breaker_failures: 1000 }),
       [`healthy-${tag}`]: provider(healthy.baseUrl),
     });
     const first = await call({ config });
