@@ -22,7 +22,8 @@ beforeAll(async () => {
     routes: { default: ["limited", "broken", "healthy"], lonely: ["limited"], metered: ["metered", "healthy"] },
     providers: {
       limited: provider("limited"),
-      broken: provider("broken"),
+      // No retry and no circuit: every request meets its 500 and fails over (these tests are about failover).
+      broken: { ...provider("broken"), retries: 0, breaker_failures: 1000 },
       healthy: provider("healthy"),
       metered: { ...provider("metered"), requests_per_minute: 3, requests_per_day: 100 },
     },

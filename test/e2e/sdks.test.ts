@@ -27,7 +27,8 @@ beforeAll(async () => {
     routes: { default: ["limited", "down", "local"], cloud: ["healthy"], limited: ["limited"] },
     providers: {
       limited: cloud("limited"),
-      down: cloud("down"),
+      // No retry and no circuit: every request meets its 503 and fails over (these tests are about failover).
+      down: { ...cloud("down"), retries: 0, breaker_failures: 1000 },
       healthy: cloud("healthy"),
       local: { type: "local_gguf", base_url: `${sidecar.url}/v1`, model: "tiny", api_key_secret: "SIDECAR_TOKEN" },
     },
