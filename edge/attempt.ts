@@ -1,6 +1,6 @@
 // One call to one provider: send, wait under the provider's timeout with the client's abort linked,
 // and either hand back an answer for the client or a categorized failure for the chain walk.
-import type { ProviderConfig, RouterConfig } from "../shared/config.ts";
+import type { Endpoint, ProviderConfig, RouterConfig } from "../shared/config.ts";
 import type { ErrorCategory } from "../shared/errors.ts";
 import type { Usage } from "../shared/openai.ts";
 import { SSE_HEADERS } from "../shared/sse.ts";
@@ -40,6 +40,7 @@ export interface AttemptContext {
   config: RouterConfig;
   upstream: UpstreamRequest;
   stream: boolean;
+  endpoint: Endpoint;
   clientWantsUsage: boolean;
   clientSignal: AbortSignal;
   startedAt: number;
@@ -130,18 +131,19 @@ export async function attempt(ctx: AttemptContext): Promise<AttemptResult> {
 /** A non-stream answer (or a stream request answered with an error status or JSON). */
 function finishJson(response: Response, text: string, ctx: AttemptContext): AttemptResult {
   if (!response.ok) return upstreamFailure(readUpstreamError(response.status, text), response.headers, ctx);
-  let body: { error?: unknown; choices?: unknown; usage?: Usage; object?: string };
+  let body: { error?: unknown; choices?: unknown; data?: unknown; usage?: Usage; object?: string };
   try {
     body = JSON.parse(text);
   } catch {
     return upstreamFailure(readUpstreamError(502, text), response.headers, ctx, "upstream answered 200 with a body that is not JSON");
   }
   if (body.error) return upstreamFailure(readUpstreamError(errorStatus(body.error), text), response.headers, ctx);
-  if (!Array.isArray(body.choices) || ctx.stream) {
-    const why = ctx.stream ? "upstream did not answer with an event stream" : "upstream answer has no choices";
+  const answer = ctx.endpoint === "embeddings" ? "data" : "choices";
+  if (!Array.isArray(body[answer]) || ctx.stream) {
+    const why = ctx.stream ? "upstream did not answer with an event stream" : `upstream answer has no ${answer}`;
     return upstreamFailure(readUpstreamError(502, text), response.headers, ctx, why);
   }
-  const first = body.choices[0] as { finish_reason?: string | null } | undefined;
+  const first = (body.choices as unknown[] | undefined)?.[0] as { finish_reason?: string | null } | undefined;
   return {
     ok: true,
     upstreamHeaders: response.headers,

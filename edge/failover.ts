@@ -1,6 +1,7 @@
 // The chain walk: for each provider of the route, in order, skip it if it cannot be called, call
 // it, and either answer the client or move on. Builds the final error when every provider is spent.
-import type { RouterConfig } from "../shared/config.ts";
+import type { Endpoint, RouterConfig } from "../shared/config.ts";
+import type { EmbeddingRequest } from "../shared/embeddings.ts";
 import { openAIError, type ErrorCategory } from "../shared/errors.ts";
 import type { ChatCompletionRequest, Usage } from "../shared/openai.ts";
 import { attempt, type AttemptFailure } from "./attempt.ts";
@@ -16,7 +17,9 @@ export interface ChainRequest {
   env: Env;
   route: string;
   chain: readonly string[];
-  body: ChatCompletionRequest;
+  body: ChatCompletionRequest | EmbeddingRequest;
+  /** What to call upstream: chat completions (default) or embeddings, which answer `data`, never a stream. */
+  endpoint?: Endpoint;
   log: InferLog;
   clientSignal: AbortSignal;
   quota: QuotaClient;
@@ -66,7 +69,7 @@ export async function walkChain(req: ChainRequest): Promise<Response> {
 
   for (const providerId of req.chain) {
     const provider = config.providers[providerId]!;
-    const built = await buildUpstreamRequest(provider, body, req.env, log.requestId);
+    const built = await buildUpstreamRequest(provider, body, req.env, log.requestId, req.endpoint);
     if (!built.ok) {
       log.skipped({ provider: providerId, model: provider.model, reason: "missing_key", message: built.message });
       outcomes.push({ provider: providerId, category: "skipped", status: 0, detail: "missing key", limited: false });
@@ -89,6 +92,7 @@ export async function walkChain(req: ChainRequest): Promise<Response> {
       config,
       upstream: built.request,
       stream: body.stream === true,
+      endpoint: req.endpoint ?? "chat",
       clientWantsUsage: body.stream_options?.include_usage === true,
       clientSignal: req.clientSignal,
       startedAt: log.startedAt,

@@ -1,6 +1,7 @@
 // How to call a provider: its URL, headers, model and key. Both provider types speak the OpenAI
 // wire format; `local_gguf` (the sidecar behind a Cloudflare Tunnel) adds Access service-token headers.
-import type { ProviderConfig } from "../shared/config.ts";
+import type { Endpoint, ProviderConfig } from "../shared/config.ts";
+import type { EmbeddingRequest } from "../shared/embeddings.ts";
 import { DEFAULT_TIMEOUT_MS } from "../shared/config.ts";
 import type { ChatCompletionRequest } from "../shared/openai.ts";
 import { readSecret, type Env } from "./env.ts";
@@ -31,9 +32,10 @@ function secretHeaders(provider: ProviderConfig): Array<[secretName: string, hea
 
 export async function buildUpstreamRequest(
   provider: ProviderConfig,
-  request: ChatCompletionRequest,
+  request: ChatCompletionRequest | EmbeddingRequest,
   env: Env,
   requestId: string,
+  endpoint: Endpoint = "chat",
 ): Promise<BuildResult> {
   const headers: Record<string, string> = {
     ...provider.headers,
@@ -50,7 +52,7 @@ export async function buildUpstreamRequest(
   // The sidecar logs under the same request id, so one grep follows a request across both.
   if (provider.type === "local_gguf") headers["x-request-id"] = requestId;
 
-  const upstreamBody: ChatCompletionRequest = { ...request, model: provider.model };
+  const upstreamBody = { ...request, model: provider.model };
   // Usage is asked for on every stream (for logs and token quotas); the relay drops the extra
   // usage chunk when the client did not ask for it.
   if (request.stream) upstreamBody.stream_options = { ...request.stream_options, include_usage: true };
@@ -58,7 +60,7 @@ export async function buildUpstreamRequest(
   return {
     ok: true,
     request: {
-      url: `${provider.base_url.replace(/\/+$/, "")}/chat/completions`,
+      url: `${provider.base_url.replace(/\/+$/, "")}/${endpoint === "embeddings" ? "embeddings" : "chat/completions"}`,
       headers,
       body: JSON.stringify(upstreamBody),
       timeoutMs: provider.timeout_ms ?? DEFAULT_TIMEOUT_MS[provider.type],
