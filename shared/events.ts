@@ -44,5 +44,6 @@ export const InferEventSchema = z.object({
   finish_reason: z.string().nullable().optional(),
   attempts: z.number().int().optional().describe("providers called so far for this request"),
   message: z.string().optional(),
+  endpoint: z.enum(["chat", "responses", "embeddings"]).optional().describe("the API the client called"),
 });
 export type InferEvent = z.infer<typeof InferEventSchema>;
