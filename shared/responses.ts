@@ -34,6 +34,7 @@ const FunctionCallOutputItem = z.looseObject({
 const ReasoningItem = z.looseObject({ type: z.literal("reasoning") });
 
 const OTHER_ITEM = "only message, function_call, function_call_output and reasoning items are supported (InferRouter is stateless and runs no built-in tools)";
+export type ResponsesInputItem = z.infer<typeof ResponsesInputItemSchema>;
 export const ResponsesInputItemSchema = z.union([
   MessageItem,
   FunctionCallItem,
@@ -68,7 +69,17 @@ const stateless = (param: string) =>
 
 export const ResponsesRequestSchema = z.looseObject({
   model: z.string().min(1),
-  input: z.union([z.string(), z.array(ResponsesInputItemSchema).min(1)]),
+  // Items are checked one by one (not inside the union) so an error names the item: input[2].
+  input: z.union([z.string(), z.array(z.unknown()).min(1)]).transform((input, ctx) => {
+    if (typeof input === "string") return input;
+    const items: ResponsesInputItem[] = [];
+    input.forEach((item, index) => {
+      const parsed = ResponsesInputItemSchema.safeParse(item);
+      if (parsed.success) items.push(parsed.data);
+      else for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, path: [index, ...issue.path] } as never);
+    });
+    return items;
+  }),
   instructions: z.string().nullable().optional(),
   tools: z.array(ResponsesFunctionToolSchema).optional(),
   tool_choice: z
@@ -89,6 +100,5 @@ export const ResponsesRequestSchema = z.looseObject({
 });
 
 export type ResponsesRequest = z.infer<typeof ResponsesRequestSchema>;
-export type ResponsesInputItem = z.infer<typeof ResponsesInputItemSchema>;
 export type ResponsesContentPart = z.infer<typeof ResponsesContentPartSchema>;
 export type ResponsesFunctionTool = z.infer<typeof ResponsesFunctionToolSchema>;
