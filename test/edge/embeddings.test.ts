@@ -105,6 +105,13 @@ describe("embeddings config", () => {
     expect(check({ routes: { r: ["a", "b"] }, providers: { a: embedder("https://a.test/v1"), b: embedder("https://b.test/v1") } }).ok).toBe(true);
   });
 
+  it("answers every request with a 500 naming the path while a route mixes spaces", async () => {
+    const config = { routes: { vectors: ["a", "b"] }, providers: { a: embedder("https://a.test/v1"), b: embedder("https://b.test/v1", { embedding_space: "other@768" }) } };
+    const res = await embed(config, { input: "x" });
+    expect(res.status).toBe(500);
+    expect(((await res.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: "invalid_config", message: expect.stringContaining("routes.vectors[1]") });
+  });
+
   it("round-trips base64 as little-endian float32", () => {
     expect(fromBase64(toBase64([0.5, -1, 3.25]))).toEqual([0.5, -1, 3.25]);
     expect(toBase64([1])).toBe("AACAPw==");

@@ -25,6 +25,17 @@ describe("npm run check-config", () => {
     expect(run.stderr).toContain("providers.a.timeout_ms");
   });
 
+  it("accepts cors_origins = [\"*\"] only with a warning", () => {
+    const file = join(dir, "cors.json");
+    const config = { cors_origins: ["*"], routes: { default: ["a"] }, providers: { a: { type: "openai_compatible", base_url: "https://x.test/v1", model: "m" } } };
+    writeFileSync(file, JSON.stringify(config));
+    const { ok, report } = checkConfig(file);
+    expect(ok).toBe(true);
+    expect(report).toContain('warning: cors_origins = ["*"]');
+    writeFileSync(file, JSON.stringify({ ...config, cors_origins: ["https://app.example"] }));
+    expect(checkConfig(file).report).not.toContain("warning");
+  });
+
   it("reports a TOML file without [vars.ROUTER_CONFIG]", () => {
     const file = join(dir, "empty.toml");
     writeFileSync(file, 'name = "x"\n');
