@@ -2,7 +2,7 @@
 // always asked for floats (many providers ignore base64); the edge encodes base64 itself when the
 // client asked for it (the openai SDK does by default).
 import type { Embedding, EmbeddingList, EmbeddingRequest } from "../../shared/embeddings.ts";
-import { fromBase64, toBase64 } from "./vectors.ts";
+import { fromBase64, toBase64 } from "../../shared/embedding-vectors.ts";
 
 export function toUpstreamRequest(request: EmbeddingRequest): EmbeddingRequest {
   return { ...request, encoding_format: "float" };

@@ -1,7 +1,7 @@
 // POST /v1/embeddings through the real Worker: embeddings routes only, floats asked upstream,
 // base64 encoded at the edge, failover within one embedding space, usage against token quotas.
 import { describe, expect, it } from "vitest";
-import { fromBase64, toBase64 } from "../../edge/embeddings/vectors.ts";
+import { fromBase64, toBase64 } from "../../shared/embedding-vectors.ts";
 import { parseRouterConfig } from "../../shared/config.ts";
 import { embeddingVector } from "../support/fake-provider-protocol.ts";
 import { call, provider, scenario } from "./harness.ts";
