@@ -3,7 +3,7 @@
 // it begins with content (failover is over by then) and reports a failure as `data: {"error":...}`.
 // Such an error, or an end without a finish_reason, ends the response with response.failed and an
 // `error` event, never response.completed.
-import { EventSourceParserStream, type EventSourceMessage } from "eventsource-parser/stream";
+import { createParser } from "eventsource-parser";
 import type { ResponsesRequest } from "../../shared/responses.ts";
 import { sseEvent } from "../../shared/sse.ts";
 import {
@@ -175,24 +175,37 @@ export class ResponsesTranslator {
   }
 }
 
-/** The chat SSE body (bytes) as the Responses SSE body (bytes), translated event by event. */
+/**
+ * The chat SSE body (bytes) as the Responses SSE body (bytes). Every chat chunk read is translated
+ * at once and its events go on together as one write: nothing waits for later input, and the
+ * client gets one write per upstream chunk rather than one per event (each write costs a trip
+ * through the runtime).
+ */
 export function toResponsesStream(chatBody: ReadableStream<Uint8Array>, request: ResponsesRequest): ReadableStream<Uint8Array> {
-  let translator: ResponsesTranslator;
-  const translate = new TransformStream<EventSourceMessage, string>({
-    start(controller) {
-      translator = new ResponsesTranslator(request, (frame) => controller.enqueue(frame));
-      translator.start();
-    },
-    transform(event) {
-      translator.chunk(event.data);
-    },
-    flush() {
-      translator.end();
-    },
-  });
-  return chatBody
-    .pipeThrough(new TextDecoderStream())
-    .pipeThrough(new EventSourceParserStream())
-    .pipeThrough(translate)
-    .pipeThrough(new TextEncoderStream());
+  const decoder = new TextDecoder();
+  const encoder = new TextEncoder();
+  let frames: string[] = [];
+  const translator = new ResponsesTranslator(request, (frame) => frames.push(frame));
+  const parser = createParser({ onEvent: (event) => translator.chunk(event.data) });
+  const send = (controller: TransformStreamDefaultController<Uint8Array>) => {
+    if (frames.length) controller.enqueue(encoder.encode(frames.join("")));
+    frames = [];
+  };
+  return chatBody.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      start(controller) {
+        translator.start();
+        send(controller);
+      },
+      transform(chunk, controller) {
+        parser.feed(decoder.decode(chunk, { stream: true }));
+        send(controller);
+      },
+      flush(controller) {
+        parser.feed(decoder.decode());
+        translator.end();
+        send(controller);
+      },
+    }),
+  );
 }
