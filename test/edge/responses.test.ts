@@ -67,6 +67,16 @@ describe("POST /v1/responses", () => {
     expect(logs.events().find((e) => e.event === "infer_failed")).toMatchObject({ provider: "cut", status: 200 });
   });
 
+  it("stops the upstream call and logs infer_cancelled when the client stops reading", async () => {
+    const a = await scenario([{ type: "sse", content: "a long answer", end: "hang" }]);
+    const res = await responsesCall(chainConfig({ a: provider(a.baseUrl) }), { stream: true });
+    const reader = res.body!.getReader();
+    await reader.read();
+    await reader.cancel();
+    expect(logs.events().find((e) => e.event === "infer_cancelled")).toMatchObject({ provider: "a", stream: true });
+    await expect.poll(async () => (await a.calls())[0]!.abandoned).toBe(true);
+  });
+
   it("answers a 400 naming the param for stateful features and built-in tools", async () => {
     const a = await scenario();
     const config = chainConfig({ a: provider(a.baseUrl) });

@@ -70,6 +70,15 @@ describe("sidecar embeddings", () => {
     expect(after.data).toHaveLength(1);
   });
 
+  it("answers 404 when started without --embedding-model", async () => {
+    const plain = await startTestSidecar(workspace, { contextSize: 256 });
+    try {
+      await expect(client(plain, workspace.token).embeddings.create({ model: "local", input: "x" })).rejects.toMatchObject({ status: 404, code: "embeddings_not_served" });
+    } finally {
+      await plain.close(0);
+    }
+  });
+
   it("refuses bad input with a 400 naming the param, and logs each request once", async () => {
     const openai = client(sidecar, workspace.token);
     await expect(openai.embeddings.create({ model: "local", input: "x", dimensions: 100_000 })).rejects.toMatchObject({ status: 400, param: "dimensions" });
