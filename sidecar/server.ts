@@ -49,7 +49,7 @@ function toApiError(error: unknown, retryAfterSeconds: number): ApiError {
   return serverError(`generation failed: ${error instanceof Error ? error.message : String(error)}`);
 }
 
-type Common = Pick<InferEventFields, "request_id" | "route" | "model" | "stream">;
+type Common = Pick<InferEventFields, "request_id" | "route" | "model" | "stream" | "endpoint">;
 
 /** One request's log lines: infer_started now, then exactly one terminal event (with `extra()`, read when it is written). */
 function requestLog(log: OpLog, common: Common, retryAfterSeconds: number, extra: () => Partial<InferEventFields> = () => ({})) {
@@ -138,7 +138,7 @@ export function createApp(options: AppOptions): Hono<Env> {
     const request = c.req.valid("json");
     const stream = request.stream === true;
     let ttftMs: number | undefined;
-    const common = { request_id: c.get("requestId"), route: request.model, model: engine.modelId, stream };
+    const common = { request_id: c.get("requestId"), route: request.model, model: engine.modelId, stream, endpoint: "chat" as const };
     const { startedAt, terminal, failed } = requestLog(log, common, retryAfterSeconds, () => ({ ttft_ms: ttftMs }));
     let generationStartedAt = startedAt;
     const completed = (result: GenerationResult) => {
@@ -226,7 +226,7 @@ export function createApp(options: AppOptions): Hono<Env> {
       throw new ApiError(404, openAIError("This sidecar serves no embeddings: start it with --embedding-model PATH", "not_found_error", "embeddings_not_served"));
     }
     const request = c.req.valid("json");
-    const { terminal, failed } = requestLog(log, { request_id: c.get("requestId"), route: request.model, model: embedder.modelId, stream: false }, retryAfterSeconds);
+    const { terminal, failed } = requestLog(log, { request_id: c.get("requestId"), route: request.model, model: embedder.modelId, stream: false, endpoint: "embeddings" }, retryAfterSeconds);
     try {
       const { vectors, promptTokens } = await embedder.embed(request, c.req.raw.signal);
       const usage = { prompt_tokens: promptTokens, total_tokens: promptTokens };

@@ -3,7 +3,6 @@
 // translated back, as one JSON object or as Responses events.
 import type { Context } from "hono";
 import { ResponsesRequestSchema, type ResponsesRequest } from "../../shared/responses.ts";
-import { SSE_HEADERS } from "../../shared/sse.ts";
 import type { AppEnv } from "../http.ts";
 import { toChatRequest } from "../responses/request.ts";
 import { fromChatCompletion } from "../responses/response.ts";
@@ -19,11 +18,9 @@ export async function responses(c: Context<AppEnv, "/v1/responses", { out: { jso
   const answer = await walkRoute(c, route, toChatRequest(request), { stream });
   // Errors are already OpenAI-shaped, as the Responses API shapes them too.
   if (!answer.ok || !answer.body) return c.newResponse(answer.body, answer);
+  // The walk's headers: SSE or JSON content type, x-inferrouter-provider and -attempts.
   const headers = new Headers(answer.headers);
-  if (stream) {
-    for (const [name, value] of Object.entries(SSE_HEADERS)) headers.set(name, value);
-    return c.newResponse(toResponsesStream(answer.body, request), { status: 200, headers });
-  }
+  if (stream) return c.newResponse(toResponsesStream(answer.body, request), { status: 200, headers });
   headers.delete("content-length");
   return c.json(fromChatCompletion(request, await answer.json()), 200, Object.fromEntries(headers));
 }

@@ -1,6 +1,7 @@
 // POST /v1/embeddings through the real Worker: embeddings routes only, floats asked upstream,
 // base64 encoded at the edge, failover within one embedding space, usage against token quotas.
 import { describe, expect, it } from "vitest";
+import { toClientAnswer, toUpstreamRequest } from "../../edge/embeddings/translate.ts";
 import { fromBase64, toBase64 } from "../../shared/embedding-vectors.ts";
 import { parseRouterConfig } from "../../shared/config.ts";
 import { embeddingVector } from "../support/fake-provider-protocol.ts";
@@ -83,6 +84,7 @@ describe("POST /v1/embeddings", () => {
     const chat = await call({ config, body: { model: "vectors", messages: [{ role: "user", content: "hi" }] } });
     expect(chat.status).toBe(400);
     expect(((await chat.json()) as { error: { message: string } }).error.message).toContain('"vectors"');
+    expect(logs.events().filter((e) => e.event === "infer_started").at(-1)).toMatchObject({ endpoint: "chat", route: "vectors" });
     expect(await a.calls()).toHaveLength(0);
   });
 });
@@ -110,6 +112,17 @@ describe("embeddings config", () => {
     const res = await embed(config, { input: "x" });
     expect(res.status).toBe(500);
     expect(((await res.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: "invalid_config", message: expect.stringContaining("routes.vectors[1]") });
+  });
+
+  it("gives floats to a float client when a provider answered base64 anyway, and keeps upstream's order", () => {
+    const upstream = { data: [{ index: 1, embedding: toBase64([0.25, 0.5]) }, { index: 0, embedding: [1, 2] }], model: "m", usage: { prompt_tokens: 4, total_tokens: 4 } };
+    expect(toClientAnswer({ model: "vectors", input: ["a", "b"], encoding_format: "float" }, upstream)).toEqual({
+      object: "list",
+      data: [{ object: "embedding", index: 1, embedding: [0.25, 0.5] }, { object: "embedding", index: 0, embedding: [1, 2] }],
+      model: "m",
+      usage: { prompt_tokens: 4, total_tokens: 4 },
+    });
+    expect(toUpstreamRequest({ model: "vectors", input: "a", encoding_format: "base64", dimensions: 8 })).toEqual({ model: "vectors", input: "a", encoding_format: "float", dimensions: 8 });
   });
 
   it("round-trips base64 as little-endian float32", () => {
