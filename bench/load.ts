@@ -50,7 +50,11 @@ export async function measure(send: () => Promise<Sample>, requests: number, con
       while (next++ < requests) samples.push(await send());
     }),
   );
-  const elapsed = performance.now() - started;
+  return summarize(samples, concurrency, performance.now() - started);
+}
+
+/** Percentiles of a set of samples; `rps` needs the wall time they took (NaN without it). */
+export function summarize(samples: Sample[], concurrency = 1, elapsed = Number.NaN): Summary {
   const totals = samples.map((s) => s.totalMs).sort((a, b) => a - b);
   const ttfbs = samples.map((s) => s.ttfbMs).sort((a, b) => a - b);
   return {

@@ -6,14 +6,24 @@ import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import type { MiddlewareHandler } from "hono";
 import { openAIError, statusCategory } from "../shared/errors.ts";
-import type { ModelList } from "../shared/openai.ts";
 import { adminAuth, clientAuth } from "./auth.ts";
 import { chatCompletions, validateChatRequest } from "./chat.ts";
 import { loadConfig } from "./config.ts";
+import { withCors } from "./cors.ts";
 import { apiError, errorResponse, type AppEnv } from "./http.ts";
 import { InferLog } from "./oplog.ts";
 import { quotaReport } from "./quota/report.ts";
 import { statusRoutes } from "./routes/status.ts";
+import { embeddings, validateEmbeddingRequest } from "./routes/embeddings.ts";
+import { listModels, retrieveModel } from "./routes/models.ts";
+import { responses, validateResponsesRequest } from "./routes/responses.ts";
+
+/** The API each inference path serves, as the log names it. */
+const ENDPOINT_OF: Record<string, InferLog["endpoint"]> = {
+  "/v1/chat/completions": "chat",
+  "/v1/responses": "responses",
+  "/v1/embeddings": "embeddings",
+};
 
 /** Loads ROUTER_CONFIG (validated once per isolate); an invalid one answers 500 naming the bad path. */
 const withConfig = createMiddleware<AppEnv>(async (c, next) => {
@@ -30,6 +40,7 @@ const withConfig = createMiddleware<AppEnv>(async (c, next) => {
  */
 const withInferLog = createMiddleware<AppEnv>(async (c, next) => {
   const log = new InferLog(c.get("requestId"), (task) => c.executionCtx.waitUntil(task));
+  log.endpoint = ENDPOINT_OF[c.req.path];
   c.set("log", log);
   await next();
   if (log.isEnded || (c.res.ok && log.isStarted)) return;
@@ -76,8 +87,10 @@ export function createApp() {
     return c.newResponse(response.body, response);
   });
   app.notFound((c) =>
-    c.json(openAIError("Unknown endpoint: see /v1/chat/completions and /v1/models", "invalid_request_error", "unknown_url"), 404),
+    c.json(openAIError("Unknown endpoint: see /v1/chat/completions, /v1/responses, /v1/embeddings and /v1/models", "invalid_request_error", "unknown_url"), 404),
   );
+
+  app.use("/v1/*", withCors);
 
   app.get("/health", withConfig, (c) => {
     const config = c.get("config");
@@ -86,14 +99,11 @@ export function createApp() {
 
   app.post("/v1/chat/completions", withInferLog, withConfig, clientAuth, withBodyLimit, validateChatRequest, chatCompletions);
 
-  app.get("/v1/models", withConfig, clientAuth, (c) => {
-    const created = 0;
-    const list: ModelList = {
-      object: "list",
-      data: Object.keys(c.get("config").routes).map((id) => ({ id, object: "model", created, owned_by: "inferrouter" })),
-    };
-    return c.json(list);
-  });
+  app.post("/v1/responses", withInferLog, withConfig, clientAuth, withBodyLimit, validateResponsesRequest, responses);
+  app.post("/v1/embeddings", withInferLog, withConfig, clientAuth, withBodyLimit, validateEmbeddingRequest, embeddings);
+
+  app.get("/v1/models", withConfig, clientAuth, listModels);
+  app.get("/v1/models/:id", withConfig, clientAuth, retrieveModel);
 
   app.get("/v1/quota", withConfig, adminAuth, quotaReport);
   app.route("/status", statusRoutes); // the status page (HTML; its script sends the admin key to /v1/quota)

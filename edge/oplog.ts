@@ -16,6 +16,8 @@ export class InferLog {
   readonly startedAt = Date.now();
   route = "";
   client: string | undefined;
+  /** The API the client called, named on the start line. */
+  endpoint: InferEvent["endpoint"];
   private started = false;
   private ended = false;
   private readonly pending: string[] = [];
@@ -40,7 +42,7 @@ export class InferLog {
     if (this.started) return;
     this.started = true;
     this.route = route;
-    this.write("infer_started", { client: this.client, ...fields });
+    this.write("infer_started", { client: this.client, endpoint: this.endpoint, ...fields });
   }
 
   skipped(fields: EventFields): void {

@@ -6,7 +6,8 @@
 // routing or billing are dropped (DROPPED_FIELDS, plus the config's drop_fields) unless the
 // provider's allow_fields lets them through; then the operator's body_defaults fill what the
 // client left out and body_overrides set what the operator always decides.
-import type { ProviderConfig, RouterConfig } from "../shared/config.ts";
+import type { Endpoint, ProviderConfig, RouterConfig } from "../shared/config.ts";
+import type { EmbeddingRequest } from "../shared/embeddings.ts";
 import { DEFAULT_TIMEOUT_MS, DROPPED_FIELDS } from "../shared/config.ts";
 import type { ChatCompletionRequest } from "../shared/openai.ts";
 import { readSecret, type Env } from "./env.ts";
@@ -40,7 +41,7 @@ function secretHeaders(provider: ProviderConfig): Array<[secretName: string, hea
 }
 
 /** The client's body as this provider receives it: steering fields dropped, the operator's defaults and overrides applied. */
-export function upstreamBody(config: RouterConfig, provider: ProviderConfig, request: ChatCompletionRequest): ChatCompletionRequest {
+export function upstreamBody<T extends ChatCompletionRequest | EmbeddingRequest>(config: RouterConfig, provider: ProviderConfig, request: T): T {
   const allowed = new Set(provider.allow_fields);
   const body: Record<string, unknown> = { ...request };
   for (const field of [...DROPPED_FIELDS, ...config.drop_fields]) if (!allowed.has(field)) delete body[field];
@@ -50,15 +51,16 @@ export function upstreamBody(config: RouterConfig, provider: ProviderConfig, req
   // Usage is asked for on every stream (for logs and token quotas); the relay drops the extra
   // usage chunk when the client did not ask for it.
   if (request.stream) body.stream_options = { ...(body.stream_options as object | undefined), include_usage: true };
-  return body as ChatCompletionRequest;
+  return body as T;
 }
 
 export async function buildUpstreamRequest(
   config: RouterConfig,
   provider: ProviderConfig,
-  request: ChatCompletionRequest,
+  request: ChatCompletionRequest | EmbeddingRequest,
   env: Env,
   requestId: string,
+  endpoint: Endpoint = "chat",
 ): Promise<BuildResult> {
   const headers: Record<string, string> = {
     ...provider.headers,
@@ -78,7 +80,7 @@ export async function buildUpstreamRequest(
   return {
     ok: true,
     request: {
-      url: `${provider.base_url.replace(/\/+$/, "")}/chat/completions`,
+      url: `${provider.base_url.replace(/\/+$/, "")}/${endpoint === "embeddings" ? "embeddings" : "chat/completions"}`,
       headers,
       body: JSON.stringify(upstreamBody(config, provider, request)),
       timeoutMs: provider.timeout_ms ?? DEFAULT_TIMEOUT_MS[provider.type],

@@ -20,6 +20,15 @@ export function secretNames(config: RouterConfig): string[] {
   return [...new Set(names.filter((name): name is string => Boolean(name)))];
 }
 
+/** Valid but worth a second look before a deploy. */
+export function configWarnings(config: RouterConfig): string[] {
+  const warnings: string[] = [];
+  if (config.cors_origins.includes("*")) {
+    warnings.push('cors_origins = ["*"] lets any web page call the API with a client key it holds; list your app\'s origins instead');
+  }
+  return warnings;
+}
+
 export function checkConfig(path: string): { ok: boolean; report: string } {
   let raw: unknown;
   try {
@@ -34,6 +43,7 @@ export function checkConfig(path: string): { ok: boolean; report: string } {
     `${path}: ROUTER_CONFIG is valid: ${Object.keys(routes).length} routes, ${Object.keys(providers).length} providers`,
     ...Object.entries(routes).map(([name, chain]) => `  route ${name}: ${chain.join(" -> ")}`),
     `  secrets it reads (wrangler secret put NAME, or .dev.vars locally): ${secretNames(result.config).join(", ") || "none"}`,
+    ...configWarnings(result.config).map((warning) => `  warning: ${warning}`),
   ];
   return { ok: true, report: lines.join("\n") };
 }

@@ -46,6 +46,10 @@ const TimeZone = z.string().refine(
   { message: "not an IANA time zone (e.g. America/Los_Angeles)" },
 );
 
+/** What a provider (and so a route) serves: chat completions or embeddings. */
+export const ENDPOINTS = ["chat", "embeddings"] as const;
+export type Endpoint = (typeof ENDPOINTS)[number];
+
 export const PROVIDER_TYPES = ["openai_compatible", "local_gguf"] as const;
 
 /** Default whole-call timeout: cloud providers answer fast or not at all; a local model is slow. */
@@ -95,6 +99,8 @@ export const ProviderSchema = z.strictObject({
   rate_limit_cooldown_ms: PositiveInt.optional().describe("cool-down after a 429 without retry-after (default 60000)"),
   auth_error_cooldown_ms: PositiveInt.optional().describe("cool-down after an auth or billing error (default 300000)"),
   error_rules: z.array(ErrorRuleSchema).default([]),
+  endpoint: z.enum(ENDPOINTS).optional().describe('what the provider serves (default "chat"): "chat" ({base_url}/chat/completions) or "embeddings" ({base_url}/embeddings)'),
+  embedding_space: z.string().min(1).optional().describe('embeddings: the model and size its vectors live in (e.g. "nomic-embed-text-v1.5@768"); one space per route'),
   capabilities: z
     .array(z.enum(CAPABILITIES))
     .optional()
@@ -148,6 +154,7 @@ export const RouterConfigSchema = z
     drop_fields: z.array(z.string().min(1)).default([]).describe("body fields dropped before the upstream call, on top of the built-in list"),
     routes: z.record(z.string().min(1), z.array(z.string().min(1)).min(1)),
     providers: z.record(z.string().min(1), ProviderSchema),
+    cors_origins: z.array(z.string().min(1)).default([]).describe('browser origins allowed to call the API with a client key ("*": any, check-config warns)'),
   })
   .superRefine((config, ctx) => {
     for (const [route, chain] of Object.entries(config.routes)) {
@@ -161,11 +168,51 @@ export const RouterConfigSchema = z
         }
       });
     }
+    checkEndpoints(config, ctx);
     if (config.default_route !== undefined && !Object.hasOwn(config.routes, config.default_route)) {
       ctx.addIssue({ code: "custom", path: ["default_route"], message: `no route named "${config.default_route}"` });
     }
   });
 export type RouterConfig = z.infer<typeof RouterConfigSchema>;
+
+/**
+ * A route serves one endpoint, and an embeddings route one embedding space: vectors from another
+ * model are not comparable, so failover may move only between hosts of the same one.
+ */
+function checkEndpoints(config: Pick<RouterConfig, "providers" | "routes">, ctx: z.core.$RefinementCtx<unknown>) {
+  for (const [id, provider] of Object.entries(config.providers)) {
+    if (providerEndpoint(provider) === "embeddings" && !provider.embedding_space) {
+      ctx.addIssue({ code: "custom", path: ["providers", id, "embedding_space"], message: 'an endpoint = "embeddings" provider must declare embedding_space (e.g. "nomic-embed-text-v1.5@768")' });
+    }
+    if (providerEndpoint(provider) === "chat" && provider.embedding_space !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["providers", id, "embedding_space"], message: 'embedding_space is for endpoint = "embeddings" providers' });
+    }
+  }
+  for (const [route, chain] of Object.entries(config.routes)) {
+    const known = chain.flatMap((id, index) => (Object.hasOwn(config.providers, id) ? [{ id, index, provider: config.providers[id]! }] : []));
+    const [first, ...rest] = known;
+    if (!first) continue;
+    for (const { id, index, provider } of rest) {
+      if (providerEndpoint(provider) !== providerEndpoint(first.provider)) {
+        ctx.addIssue({ code: "custom", path: ["routes", route, index], message: `"${id}" serves ${providerEndpoint(provider)} but "${first.id}" serves ${providerEndpoint(first.provider)}: a route serves one endpoint` });
+      } else if (provider.embedding_space !== first.provider.embedding_space) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["routes", route, index],
+          message: `"${id}" has embedding_space "${provider.embedding_space}" but "${first.id}" has "${first.provider.embedding_space}": failing over between embedding models would mix vectors that are not comparable`,
+        });
+      }
+    }
+  }
+}
+
+/** The endpoint a (validated, homogeneous) route serves. */
+export function routeEndpoint(config: RouterConfig, chain: readonly string[]): Endpoint {
+  const first = config.providers[chain[0]!];
+  return first ? providerEndpoint(first) : "chat";
+}
+
+export const providerEndpoint = (provider: ProviderConfig): Endpoint => provider.endpoint ?? "chat";
 
 /** Parses ROUTER_CONFIG as the Worker receives it: a table (object) or a JSON string. */
 export function parseRouterConfig(raw: unknown): { ok: true; config: RouterConfig } | { ok: false; message: string } {

@@ -47,5 +47,6 @@ export const InferEventSchema = z.object({
   attempts: z.number().int().optional().describe("upstream calls so far for this request, retries included"),
   wait_ms: z.number().optional().describe("infer_retry: how long the edge waits before calling the same provider again"),
   message: z.string().optional(),
+  endpoint: z.enum(["chat", "responses", "embeddings"]).optional().describe("the API the client called"),
 });
 export type InferEvent = z.infer<typeof InferEventSchema>;

@@ -12,3 +12,8 @@ export const SSE_HEADERS = {
   "cache-control": "no-cache",
   connection: "keep-alive",
 } as const;
+
+/** One named event (`event:` + `data:` lines), as the Responses API streams them. */
+export function sseEvent(name: string, value: unknown): string {
+  return `event: ${name}\ndata: ${JSON.stringify(value)}\n\n`;
+}

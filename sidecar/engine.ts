@@ -300,12 +300,13 @@ export class Engine {
   }
 
   /** Stop: let running and queued work finish for up to graceMs, cancel the rest, free the model. */
-  async close(graceMs: number): Promise<void> {
+  async close(graceMs: number, beforeFree?: () => Promise<void>): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.pool.whenIdle(), new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
     clearTimeout(timer);
     this.stopping.abort();
     await this.pool.whenIdle();
+    await beforeFree?.();
     await this.context.dispose();
     await this.loaded.model.dispose();
     await this.loaded.llama.dispose();

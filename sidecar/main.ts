@@ -7,6 +7,7 @@ import { DEFAULTS, defaultThreads, startSidecar, type Sidecar, type SidecarOptio
 
 const USAGE = `usage: inferrouter-sidecar --model PATH_OR_URI [options]
   --model PATH_OR_URI      local .gguf file or hf:user/repo/file.gguf
+  --embedding-model PATH   GGUF for /v1/embeddings (may be the same file as --model; default: none)
   --host HOST              bind address (default ${DEFAULTS.host})
   --port N                 port, 0 for any free one (default ${DEFAULTS.port})
   --parallel N             generations at once (default ${DEFAULTS.parallel})
@@ -41,6 +42,7 @@ function parseCli(argv: string[]): SidecarOptions {
     strict: true,
     options: {
       model: { type: "string" },
+      "embedding-model": { type: "string" },
       host: { type: "string" },
       port: { type: "string" },
       parallel: { type: "string" },
@@ -63,6 +65,7 @@ function parseCli(argv: string[]): SidecarOptions {
   if (!values.model) throw new UsageError("--model is required");
   return {
     model: values.model,
+    embeddingModel: values["embedding-model"],
     host: values.host,
     port: integer("port", values.port, 0),
     parallel: integer("parallel", values.parallel, 1),

@@ -95,6 +95,18 @@ export async function checkModelFile(path: string): Promise<void> {
   if (!info.metadata.tokenizer?.ggml?.tokens) throw new StartupError(`${path}: GGUF file has no tokenizer vocabulary`);
 }
 
+/** A second model (the embedding model) on the llama.cpp instance the first one loaded. */
+export async function loadSecondModel(loaded: LoadedModel, uri: string, options: Pick<LoadModelOptions, "downloadStallMs" | "showProgress"> = {}): Promise<LoadedModel> {
+  const path = await resolveModelPath(uri, { stallMs: options.downloadStallMs, showProgress: options.showProgress });
+  if (path === loaded.path) return loaded;
+  await checkModelFile(path);
+  try {
+    return { llama: loaded.llama, model: await loaded.llama.loadModel({ modelPath: path }), path };
+  } catch (error) {
+    throw new StartupError(`could not load ${path} (${error instanceof Error ? error.message : error}); the file may be truncated or corrupt`);
+  }
+}
+
 export async function loadModel(options: LoadModelOptions): Promise<LoadedModel> {
   const path = await resolveModelPath(options.model, { stallMs: options.downloadStallMs, showProgress: options.showProgress });
   await checkModelFile(path);

@@ -10,8 +10,11 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { validator } from "hono/validator";
 import { openAIBearerAuth } from "../shared/bearer.ts";
 import { openAIError, statusCategory, zodToOpenAIError } from "../shared/errors.ts";
+import { toBase64 } from "../shared/embedding-vectors.ts";
+import { EmbeddingRequestSchema, type EmbeddingList, type EmbeddingRequest } from "../shared/embeddings.ts";
 import { ChatCompletionRequestSchema, type ChatCompletionRequest, type ModelList } from "../shared/openai.ts";
 import { CompletionShape } from "./completions.ts";
+import type { Embedder } from "./embeddings.ts";
 import { CancelledError, JsonAnswerError, type Engine, type GenerationResult, type PreparedGeneration } from "./engine.ts";
 import { ApiError, serverError } from "./errors.ts";
 import type { InferEventFields, OpLog } from "./oplog.ts";
@@ -20,6 +23,8 @@ import { QueueFullError } from "./slots.ts";
 
 export interface AppOptions {
   engine: Engine;
+  /** Serves /v1/embeddings when the sidecar was started with --embedding-model. */
+  embedder?: Embedder;
   log: OpLog;
   /** The current bearer token (re-read on rotation); undefined only with --insecure-no-auth. */
   token?: () => string | null;
@@ -42,6 +47,35 @@ function toApiError(error: unknown, retryAfterSeconds: number): ApiError {
   if (error instanceof CancelledError) return new ApiError(503, openAIError(error.message, "server_error", "cancelled"));
   if (error instanceof JsonAnswerError) return serverError(error.message, "server_error", "invalid_model_output");
   return serverError(`generation failed: ${error instanceof Error ? error.message : String(error)}`);
+}
+
+type Common = Pick<InferEventFields, "request_id" | "route" | "model" | "stream" | "endpoint">;
+
+/** One request's log lines: infer_started now, then exactly one terminal event (with `extra()`, read when it is written). */
+function requestLog(log: OpLog, common: Common, retryAfterSeconds: number, extra: () => Partial<InferEventFields> = () => ({})) {
+  const startedAt = performance.now();
+  log.event({ ...common, event: "infer_started" });
+  let terminated = false;
+  const terminal = (fields: Omit<InferEventFields, keyof Common>) => {
+    if (terminated) return;
+    terminated = true;
+    log.event({ ...common, latency_ms: Math.round(performance.now() - startedAt), ...extra(), ...fields });
+  };
+  /** Logs what went wrong and gives the error to answer with. */
+  const failed = (error: unknown): ApiError => {
+    const apiError = toApiError(error, retryAfterSeconds);
+    if (error instanceof CancelledError) terminal({ event: "infer_cancelled", reason: error.by, status: apiError.status });
+    else
+      terminal({
+        event: "infer_failed",
+        status: apiError.status,
+        category: statusCategory(apiError.status),
+        reason: apiError.body.error.code ?? undefined,
+        message: apiError.body.error.message,
+      });
+    return apiError;
+  };
+  return { startedAt, terminal, failed };
 }
 
 export function createApp(options: AppOptions): Hono<Env> {
@@ -103,18 +137,10 @@ export function createApp(options: AppOptions): Hono<Env> {
   app.post("/v1/chat/completions", validateRequest, async (c) => {
     const request = c.req.valid("json");
     const stream = request.stream === true;
-    const startedAt = performance.now();
-    let generationStartedAt = startedAt;
     let ttftMs: number | undefined;
-    const common = { request_id: c.get("requestId"), route: request.model, model: engine.modelId, stream };
-    log.event({ ...common, event: "infer_started" });
-
-    let terminated = false;
-    const terminal = (fields: Omit<InferEventFields, keyof typeof common>) => {
-      if (terminated) return;
-      terminated = true;
-      log.event({ ...common, latency_ms: Math.round(performance.now() - startedAt), ttft_ms: ttftMs, ...fields });
-    };
+    const common = { request_id: c.get("requestId"), route: request.model, model: engine.modelId, stream, endpoint: "chat" as const };
+    const { startedAt, terminal, failed } = requestLog(log, common, retryAfterSeconds, () => ({ ttft_ms: ttftMs }));
+    let generationStartedAt = startedAt;
     const completed = (result: GenerationResult) => {
       const seconds = (performance.now() - generationStartedAt) / 1000;
       terminal({
@@ -124,19 +150,6 @@ export function createApp(options: AppOptions): Hono<Env> {
         ...result.usage,
         tokens_per_second: seconds > 0 ? Math.round((result.usage.completion_tokens / seconds) * 10) / 10 : undefined,
       });
-    };
-    const failed = (error: unknown): ApiError => {
-      const apiError = toApiError(error, retryAfterSeconds);
-      if (error instanceof CancelledError) terminal({ event: "infer_cancelled", reason: error.by, status: apiError.status });
-      else
-        terminal({
-          event: "infer_failed",
-          status: apiError.status,
-          category: statusCategory(apiError.status),
-          reason: apiError.body.error.code ?? undefined,
-          message: apiError.body.error.message,
-        });
-      return apiError;
     };
 
     // Everything that can refuse the request happens before the first byte, so it is a plain
@@ -199,6 +212,35 @@ export function createApp(options: AppOptions): Hono<Env> {
         await writes.catch(() => undefined);
       }
     });
+  });
+
+  const validateEmbeddings = validator("json", (value): EmbeddingRequest => {
+    const parsed = EmbeddingRequestSchema.safeParse(value);
+    if (!parsed.success) throw new ApiError(400, zodToOpenAIError(parsed.error));
+    return parsed.data;
+  });
+
+  app.post("/v1/embeddings", validateEmbeddings, async (c) => {
+    const embedder = options.embedder;
+    if (!embedder) {
+      throw new ApiError(404, openAIError("This sidecar serves no embeddings: start it with --embedding-model PATH", "not_found_error", "embeddings_not_served"));
+    }
+    const request = c.req.valid("json");
+    const { terminal, failed } = requestLog(log, { request_id: c.get("requestId"), route: request.model, model: embedder.modelId, stream: false, endpoint: "embeddings" }, retryAfterSeconds);
+    try {
+      const { vectors, promptTokens } = await embedder.embed(request, c.req.raw.signal);
+      const usage = { prompt_tokens: promptTokens, total_tokens: promptTokens };
+      terminal({ event: "infer_completed", status: 200, ...usage });
+      const base64 = request.encoding_format === "base64";
+      return c.json<EmbeddingList>({
+        object: "list",
+        data: vectors.map((vector, index) => ({ object: "embedding", index, embedding: base64 ? toBase64(vector) : vector })),
+        model: embedder.modelId,
+        usage,
+      });
+    } catch (error) {
+      throw failed(error);
+    }
   });
 
   app.notFound((c) => c.json(openAIError(`No route ${c.req.method} ${c.req.path}`, "not_found_error", "not_found"), 404));

@@ -6,8 +6,9 @@ import type { AddressInfo } from "node:net";
 import { setTimeout } from "node:timers/promises";
 import type { Server } from "node:http";
 import { serve } from "@hono/node-server";
+import { Embedder } from "./embeddings.ts";
 import { Engine } from "./engine.ts";
-import { loadModel, StartupError, type GpuOption } from "./model.ts";
+import { loadModel, loadSecondModel, StartupError, type GpuOption } from "./model.ts";
 import { createOpLog, type OpLog } from "./oplog.ts";
 import { TokenFile } from "./secrets.ts";
 import { createApp } from "./server.ts";
@@ -15,6 +16,8 @@ import { createApp } from "./server.ts";
 export interface SidecarOptions {
   /** Local .gguf path or hf: URI. */
   model: string;
+  /** GGUF for /v1/embeddings (may be the same file as `model`); without it the sidecar serves no embeddings. */
+  embeddingModel?: string;
   host?: string;
   port?: number;
   parallel?: number;
@@ -67,6 +70,7 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
   const threads = options.threads ?? defaultThreads();
   const log: OpLog = createOpLog(options.logFile);
   let engine: Engine;
+  let embedder: Embedder | undefined;
   try {
     const loaded = await loadModel({
       model: options.model,
@@ -84,6 +88,16 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
       threads,
       maxQueue: options.maxQueue ?? DEFAULTS.maxQueue,
     });
+    if (options.embeddingModel) {
+      const embeddingModel = await loadSecondModel(loaded, options.embeddingModel, { downloadStallMs: options.downloadStallMs, showProgress: options.showProgress });
+      embedder = await Embedder.create({
+        engine,
+        model: embeddingModel.model,
+        modelId: basename(embeddingModel.path).replace(/\.gguf$/i, ""),
+        threads,
+        ownsModel: embeddingModel !== loaded,
+      });
+    }
   } catch (error) {
     tokenFile?.close();
     await log.flush();
@@ -91,7 +105,7 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
   }
 
   let draining = false;
-  const app = createApp({ engine, log, token: tokenFile ? () => tokenFile.current() : undefined, draining: () => draining });
+  const app = createApp({ engine, embedder, log, token: tokenFile ? () => tokenFile.current() : undefined, draining: () => draining });
   const server: Server = await new Promise((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: options.host ?? DEFAULTS.host, port: options.port ?? DEFAULTS.port }, () =>
       resolve(s),
@@ -112,7 +126,8 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       log.info("shutting down", { grace_ms: graceMs });
-      await engine.close(graceMs);
+      // Embeddings hold the engine's slots too, so once it is idle they are done: free their model first.
+      await engine.close(graceMs, async () => embedder?.close());
       // In-flight answers are written by now; drop keep-alive sockets so close() can finish.
       server.closeIdleConnections();
       await Promise.race([stopped, setTimeout(1000)]);

@@ -1,6 +1,6 @@
 // One call to one provider: send, wait under the provider's timeout with the client's abort linked,
 // and either hand back an answer for the client or a categorized failure for the chain walk.
-import type { ProviderConfig, RouterConfig } from "../../shared/config.ts";
+import type { Endpoint, ProviderConfig, RouterConfig } from "../../shared/config.ts";
 import type { ErrorCategory } from "../../shared/errors.ts";
 import type { Usage } from "../../shared/openai.ts";
 import { SSE_HEADERS } from "../../shared/sse.ts";
@@ -42,6 +42,7 @@ export interface AttemptContext {
   /** This call's time limit: the provider's own, cut to what is left of the request's deadline. */
   timeoutMs: number;
   stream: boolean;
+  endpoint: Endpoint;
   clientWantsUsage: boolean;
   clientSignal: AbortSignal;
   startedAt: number;
@@ -139,18 +140,19 @@ function finishJson(response: Response, text: string, ctx: AttemptContext): Atte
     return upstreamFailure(error, response.headers, ctx);
   }
   if (!response.ok) return upstreamFailure(readUpstreamError(response.status, text), response.headers, ctx);
-  let body: { error?: unknown; choices?: unknown; usage?: Usage; object?: string };
+  let body: { error?: unknown; choices?: unknown; data?: unknown; usage?: Usage; object?: string };
   try {
     body = JSON.parse(text);
   } catch {
     return upstreamFailure(readUpstreamError(502, text), response.headers, ctx, "upstream answered 200 with a body that is not JSON");
   }
   if (body.error) return upstreamFailure(readUpstreamError(errorStatus(body.error), text), response.headers, ctx);
-  if (!Array.isArray(body.choices) || ctx.stream) {
-    const why = ctx.stream ? "upstream did not answer with an event stream" : "upstream answer has no choices";
+  const answer = ctx.endpoint === "embeddings" ? "data" : "choices";
+  if (!Array.isArray(body[answer]) || ctx.stream) {
+    const why = ctx.stream ? "upstream did not answer with an event stream" : `upstream answer has no ${answer}`;
     return upstreamFailure(readUpstreamError(502, text), response.headers, ctx, why);
   }
-  const first = body.choices[0] as { finish_reason?: string | null } | undefined;
+  const first = (body.choices as unknown[] | undefined)?.[0] as { finish_reason?: string | null } | undefined;
   return {
     ok: true,
     upstreamHeaders: response.headers,

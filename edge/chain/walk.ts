@@ -2,7 +2,8 @@
 // retries (attempt.ts, retry.ts), learn from what happened (learn.ts), and either answer the client
 // or move on. How the walk ends is handed to outcome.ts, the one writer of the request's terminal
 // log line and of the final error.
-import type { RouterConfig } from "../../shared/config.ts";
+import type { Endpoint, RouterConfig } from "../../shared/config.ts";
+import type { EmbeddingRequest } from "../../shared/embeddings.ts";
 import type { ErrorCategory } from "../../shared/errors.ts";
 import type { ChatCompletionRequest } from "../../shared/openai.ts";
 import type { Env } from "../env.ts";
@@ -19,7 +20,9 @@ export interface ChainRequest {
   env: Env;
   route: string;
   chain: readonly string[];
-  body: ChatCompletionRequest;
+  body: ChatCompletionRequest | EmbeddingRequest;
+  /** What to call upstream: chat completions (default) or embeddings, which answer `data`, never a stream. */
+  endpoint?: Endpoint;
   log: InferLog;
   clientSignal: AbortSignal;
   quota: QuotaClient;
@@ -90,6 +93,7 @@ async function callProvider(req: ChainRequest, walk: WalkState, admitted: Admitt
       upstream: admitted.upstream,
       timeoutMs,
       stream: body.stream === true,
+      endpoint: req.endpoint ?? "chat",
       clientWantsUsage: body.stream_options?.include_usage === true,
       clientSignal: req.clientSignal,
       startedAt: log.startedAt,

@@ -66,6 +66,27 @@ describe("npm run check-config", () => {
     expect(report).toContain("providers.a.body_overrides.model");
   });
 
+  it("accepts cors_origins = [\"*\"] only with a warning", () => {
+    const file = join(dir, "cors.json");
+    const config = { cors_origins: ["*"], routes: { default: ["a"] }, providers: { a: { type: "openai_compatible", base_url: "https://x.test/v1", model: "m" } } };
+    writeFileSync(file, JSON.stringify(config));
+    const { ok, report } = checkConfig(file);
+    expect(ok).toBe(true);
+    expect(report).toContain('warning: cors_origins = ["*"]');
+    writeFileSync(file, JSON.stringify({ ...config, cors_origins: ["https://app.example"] }));
+    expect(checkConfig(file).report).not.toContain("warning");
+  });
+
+  it("names the route whose embedding providers declare different spaces", () => {
+    const file = join(dir, "spaces.json");
+    const embedder = (space: string) => ({ type: "openai_compatible", base_url: "https://x.test/v1", model: "m", endpoint: "embeddings", embedding_space: space });
+    writeFileSync(file, JSON.stringify({ routes: { vectors: ["a", "b"] }, providers: { a: embedder("nomic@768"), b: embedder("bge@1024") } }));
+    const { ok, report } = checkConfig(file);
+    expect(ok).toBe(false);
+    expect(report).toContain("routes.vectors[1]");
+    expect(report).toContain("bge@1024");
+  });
+
   it("reports a TOML file without [vars.ROUTER_CONFIG]", () => {
     const file = join(dir, "empty.toml");
     writeFileSync(file, 'name = "x"\n');

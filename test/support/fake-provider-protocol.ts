@@ -68,3 +68,23 @@ export function chunks(model: string, content: string, includeUsage: boolean): u
     ...(includeUsage ? [{ ...base, choices: [], usage: { prompt_tokens: 7, completion_tokens: words.length, total_tokens: 7 + words.length } }] : []),
   ];
 }
+
+/**
+ * The fake's embedding of one input: a deterministic function of the input alone, so every host
+ * of one embedding space answers the same vector (what failover between hosts must preserve).
+ */
+export function embeddingVector(input: string | number[], dimensions = 4): number[] {
+  const codes = typeof input === "string" ? [...input].map((ch) => ch.codePointAt(0)!) : input;
+  return Array.from({ length: dimensions }, (_, d) => codes.reduce((sum, code, i) => sum + ((code * (d + 1) + i) % 17), 0) / 16 - 0.5 * (d + 1));
+}
+
+/** An OpenAI embeddings answer (floats) for the request's input. */
+export function embeddingsAnswer(model: string, input: unknown, dimensions?: number) {
+  const inputs = typeof input === "string" ? [input] : Array.isArray(input) && typeof input[0] === "number" ? [input as number[]] : (input as Array<string | number[]>);
+  return {
+    object: "list",
+    data: inputs.map((item, index) => ({ object: "embedding", index, embedding: embeddingVector(item, dimensions) })),
+    model,
+    usage: { prompt_tokens: 3 * inputs.length, total_tokens: 3 * inputs.length },
+  };
+}

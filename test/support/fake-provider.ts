@@ -1,9 +1,9 @@
 // A scriptable OpenAI-compatible provider: a real HTTP server on 127.0.0.1. Each test scripts its
 // own scenario (POST /_script/<id>) and points a provider at /s/<id>/v1; every call to
-// /s/<id>/v1/chat/completions takes the next step and is recorded (GET /_calls/<id>).
+// /s/<id>/v1/chat/completions (or /embeddings) takes the next step and is recorded (GET /_calls/<id>).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { chunks, completion, type RecordedCall, type Script, type Step } from "./fake-provider-protocol.ts";
+import { chunks, completion, embeddingsAnswer, type RecordedCall, type Script, type Step } from "./fake-provider-protocol.ts";
 
 export type { RecordedCall, Script, Step };
 
@@ -56,7 +56,8 @@ export async function startFakeProvider(): Promise<FakeProvider> {
       res.writeHead(200, { "content-type": "application/json" });
       return res.end(JSON.stringify(calls.get(id) ?? []));
     }
-    if (req.method === "POST" && kind === "s" && id && url.pathname.endsWith("/chat/completions")) {
+    const embeddings = url.pathname.endsWith("/embeddings");
+    if (req.method === "POST" && kind === "s" && id && (url.pathname.endsWith("/chat/completions") || embeddings)) {
       const body = JSON.parse(await readBody(req)) as Record<string, unknown>;
       const recorded = calls.get(id) ?? [];
       calls.set(id, recorded);
@@ -69,7 +70,9 @@ export async function startFakeProvider(): Promise<FakeProvider> {
       const script = scripts.get(id) ?? { steps: [] };
       const step = script.steps[recorded.length - 1] ??
         (script.after === "success" || !script.steps.length ? undefined : script.steps.at(-1));
-      return play(step, body, id, req, res);
+      // An embeddings call without a step of its own gets vectors for its input.
+      const fallback: Step | undefined = embeddings ? { type: "json", body: embeddingsAnswer(String(body.model), body.input, body.dimensions as number | undefined) } : undefined;
+      return play(step ?? fallback, body, id, req, res);
     }
     res.writeHead(404, { "content-type": "application/json" }).end('{"error":{"message":"no such fake route"}}');
   });

@@ -1,0 +1,211 @@
+// A chat completion stream -> Responses API events. Each chat chunk is translated as it arrives and
+// its events are passed on at once (nothing is held back). The chat stream comes from the relay:
+// it begins with content (failover is over by then) and reports a failure as `data: {"error":...}`.
+// Such an error, or an end without a finish_reason, ends the response with response.failed and an
+// `error` event, never response.completed.
+import { createParser } from "eventsource-parser";
+import type { ResponsesRequest } from "../../shared/responses.ts";
+import { sseEvent } from "../../shared/sse.ts";
+import {
+  finalize,
+  newId,
+  reasoningOf,
+  responseShell,
+  textPart,
+  type ChatUsage,
+  type FunctionCallItem,
+  type MessageItem,
+  type OutputItem,
+  type ReasoningItem,
+  type ResponseObject,
+} from "./response.ts";
+
+interface ChatChunk {
+  error?: { message?: string; code?: string | null; param?: string | null };
+  usage?: ChatUsage | null;
+  choices?: Array<{
+    finish_reason?: string | null;
+    delta?: {
+      content?: string | null;
+      reasoning_content?: unknown;
+      reasoning?: unknown;
+      tool_calls?: Array<{ index: number; id?: string; function?: { name?: string; arguments?: string } }>;
+    };
+  }>;
+}
+
+type Emit = (type: string, fields: Record<string, unknown>) => void;
+
+/** The translation's state: the response so far and the output items still open. */
+export class ResponsesTranslator {
+  private readonly response: ResponseObject;
+  private sequence = 0;
+  private text: { item: MessageItem | ReasoningItem; index: number; text: string } | undefined;
+  private readonly calls = new Map<number, { item: FunctionCallItem; index: number }>();
+  private finishReason: string | null | undefined;
+  private usage: ChatUsage | undefined;
+  private error: { message: string; code: string | null; param: string | null } | undefined;
+  private readonly emit: Emit;
+
+  constructor(request: ResponsesRequest, enqueue: (frame: string) => void) {
+    this.response = responseShell(request);
+    this.emit = (type, fields) => enqueue(sseEvent(type, { type, sequence_number: this.sequence++, ...fields }));
+  }
+
+  start(): void {
+    this.emit("response.created", { response: this.snapshot() });
+    this.emit("response.in_progress", { response: this.snapshot() });
+  }
+
+  /** One SSE event of the chat stream. */
+  chunk(data: string): void {
+    if (data === "[DONE]" || this.error) return;
+    let chunk: ChatChunk;
+    try {
+      chunk = JSON.parse(data) as ChatChunk;
+    } catch {
+      return; // the relay forwards only what upstream sent; a frame that is not JSON carries nothing for us
+    }
+    if (chunk.error) {
+      this.error = { message: chunk.error.message ?? "upstream error", code: chunk.error.code ?? null, param: chunk.error.param ?? null };
+      return;
+    }
+    if (chunk.usage) this.usage = chunk.usage;
+    const choice = chunk.choices?.[0];
+    if (!choice) return;
+    const delta = choice.delta ?? {};
+    const reasoning = reasoningOf(delta);
+    if (reasoning) this.textDelta("reasoning", reasoning);
+    if (typeof delta.content === "string" && delta.content !== "") this.textDelta("message", delta.content);
+    for (const call of delta.tool_calls ?? []) this.toolCallDelta(call);
+    if (choice.finish_reason) this.finishReason = choice.finish_reason;
+  }
+
+  /** The chat stream ended: close the open items and send the terminal event. */
+  end(): void {
+    if (this.error || !this.finishReason) {
+      const error = this.error ?? { message: "the stream ended before the answer was complete", code: "stream_interrupted", param: null };
+      const failed: ResponseObject = {
+        ...this.snapshot(),
+        status: "failed",
+        error: { code: "server_error", message: error.message },
+        usage: null,
+      };
+      for (const item of failed.output) item.status = "incomplete";
+      this.emit("response.failed", { response: failed });
+      this.emit("error", { code: error.code, message: error.message, param: error.param });
+      return;
+    }
+    this.closeText();
+    for (const call of [...this.calls.values()]) this.closeCall(call);
+    const final = finalize(this.snapshot(), this.finishReason, this.usage);
+    this.emit(final.status === "completed" ? "response.completed" : "response.incomplete", { response: final });
+  }
+
+  private snapshot(): ResponseObject {
+    return structuredClone(this.response);
+  }
+
+  private addItem(item: OutputItem): number {
+    const index = this.response.output.push(item) - 1;
+    this.emit("response.output_item.added", { output_index: index, item: structuredClone(item) });
+    return index;
+  }
+
+  private textDelta(kind: "message" | "reasoning", delta: string): void {
+    if (this.text?.item.type !== kind) {
+      this.closeText();
+      const item: MessageItem | ReasoningItem =
+        kind === "message"
+          ? { id: newId("msg"), type: "message", role: "assistant", status: "in_progress", content: [] }
+          : { id: newId("rs"), type: "reasoning", summary: [], content: [], status: "in_progress" };
+      const index = this.addItem(item);
+      const part = kind === "message" ? textPart("") : { type: "reasoning_text" as const, text: "" };
+      (item.content as unknown[]).push(part);
+      this.emit("response.content_part.added", { item_id: item.id, output_index: index, content_index: 0, part });
+      this.text = { item, index, text: "" };
+    }
+    const open = this.text;
+    open.text += delta;
+    const where = { item_id: open.item.id, output_index: open.index, content_index: 0 };
+    if (kind === "message") this.emit("response.output_text.delta", { ...where, delta, logprobs: [] });
+    else this.emit("response.reasoning_text.delta", { ...where, delta });
+  }
+
+  private closeText(): void {
+    const open = this.text;
+    if (!open) return;
+    this.text = undefined;
+    const where = { item_id: open.item.id, output_index: open.index, content_index: 0 };
+    const part = open.item.type === "message" ? textPart(open.text) : { type: "reasoning_text" as const, text: open.text };
+    open.item.content[0] = part as never;
+    if (open.item.type === "message") this.emit("response.output_text.done", { ...where, text: open.text, logprobs: [] });
+    else this.emit("response.reasoning_text.done", { ...where, text: open.text });
+    this.emit("response.content_part.done", { ...where, part });
+    open.item.status = "completed";
+    this.emit("response.output_item.done", { output_index: open.index, item: structuredClone(open.item) });
+  }
+
+  private toolCallDelta(delta: NonNullable<NonNullable<NonNullable<ChatChunk["choices"]>[number]["delta"]>["tool_calls"]>[number]): void {
+    let open = this.calls.get(delta.index);
+    if (!open) {
+      this.closeText();
+      const item: FunctionCallItem = {
+        id: newId("fc"),
+        type: "function_call",
+        call_id: delta.id ?? newId("fc"),
+        name: delta.function?.name ?? "",
+        arguments: "",
+        status: "in_progress",
+      };
+      open = { item, index: this.addItem(item) };
+      this.calls.set(delta.index, open);
+    }
+    const args = delta.function?.arguments;
+    if (!args) return;
+    open.item.arguments += args;
+    this.emit("response.function_call_arguments.delta", { item_id: open.item.id, output_index: open.index, delta: args });
+  }
+
+  private closeCall(open: { item: FunctionCallItem; index: number }): void {
+    const { item, index } = open;
+    this.emit("response.function_call_arguments.done", { item_id: item.id, output_index: index, name: item.name, arguments: item.arguments });
+    item.status = "completed";
+    this.emit("response.output_item.done", { output_index: index, item: structuredClone(item) });
+  }
+}
+
+/**
+ * The chat SSE body (bytes) as the Responses SSE body (bytes). Every chat chunk read is translated
+ * at once and its events go on together as one write: nothing waits for later input, and the
+ * client gets one write per upstream chunk rather than one per event (each write costs a trip
+ * through the runtime).
+ */
+export function toResponsesStream(chatBody: ReadableStream<Uint8Array>, request: ResponsesRequest): ReadableStream<Uint8Array> {
+  const decoder = new TextDecoder();
+  const encoder = new TextEncoder();
+  let frames: string[] = [];
+  const translator = new ResponsesTranslator(request, (frame) => frames.push(frame));
+  const parser = createParser({ onEvent: (event) => translator.chunk(event.data) });
+  const send = (controller: TransformStreamDefaultController<Uint8Array>) => {
+    if (frames.length) controller.enqueue(encoder.encode(frames.join("")));
+    frames = [];
+  };
+  return chatBody.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      start(controller) {
+        translator.start();
+        send(controller);
+      },
+      transform(chunk, controller) {
+        parser.feed(decoder.decode(chunk, { stream: true }));
+        send(controller);
+      },
+      flush(controller) {
+        parser.feed(decoder.decode());
+        translator.end();
+        send(controller);
+      },
+    }),
+  );
+}

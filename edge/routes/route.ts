@@ -1,0 +1,84 @@
+// What every endpoint does before and around the chain walk: check the body against its schema,
+// find the route (of the endpoint's kind) and walk its chain.
+import type { Context } from "hono";
+import { validator } from "hono/validator";
+import type { z } from "zod";
+import { routeEndpoint, type Endpoint, type RouterConfig } from "../../shared/config.ts";
+import { zodToOpenAIError } from "../../shared/errors.ts";
+import { walkChain, type ChainRequest } from "../chain/walk.ts";
+import { apiError, type AppEnv } from "../http.ts";
+import { QuotaClient } from "../quota/client.ts";
+
+/** Checks the JSON body against `schema`; unknown fields stay in it. The model, when there is one, names the log's route. */
+export function validateBody<T extends z.ZodType>(schema: T) {
+  return validator("json", (value, c: Context<AppEnv>): z.infer<T> => {
+    const model = (value as { model?: unknown } | null)?.model;
+    if (typeof model === "string") c.get("log").route = model;
+    const parsed = schema.safeParse(value);
+    if (parsed.success) return parsed.data;
+    const type = c.req.header("content-type") ?? "";
+    if (!/json/i.test(type)) {
+      throw apiError(400, "Content-Type must be application/json", "invalid_request_error", "invalid_content_type");
+    }
+    // Thrown, not returned, so the request's log line carries the message like every other rejection.
+    const { error } = zodToOpenAIError(parsed.error);
+    throw apiError(400, error.message, error.type, error.code, error.param);
+  });
+}
+
+export interface Route {
+  name: string;
+  chain: readonly string[];
+}
+
+/** The route a model name asks for: a configured alias, else the default route, else none. */
+export function resolveRoute(config: RouterConfig, model: string): Route | undefined {
+  // Own keys only: a model named "constructor" or "toString" is not a route.
+  if (Object.hasOwn(config.routes, model)) return { name: model, chain: config.routes[model]! };
+  if (config.default_route !== undefined) return { name: config.default_route, chain: config.routes[config.default_route]! };
+  return undefined;
+}
+
+const ENDPOINT_PATHS: Record<Endpoint, string> = { chat: "/v1/chat/completions or /v1/responses", embeddings: "/v1/embeddings" };
+
+/** The route for `model` that serves `endpoint`: 404 for an unknown model, 400 for a route of the other kind. */
+export function requireRoute(config: RouterConfig, model: string, endpoint: Endpoint): Route {
+  const route = resolveRoute(config, model);
+  if (!route) {
+    throw apiError(404, `The model "${model}" does not exist: known models are ${Object.keys(config.routes).join(", ")}`,
+      "invalid_request_error", "model_not_found", "model");
+  }
+  const serves = routeEndpoint(config, route.chain);
+  if (serves !== endpoint) {
+    throw apiError(400, `The model "${model}" is an ${serves} route: use it with ${ENDPOINT_PATHS[serves]}`,
+      "invalid_request_error", "wrong_endpoint", "model");
+  }
+  return route;
+}
+
+/** Starts the request's log and walks the route's chain with `body` (already in the upstream's wire shape). */
+export function walkRoute(
+  c: Context<AppEnv>,
+  route: Route,
+  body: ChainRequest["body"],
+  options: { stream: boolean } & Pick<ChainRequest, "endpoint">,
+): Promise<Response> {
+  const log = c.get("log");
+  log.client = c.get("client");
+  log.start(route.name, { stream: options.stream });
+  return walkChain({
+    config: c.get("config"),
+    env: c.env,
+    route: route.name,
+    chain: route.chain,
+    body,
+    log,
+    clientSignal: c.req.raw.signal,
+    quota: new QuotaClient(
+      c.env,
+      (promise) => c.executionCtx.waitUntil(promise),
+      (provider, message) => log.quotaUnavailable({ provider, message }),
+    ),
+    ...(options.endpoint && { endpoint: options.endpoint }),
+  });
+}
