@@ -2,7 +2,7 @@
 // rule list: the provider's own error_rules, then the global ones, then the built-in rules below,
 // then the status alone.
 import type { ErrorRule } from "../shared/config.ts";
-import { statusCategory, type ErrorCategory } from "../shared/errors.ts";
+import { KEY_PATTERNS, statusCategory, type ErrorCategory } from "../shared/errors.ts";
 
 export interface UpstreamError {
   status: number;
@@ -106,9 +106,8 @@ export function retryAfterMs(headers: Headers, now: number): number | undefined 
 export function sanitize(message: string, secrets: ReadonlyArray<string | undefined> = []): string {
   let out = message;
   for (const secret of secrets) if (secret && secret.length >= 4) out = out.split(secret).join("[redacted]");
+  for (const pattern of KEY_PATTERNS) out = out.replace(pattern, "[redacted-key]");
   return out
-    .replace(/\b(sk|gsk|pk|rk|xai|sk-or-v1|sk-ant)[-_][A-Za-z0-9_-]{8,}/g, "[redacted-key]")
-    .replace(/\bAIza[0-9A-Za-z_-]{20,}/g, "[redacted-key]")
     .replace(/Bearer\s+\S+/gi, "Bearer [redacted]")
     .replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>)]+/gi, "[url]")
     .replace(/\b\d{1,3}(\.\d{1,3}){3}(:\d+)?\b/g, "[address]")

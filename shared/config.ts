@@ -1,7 +1,7 @@
 // The router config (ROUTER_CONFIG): routes, providers, failover policy and error rules.
 // Keys are snake_case; unknown keys are errors so a typo is reported, not ignored.
 import { z } from "zod";
-import { DEFAULT_FAILOVER_ON, ERROR_CATEGORIES } from "./errors.ts";
+import { DEFAULT_FAILOVER_ON, ERROR_CATEGORIES, KEY_PATTERNS } from "./errors.ts";
 
 const Category = z.enum(ERROR_CATEGORIES);
 const PositiveInt = z.number().int().positive();
@@ -78,6 +78,39 @@ const HeaderName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { message: 
 const KEY_HEADERS = new Set(["authorization", "api-key", "x-api-key", "x-goog-api-key"]);
 const NonNegativeInt = z.number().int().nonnegative();
 
+/** Headers the edge sets itself: a key sent in one of them would be overwritten or break the call. */
+const EDGE_HEADERS = new Set(["content-type", "accept", "content-length", "host", "x-request-id", "cf-access-client-id", "cf-access-client-secret"]);
+
+/**
+ * Cross-field checks of one provider. It may run on a provider with other errors (see `when`
+ * below), so it reads every field defensively.
+ */
+function checkProvider(value: Record<string, unknown>, ctx: z.RefinementCtx): void {
+  const issue = (path: PropertyKey[], message: string) => ctx.addIssue({ code: "custom", path, message });
+  if (value.type !== "local_gguf") {
+    for (const key of ["access_client_id_secret", "access_client_secret_secret"]) {
+      if (value[key] !== undefined) issue([key], `${key} is only for type = "local_gguf" (Cloudflare Access in front of the sidecar)`);
+    }
+  }
+  const keyHeader = typeof value.api_key_header === "string" ? value.api_key_header.toLowerCase() : undefined;
+  if (keyHeader && EDGE_HEADERS.has(keyHeader)) issue(["api_key_header"], `${keyHeader} is set by the edge: name another header for the key`);
+  const headers = typeof value.headers === "object" && value.headers !== null ? (value.headers as Record<string, unknown>) : {};
+  for (const [name, headerValue] of Object.entries(headers)) {
+    const lower = name.toLowerCase();
+    const looksLikeKey = typeof headerValue === "string" && KEY_PATTERNS.some((pattern) => new RegExp(pattern.source).test(headerValue));
+    if (KEY_HEADERS.has(lower) || lower === keyHeader || looksLikeKey) {
+      issue(["headers", name], "keys do not go in headers: name the secret in api_key_secret (and the header in api_key_header)");
+    }
+  }
+  for (const table of ["body_defaults", "body_overrides"]) {
+    const fields = value[table];
+    if (typeof fields !== "object" || fields === null) continue;
+    for (const field of ["model", "messages", "stream"]) {
+      if (Object.hasOwn(fields, field)) issue([table, field], `${field} is set by the edge and the client, not by ${table}`);
+    }
+  }
+}
+
 export const ProviderSchema = z.strictObject({
   type: z.enum(PROVIDER_TYPES),
   base_url: z
@@ -114,25 +147,9 @@ export const ProviderSchema = z.strictObject({
   allow_fields: z.array(z.string().min(1)).optional().describe("dropped body fields this provider may receive from clients"),
   body_defaults: z.record(z.string(), z.unknown()).optional().describe("body fields added when the client did not send them"),
   body_overrides: z.record(z.string(), z.unknown()).optional().describe("body fields always set by the operator (e.g. a max_tokens cap)"),
-}).superRefine((provider, ctx) => {
-  if (provider.type !== "local_gguf") {
-    for (const key of ["access_client_id_secret", "access_client_secret_secret"] as const) {
-      if (provider[key] !== undefined) ctx.addIssue({ code: "custom", path: [key], message: `${key} is only for type = "local_gguf" (Cloudflare Access in front of the sidecar)` });
-    }
-  }
-  for (const name of Object.keys(provider.headers ?? {})) {
-    const lower = name.toLowerCase();
-    if (KEY_HEADERS.has(lower) || lower === provider.api_key_header?.toLowerCase()) {
-      ctx.addIssue({ code: "custom", path: ["headers", name], message: "keys do not go in headers: name the secret in api_key_secret (and the header in api_key_header)" });
-    }
-  }
-  for (const table of ["body_defaults", "body_overrides"] as const) {
-    for (const field of ["model", "messages", "stream"]) {
-      if (provider[table] && Object.hasOwn(provider[table], field)) {
-        ctx.addIssue({ code: "custom", path: [table, field], message: `${field} is set by the edge and the client, not by ${table}` });
-      }
-    }
-  }
+}).superRefine(checkProvider, {
+  // Run on every provider, even one with other errors, so check-config names every bad path at once.
+  when: (payload) => typeof payload.value === "object" && payload.value !== null,
 });
 export type ProviderConfig = z.infer<typeof ProviderSchema>;
 

@@ -21,6 +21,9 @@ export const DEFAULT_FAILOVER_ON: readonly ErrorCategory[] = ERROR_CATEGORIES.fi
   (category) => category !== "BadRequest" && category !== "ContentFiltered",
 );
 
+/** What provider keys look like (OpenAI, Groq, OpenRouter, Anthropic, xAI, Google): redacted wherever text may hold one. */
+export const KEY_PATTERNS: readonly RegExp[] = [/\b(sk|gsk|pk|rk|xai|sk-or-v1|sk-ant)[-_][A-Za-z0-9_-]{8,}/g, /\bAIza[0-9A-Za-z_-]{20,}/g];
+
 export type OpenAIErrorType =
   | "invalid_request_error"
   | "authentication_error"

@@ -16,9 +16,9 @@ export interface RetryState {
 
 /** How long to wait before calling the provider again, or undefined to move on. */
 export function retryDelay(failed: AttemptFailure, provider: ProviderConfig, state: RetryState, random: () => number = Math.random): number | undefined {
+  const maxWait = provider.max_retry_wait_ms ?? PROVIDER_DEFAULTS.max_retry_wait_ms;
   if (failed.category === "RateLimit") {
     // A short per-second limit is cheaper to wait out than to fail over; a long one, or none given, is not.
-    const maxWait = provider.max_retry_wait_ms ?? PROVIDER_DEFAULTS.max_retry_wait_ms;
     if (state.waitedForRetryAfter || failed.retryAfterMs === undefined || failed.retryAfterMs > maxWait) return undefined;
     state.waitedForRetryAfter = true;
     return failed.retryAfterMs;
@@ -26,10 +26,12 @@ export function retryDelay(failed: AttemptFailure, provider: ProviderConfig, sta
   // A timeout is never retried: a silent provider stays silent, and waiting again doubles the client's wait.
   const stumbled = failed.category === "NetworkError" || (failed.category === "ServerError" && RETRIED_STATUSES.has(failed.status));
   if (!stumbled || state.retries >= (provider.retries ?? PROVIDER_DEFAULTS.retries)) return undefined;
+  // A 503 that says how long it will be down is believed: not retried sooner, nor at all past max_retry_wait_ms.
+  if (failed.retryAfterMs !== undefined && failed.retryAfterMs > maxWait) return undefined;
   const base = (provider.retry_backoff_ms ?? PROVIDER_DEFAULTS.retry_backoff_ms) * 2 ** state.retries;
   state.retries++;
   // Jitter (0.5x to 1.5x) keeps clients that failed together from retrying together.
-  return Math.round(base * (0.5 + random()));
+  return Math.max(Math.round(base * (0.5 + random())), failed.retryAfterMs ?? 0);
 }
 
 /** Waits `ms`, or less if the client goes away first. */

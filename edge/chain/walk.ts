@@ -108,8 +108,9 @@ async function callProvider(req: ChainRequest, walk: WalkState, admitted: Admitt
     if ("cancelled" in result) return { kind: "cancelled", providerId };
 
     const failed: AttemptFailure = result;
-    // Cut by the request's deadline, not by the provider's own timeout: no verdict on the provider.
-    const cutByDeadline = failed.category === "Timeout" && timeoutMs < admitted.upstream.timeoutMs;
+    // No answer within a limit the request's deadline cut short, not the provider's own: no verdict on
+    // the provider. (A 504 or 408 the provider answered is its own verdict, and fails over.)
+    const cutByDeadline = failed.category === "Timeout" && failed.status === 0 && timeoutMs < admitted.upstream.timeoutMs;
     const delay = admitted.trial || cutByDeadline ? undefined : retryDelay(failed, provider, retry);
     const canRetry = delay !== undefined && walk.attempts < config.max_attempts && Date.now() + delay < walk.deadline;
     const fields = {

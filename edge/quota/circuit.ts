@@ -30,6 +30,9 @@ export type FailureKind = "fast" | "slow";
 
 export type CircuitName = "closed" | "open" | "half_open";
 
+/** How long a request that met a trial in flight treats the provider as skipped (and caches that). */
+export const TRIAL_POLL_MS = 1_000;
+
 export type CircuitAdmission = { ok: true; trial: boolean } | { ok: false; retryAt: number };
 
 export function closedCircuit(): CircuitState {
@@ -48,7 +51,8 @@ export function breakerSettings(provider: ProviderConfig): BreakerSettings {
 export function circuitAdmit(state: CircuitState, now: number, trialLeaseMs: number): CircuitAdmission {
   if (state.openUntil === 0) return { ok: true, trial: false };
   if (now < state.openUntil) return { ok: false, retryAt: state.openUntil };
-  if (now < state.trialUntil) return { ok: false, retryAt: state.trialUntil };
+  // While a trial is out, its outcome is due any moment: ask again within a second, not at its lease's end.
+  if (now < state.trialUntil) return { ok: false, retryAt: Math.min(state.trialUntil, now + TRIAL_POLL_MS) };
   // A trial whose caller never reported (its isolate went away) frees the next one at trialUntil.
   state.trialUntil = now + trialLeaseMs;
   return { ok: true, trial: true };

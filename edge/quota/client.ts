@@ -21,6 +21,8 @@ interface Denial {
 const denials = new Map<string, Denial>();
 /** Circuits of providers without a tracker, by tracker name. */
 const localCircuits = new Map<string, CircuitState>();
+/** Tracker names this isolate reported an outage for since it last reported a success: the next success resets them. */
+const unresetFailures = new Set<string>();
 
 const TRACKER_TIMEOUT_MS = 1_000;
 
@@ -118,6 +120,7 @@ export class QuotaClient {
       if (!circuit) localCircuits.set(name, (circuit = closedCircuit()));
       circuitFailure(circuit, kind, Date.now(), settings);
     }
+    unresetFailures.add(name);
     this.background(providerId, async () => {
       const report = await this.tracker(name).circuitFailure(kind, settings);
       // The tracker opened it: later requests here skip the provider without an RPC.
@@ -127,12 +130,18 @@ export class QuotaClient {
     });
   }
 
-  /** A success closes the provider's circuit (reported only when there was something to close). */
+  /**
+   * A success closes the provider's circuit. It is reported only when there may be something to
+   * reset: failures at admission, or an outage this isolate reported since (a retry that then
+   * succeeded, a concurrent request), so a healthy provider costs no extra tracker call.
+   */
   circuitSuccess(providerId: string, provider: ProviderConfig, failuresBefore: number): void {
     const name = trackerName(providerId, provider);
-    const localFailures = localCircuits.get(name)?.failures ?? 0;
     localCircuits.delete(name);
-    if (failuresBefore > 0 || localFailures > 0) this.background(providerId, () => this.tracker(name).circuitSuccess());
+    // Requests that met this trial in flight cached a short denial: the provider serves again now.
+    if (denials.get(name)?.reason === "circuit_open") denials.delete(name);
+    const reported = unresetFailures.delete(name);
+    if (failuresBefore > 0 || reported) this.background(providerId, () => this.tracker(name).circuitSuccess());
   }
 
   /** Counts an answer's tokens, for providers with token budgets. */

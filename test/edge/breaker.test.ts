@@ -89,6 +89,38 @@ describe.each(homes)("a circuit %s", (_home, limits) => {
   });
 });
 
+describe("a circuit in its tracker", () => {
+  it("serves again at once after a successful trial: requests that met the trial in flight are not held for its lease", async () => {
+    const fail: Step = { type: "json", status: 503, body: { error: { message: "overloaded" } } };
+    const flaky = await scenario({ steps: [fail, fail, { type: "json", delay_ms: 400 }], after: "success" });
+    const healthy = await scenario();
+    const config = chainConfig({
+      flaky: provider(flaky.baseUrl, { retries: 0, breaker_cooldown_ms: 300, timeout_ms: 10_000, requests_per_day: 1000 }),
+      next: provider(healthy.baseUrl),
+    });
+    await call({ config });
+    await call({ config });
+    await wait(350);
+    const trial = call({ config });
+    await wait(100);
+    const during = await call({ config });
+    expect(during.headers.get("x-inferrouter-provider")).toBe("next");
+    expect((await trial).headers.get("x-inferrouter-provider")).toBe("flaky");
+    expect((await call({ config })).headers.get("x-inferrouter-provider")).toBe("flaky");
+    // A request that meets a trial in flight is told to come back within a second, not at the lease's end.
+    const skip = logs.events().find((e) => e.event === "infer_skipped" && e.provider === "flaky" && e.request_id === during.headers.get("x-request-id"));
+    expect(Date.parse(skip!.retry_at!) - Date.parse(skip!.ts)).toBeLessThanOrEqual(1_000);
+  });
+
+  it("a success after a retry resets the failure count", async () => {
+    const flaky = await scenario({ steps: [{ type: "json", status: 500, body: { error: { message: "blip" } } }], after: "success" });
+    const config = chainConfig({ flaky: provider(flaky.baseUrl, { retry_backoff_ms: 1, requests_per_day: 1000 }) });
+    const res = await call({ config });
+    expect(res.headers.get("x-inferrouter-attempts")).toBe("2");
+    expect(await circuitOf(config, "flaky")).toEqual({ state: "closed", failures: 0, open_until: null });
+  });
+});
+
 describe("a route whose every circuit is open", () => {
   it("answers 503 (never 429) with retry-after at the earliest reopening", async () => {
     const a = await scenario([{ type: "reset" }]);

@@ -31,6 +31,10 @@ describe("circuit", () => {
     expect(circuitAdmit(state, 10_000, LEASE)).toEqual({ ok: true, trial: true });
     expect(circuitName(state, 10_000)).toBe("half_open");
     expect(circuitAdmit(state, 10_001, LEASE)).toEqual({ ok: false, retryAt: 11_000 });
+    // With a long lease, a request that meets the trial is told to come back within a second.
+    const long = opened("fast");
+    circuitAdmit(long, 10_000, 30_000);
+    expect(circuitAdmit(long, 10_500, 30_000)).toEqual({ ok: false, retryAt: 11_500 });
     // A trial that never reported (its isolate went away) frees the next one after its lease.
     expect(circuitAdmit(state, 11_000, LEASE)).toEqual({ ok: true, trial: true });
     circuitSuccess(state);

@@ -48,6 +48,17 @@ describe("retries on the same provider", () => {
     expect(logs.events().find((e) => e.event === "infer_fallback")).toMatchObject({ provider: "a", attempts: 4 });
   });
 
+  it("believes a 503's retry-after: waits at least that long, and not at all past max_retry_wait_ms", async () => {
+    const soon = await scenario({ steps: [{ type: "json", status: 503, headers: { "retry-after-ms": "120" }, body: { error: { message: "busy" } } }], after: "success" });
+    const res = await call({ config: chainConfig({ a: provider(soon.baseUrl, { retry_backoff_ms: 1 }) }) });
+    expect(res.headers.get("x-inferrouter-provider")).toBe("a");
+    expect(retries()[0]!.wait_ms).toBeGreaterThanOrEqual(120);
+    const later = await scenario([{ type: "json", status: 503, headers: { "retry-after": "60" }, body: { error: { message: "maintenance" } } }]);
+    const b = await scenario();
+    await call({ config: chainConfig({ a: provider(later.baseUrl), b: provider(b.baseUrl) }) });
+    expect(await later.calls()).toHaveLength(1);
+  });
+
   it("never retries a timeout on the same provider", async () => {
     const a = await scenario([{ type: "hang" }]);
     const b = await scenario();
@@ -134,6 +145,16 @@ describe("request_timeout_ms", () => {
     expect(await c.calls()).toHaveLength(0);
     // b's call was cut to the time left, not its own 5 s.
     expect(logs.events().find((e) => e.event === "infer_failed")).toMatchObject({ status: 504, attempts: 2, category: "Timeout" });
+  });
+
+  it("does not mistake a provider's own 504 for the deadline: it fails over", async () => {
+    const a = await scenario([{ type: "json", status: 504, body: { error: { message: "gateway timeout" } } }]);
+    const b = await scenario();
+    const config = chainConfig({ a: provider(a.baseUrl, { timeout_ms: 30_000 }), b: provider(b.baseUrl) }, { request_timeout_ms: 10_000 });
+    const res = await call({ config });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-inferrouter-provider")).toBe("b");
+    expect(logs.events().find((e) => e.event === "infer_fallback")).toMatchObject({ provider: "a", category: "Timeout", status: 504 });
   });
 
   it("also bounds a stream up to the moment it commits", async () => {

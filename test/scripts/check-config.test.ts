@@ -53,9 +53,12 @@ describe("npm run check-config", () => {
       type: "openai_compatible",
       base_url: "https://x.test/v1",
       model: "m",
-      headers: { "X-Api-Key": "sk-plain" },
+      headers: { "X-Api-Key": "sk-plain", "x-auth-token": "sk-live-abcdefghijklmnop" },
+      api_key_header: "content-type",
       access_client_id_secret: "CF_ID",
       body_overrides: { model: "other" },
+      // An unrelated error does not hide the checks above (check-config names every bad path at once).
+      timeout_ms: -1,
     };
     writeFileSync(file, JSON.stringify({ routes: { default: ["a"] }, providers: { a } }));
     const { ok, report } = checkConfig(file);
@@ -64,6 +67,9 @@ describe("npm run check-config", () => {
     expect(report).toContain("keys do not go in headers");
     expect(report).toContain("providers.a.access_client_id_secret");
     expect(report).toContain("providers.a.body_overrides.model");
+    expect(report).toContain(`providers.a.headers["x-auth-token"]`);
+    expect(report).toContain("content-type is set by the edge");
+    expect(report).toContain("providers.a.timeout_ms");
   });
 
   it("accepts cors_origins = [\"*\"] only with a warning", () => {

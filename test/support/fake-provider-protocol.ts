@@ -12,7 +12,7 @@ declare module "vitest" {
 }
 
 export type Step =
-  | { type: "json"; status?: number; body?: unknown; headers?: Record<string, string>; content?: string }
+  | { type: "json"; status?: number; body?: unknown; headers?: Record<string, string>; content?: string; /** Wait this long before answering. */ delay_ms?: number }
   | {
       type: "sse";
       /** Data payloads: objects are JSON-encoded, strings sent as they are ("[DONE]"). Default: a short answer. */

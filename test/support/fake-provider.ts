@@ -99,7 +99,7 @@ export async function startFakeProvider(): Promise<FakeProvider> {
   };
 }
 
-function play(step: Step | undefined, body: Record<string, unknown>, id: string, req: IncomingMessage, res: ServerResponse) {
+async function play(step: Step | undefined, body: Record<string, unknown>, id: string, req: IncomingMessage, res: ServerResponse) {
   const model = String(body.model);
   const stream = body.stream === true;
   const includeUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
@@ -107,6 +107,8 @@ function play(step: Step | undefined, body: Record<string, unknown>, id: string,
   if (!step) step = stream ? { type: "sse" } : { type: "json" };
   switch (step.type) {
     case "json": {
+      if (step.delay_ms) await new Promise((resolve) => setTimeout(resolve, step.delay_ms));
+      if (res.destroyed) return;
       res.writeHead(step.status ?? 200, { "content-type": "application/json", ...step.headers });
       return res.end(JSON.stringify(step.body ?? completion(model, step.content ?? defaultContent)));
     }
