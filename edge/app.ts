@@ -13,6 +13,7 @@ import { loadConfig } from "./config.ts";
 import { apiError, errorResponse, type AppEnv } from "./http.ts";
 import { InferLog } from "./oplog.ts";
 import { quotaReport } from "./quota/report.ts";
+import { operationLog } from "./routes/logs.ts";
 
 /** Loads ROUTER_CONFIG (validated once per isolate); an invalid one answers 500 naming the bad path. */
 const withConfig = createMiddleware<AppEnv>(async (c, next) => {
@@ -95,5 +96,6 @@ export function createApp() {
   });
 
   app.get("/v1/quota", withConfig, adminAuth, quotaReport);
+  app.get("/v1/logs", adminAuth, operationLog);
   return app;
 }
