@@ -22,8 +22,8 @@ const { values } = parseArgs({
     port: { type: "string", default: "8787" },
     config: { type: "string", default: join(root, "wrangler.toml") },
     "secrets-dir": { type: "string", default: "/run/secrets" },
-    "state-dir": { type: "string", default: join(root, ".inferrouter/serve/state") },
-    "log-dir": { type: "string", default: join(root, ".inferrouter/serve/logs") },
+    "state-dir": { type: "string", default: join(root, ".inferrouter/state") },
+    "log-dir": { type: "string", default: join(root, ".inferrouter/logs") },
   },
 });
 const note = (message: string) => console.error(`serve: ${message}`);
