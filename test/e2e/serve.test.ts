@@ -136,6 +136,24 @@ describe("npm run serve", () => {
     }
   });
 
+  it("SIGTERM lets a stream in flight finish, and its lines reach the log file before exit", async () => {
+    const dirs = setup("slow");
+    const words = Array.from({ length: 8 }, (_, i) => ({ id: "c", object: "chat.completion.chunk", created: 1, model: "m", choices: [{ index: 0, delta: { content: `w${i} ` }, finish_reason: null }] }));
+    await fetch(`${fake.url}/_script/slow`, { method: "POST", body: JSON.stringify({ steps: [{ type: "sse", gap_ms: 100, events: words }] }) });
+    const serve = await startServe(dirs);
+    const res = await chat(serve.url, CLIENT, true);
+    const reader = res.body!.getReader();
+    await reader.read();
+    const stopped = serve.stop();
+    let text = "";
+    for (let part = await reader.read(); !part.done; part = await reader.read()) text += new TextDecoder().decode(part.value);
+    expect(text).toContain("w7 ");
+    expect(text.trimEnd().endsWith("data: [DONE]")).toBe(true);
+    expect(await stopped).toBe(0);
+    const file = readdirSync(dirs.logs).map((name) => readFileSync(join(dirs.logs, name), "utf8")).join("");
+    expect(file).toMatch(/"event":"infer_completed".*"stream":true/);
+  });
+
   it("SIGTERM to the npm run serve process ends it and workerd with exit code 0", async () => {
     const serve = await startServe(setup("npm"), { via: "npm" });
     expect((await chat(serve.url)).status).toBe(200);
