@@ -6,7 +6,7 @@ import type { Step } from "../test/support/fake-provider-protocol.ts";
 import { startWranglerDev, type WranglerDev } from "../test/support/wrangler-dev.ts";
 import { measure, peakMemoryMiB, timeRequest, type Summary } from "./load.ts";
 
-const KEY = "sk-bench";
+export const KEY = "sk-bench";
 const root = new URL("../", import.meta.url).pathname;
 
 export interface EdgeResults {
@@ -19,20 +19,18 @@ export interface EdgeResults {
 const body = (model: string, stream: boolean) =>
   JSON.stringify({ model, stream, messages: [{ role: "user", content: "Say hello" }] });
 
-function post(url: string, model: string, stream: boolean, auth = true) {
+export function post(url: string, model: string, stream: boolean, auth = true) {
   const headers: Record<string, string> = { "content-type": "application/json" };
   if (auth) headers.authorization = `Bearer ${KEY}`;
   return () => timeRequest(url, { method: "POST", headers, body: body(model, stream) });
 }
 
-async function script(fake: FakeProvider, id: string, steps: Step[]) {
+export async function script(fake: FakeProvider, id: string, steps: Step[]) {
   await fetch(`${fake.url}/_script/${id}`, { method: "POST", body: JSON.stringify({ steps }) });
 }
 
-export async function benchEdge(options: { quick?: boolean; log?: (line: string) => void } = {}): Promise<EdgeResults> {
-  const log = options.log ?? ((line: string) => console.error(line));
-  const n = (count: number) => (options.quick ? Math.max(20, Math.round(count / 10)) : count);
-  const fake = await startFakeProvider();
+/** The bench's ROUTER_CONFIG: one answering provider, limited and exhausted ones, one per fault class. */
+export async function benchRouterConfig(fake: FakeProvider) {
   const provider = (id: string, extra: Record<string, unknown> = {}) => ({
     type: "openai_compatible",
     base_url: `${fake.url}/s/${id}/v1`,
@@ -43,7 +41,7 @@ export async function benchEdge(options: { quick?: boolean; log?: (line: string)
   await script(fake, "a429", [{ type: "json", status: 429, body: { error: { message: "slow down" } } }]);
   await script(fake, "a500", [{ type: "json", status: 500, body: { error: { message: "boom" } } }]);
   await script(fake, "ahang", [{ type: "hang" }]);
-  const config = {
+  return {
     routes: {
       direct: ["p"],
       limited: ["pl"],
@@ -52,6 +50,7 @@ export async function benchEdge(options: { quick?: boolean; log?: (line: string)
       f500: ["a500", "p"],
       frefused: ["arefused", "p"],
       ftimeout: ["ahang", "p"],
+      long: ["long"],
     },
     providers: {
       p: provider("p"),
@@ -62,8 +61,16 @@ export async function benchEdge(options: { quick?: boolean; log?: (line: string)
       a500: provider("a500"),
       arefused: { ...provider("x"), base_url: `http://127.0.0.1:${fake.closedPort}/v1` },
       ahang: provider("ahang", { timeout_ms: 100 }),
+      long: provider("long"),
     },
   };
+}
+
+export async function benchEdge(options: { quick?: boolean; log?: (line: string) => void } = {}): Promise<EdgeResults> {
+  const log = options.log ?? ((line: string) => console.error(line));
+  const n = (count: number) => (options.quick ? Math.max(20, Math.round(count / 10)) : count);
+  const fake = await startFakeProvider();
+  const config = await benchRouterConfig(fake);
   let edge: WranglerDev | undefined;
   let floor: WranglerDev | undefined;
   try {

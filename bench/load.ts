@@ -40,7 +40,8 @@ export async function timeRequest(url: string, init: RequestInit): Promise<Sampl
   return { totalMs: performance.now() - start, ttfbMs, ok: response.ok };
 }
 
-export async function measure(send: () => Promise<Sample>, requests: number, concurrency: number, warmup = 20): Promise<Summary> {
+/** Sends `requests` requests from `concurrency` closed-loop workers (after `warmup` sequential ones). */
+export async function collect(send: () => Promise<Sample>, requests: number, concurrency = 1, warmup = 0): Promise<{ samples: Sample[]; elapsedMs: number }> {
   for (let i = 0; i < warmup; i++) await send();
   const samples: Sample[] = [];
   let next = 0;
@@ -50,7 +51,10 @@ export async function measure(send: () => Promise<Sample>, requests: number, con
       while (next++ < requests) samples.push(await send());
     }),
   );
-  const elapsed = performance.now() - started;
+  return { samples, elapsedMs: performance.now() - started };
+}
+
+export function summarize(samples: Sample[], concurrency: number, elapsedMs: number): Summary {
   const totals = samples.map((s) => s.totalMs).sort((a, b) => a - b);
   const ttfbs = samples.map((s) => s.ttfbMs).sort((a, b) => a - b);
   return {
@@ -61,8 +65,13 @@ export async function measure(send: () => Promise<Sample>, requests: number, con
     p99_ms: round(percentile(totals, 99)),
     ttfb_p50_ms: round(percentile(ttfbs, 50)),
     ttfb_p99_ms: round(percentile(ttfbs, 99)),
-    rps: Math.round((samples.length / elapsed) * 1000),
+    rps: Math.round((samples.length / elapsedMs) * 1000),
   };
+}
+
+export async function measure(send: () => Promise<Sample>, requests: number, concurrency: number, warmup = 20): Promise<Summary> {
+  const { samples, elapsedMs } = await collect(send, requests, concurrency, warmup);
+  return summarize(samples, concurrency, elapsedMs);
 }
 
 /** Peak resident memory (VmHWM) of a process and its descendants, in MiB, from /proc. */

@@ -28,8 +28,8 @@ interface WranglerToml {
 }
 
 /** Bundles the Worker of `configPath` (a wrangler.toml) into `outDir` and reads its settings. */
-export function bundleWorker(configPath: string, outDir: string): WorkerProject {
-  execFileSync(process.execPath, [wrangler, "deploy", "--dry-run", "--outdir", outDir, "--config", configPath], {
+export function bundleWorker(configPath: string, outDir: string, extraArgs: string[] = []): WorkerProject {
+  execFileSync(process.execPath, [wrangler, "deploy", "--dry-run", "--outdir", outDir, "--config", configPath, ...extraArgs], {
     cwd: dirname(resolve(configPath)),
     env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
     stdio: ["ignore", "ignore", "pipe"],
