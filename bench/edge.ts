@@ -51,6 +51,7 @@ export async function benchRouterConfig(fake: FakeProvider) {
       frefused: ["arefused", "p"],
       ftimeout: ["ahang", "p"],
       long: ["long"],
+      burst: ["burst"],
     },
     providers: {
       p: provider("p"),
@@ -62,6 +63,7 @@ export async function benchRouterConfig(fake: FakeProvider) {
       arefused: { ...provider("x"), base_url: `http://127.0.0.1:${fake.closedPort}/v1` },
       ahang: provider("ahang", { timeout_ms: 100 }),
       long: provider("long"),
+      burst: provider("burst"),
     },
   };
 }
