@@ -57,7 +57,7 @@ function cpuMs(pid: number): number {
 }
 
 async function cpuPerRequest(process: WorkerdProcess, send: () => Promise<Sample>, requests: number): Promise<number> {
-  await collect(send, 20);
+  await collect(send, Math.min(20, Math.ceil(requests / 4)));
   const before = cpuMs(process.pid);
   const { samples } = await collect(send, requests);
   if (samples.some((s) => !s.ok)) throw new Error("a request in a CPU run failed");
