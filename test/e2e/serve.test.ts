@@ -1,7 +1,8 @@
 // `npm run serve`: the bundled Worker under plain workerd with secrets as files, Durable Object
 // state on disk, daily log files, a supervisor that restarts a crashed workerd, and SIGTERM that
 // ends everything with exit code 0. Providers are the scripted fake provider.
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startFakeProvider, type FakeProvider } from "../support/fake-provider.ts";
@@ -152,6 +153,20 @@ describe("npm run serve", () => {
     expect(await stopped).toBe(0);
     const file = readdirSync(dirs.logs).map((name) => readFileSync(join(dirs.logs, name), "utf8")).join("");
     expect(file).toMatch(/"event":"infer_completed".*"stream":true/);
+  });
+
+  it("refuses to start, saying why, with an invalid config or without the secrets dir", () => {
+    const serve = (dirs: ServeDirs) =>
+      spawnSync(process.execPath, ["scripts/serve.ts", "--port", "0", "--config", dirs.config, "--secrets-dir", dirs.secrets, "--state-dir", dirs.state, "--log-dir", dirs.logs], { encoding: "utf8", cwd: new URL("../../", import.meta.url).pathname });
+    const invalid = serveDirs({ routes: { default: ["nowhere"] }, providers: {} }, {});
+    const bad = serve(invalid);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain("nowhere");
+    const noSecrets = setup("unused");
+    rmSync(noSecrets.secrets, { recursive: true });
+    const missing = serve(noSecrets);
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain(`the secrets dir ${noSecrets.secrets} does not exist`);
   });
 
   it("SIGTERM to the npm run serve process ends it and workerd with exit code 0", async () => {
