@@ -88,14 +88,14 @@ export async function benchEdge(options: { quick?: boolean; log?: (line: string)
     for (const concurrency of [1, 32]) {
       for (const mode of ["json", "stream"] as const) {
         for (const [path, make] of Object.entries(paths)) {
-          const summary = await measure(make(mode === "stream"), n(concurrency === 1 ? 400 : 1600), concurrency);
+          const summary = await measure(make(mode === "stream"), n(concurrency === 1 ? 200 : 400), concurrency);
           results.overhead.push({ path, mode, summary });
           log(`overhead ${path} ${mode} c=${concurrency}: p50 ${summary.p50_ms} ms, ttfb p50 ${summary.ttfb_p50_ms} ms, ${summary.rps} rps`);
         }
       }
     }
 
-    const bAlone = await measure(paths.inferrouter(false), n(300), 1);
+    const bAlone = await measure(paths.inferrouter(false), n(150), 1);
     const faults: Array<[string, string, () => ReturnType<typeof timeRequest>]> = [
       ["429", "f429", post(`${fake.url}/s/a429/v1/chat/completions`, "m", false, false)],
       ["500", "f500", post(`${fake.url}/s/a500/v1/chat/completions`, "m", false, false)],
@@ -107,8 +107,8 @@ export async function benchEdge(options: { quick?: boolean; log?: (line: string)
       ["timeout (100 ms)", "ftimeout", async () => ({ totalMs: 100, ttfbMs: 100, ok: true })],
     ];
     for (const [fault, route, failedAlone] of faults) {
-      const failed = await measure(failedAlone, n(route === "ftimeout" ? 1 : 300), 1, route === "ftimeout" ? 0 : 20);
-      const withFailover = await measure(post(`${edge.url}/v1/chat/completions`, route, false), n(route === "ftimeout" ? 60 : 300), 1, 5);
+      const failed = await measure(failedAlone, n(route === "ftimeout" ? 1 : 150), 1, route === "ftimeout" ? 0 : 20);
+      const withFailover = await measure(post(`${edge.url}/v1/chat/completions`, route, false), n(route === "ftimeout" ? 30 : 150), 1, 5);
       const extra = withFailover.p50_ms - bAlone.p50_ms;
       results.failover.push({
         fault,
@@ -122,7 +122,7 @@ export async function benchEdge(options: { quick?: boolean; log?: (line: string)
     }
 
     for (const [name, route] of [["no limits (no tracker call)", "direct"], ["limits (one tracker call)", "limited"], ["exhausted, isolate cache (no call) then next", "exhausted"]] as const) {
-      const summary = await measure(post(`${edge.url}/v1/chat/completions`, route, false), n(400), 1);
+      const summary = await measure(post(`${edge.url}/v1/chat/completions`, route, false), n(200), 1);
       results.quota.push({ case: name, summary });
       log(`quota ${name}: p50 ${summary.p50_ms} ms`);
     }
