@@ -3,9 +3,10 @@
 // `wrangler deploy` would and run by plain `workerd serve` (the production runtime, no dev proxy):
 // secrets are files read at request time, Durable Object state lives under --state-dir, and the
 // operation log goes to stdout and to daily files under --log-dir. SIGTERM stops it (exit 0).
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { parseRouterConfig } from "../shared/config.ts";
 import { readConfigFile, secretNames } from "./check-config.ts";
@@ -21,20 +22,38 @@ const { values } = parseArgs({
     host: { type: "string", default: "127.0.0.1" },
     port: { type: "string", default: "8787" },
     config: { type: "string", default: join(root, "wrangler.toml") },
-    "secrets-dir": { type: "string", default: "/run/secrets" },
+    "secrets-dir": { type: "string" },
     "state-dir": { type: "string", default: join(root, ".inferrouter/state") },
     "log-dir": { type: "string", default: join(root, ".inferrouter/logs") },
   },
 });
+const DOCKER_SECRETS = "/run/secrets";
 const note = (message: string) => console.error(`serve: ${message}`);
 const fail = (message: string): never => {
   note(message);
   process.exit(1);
 };
 
-const secretsDir = resolve(values["secrets-dir"]);
 const stateDir = resolve(values["state-dir"]);
+const secretsDir = resolve(values["secrets-dir"] ?? (existsSync(DOCKER_SECRETS) ? DOCKER_SECRETS : localSecrets()));
 const logDir = resolve(values["log-dir"]);
+
+/**
+ * Without --secrets-dir and without /run/secrets (a fresh checkout, not Docker): a local secrets dir
+ * beside the state dir, with a random client key and admin key written on first run, so that
+ * `npm run serve` answers at once. The keys stay in their files; only the paths are printed.
+ */
+function localSecrets(): string {
+  const dir = join(dirname(stateDir), "secrets");
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  for (const [name, prefix] of [["PROXY_API_KEYS", "sk-local-"], ["ADMIN_API_KEYS", "sk-admin-"]] as const) {
+    const path = join(dir, name);
+    if (existsSync(path)) continue;
+    writeFileSync(path, `${prefix}${randomBytes(18).toString("base64url")}\n`, { mode: 0o600 });
+    note(`no ${DOCKER_SECRETS}: wrote a random ${name === "PROXY_API_KEYS" ? "client" : "admin"} key to ${path}`);
+  }
+  return dir;
+}
 
 let raw: unknown;
 try {
