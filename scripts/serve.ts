@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { parseRouterConfig } from "../shared/config.ts";
+import { parseRouterConfig, type RouterConfig } from "../shared/config.ts";
 import { readConfigFile, secretNames } from "./check-config.ts";
 import { DailyLog, isOperationLine } from "./serve/daily-log.ts";
 import { supervise } from "./serve/supervisor.ts";
@@ -29,21 +29,30 @@ const { values } = parseArgs({
 });
 const DOCKER_SECRETS = "/run/secrets";
 const note = (message: string) => console.error(`serve: ${message}`);
-const fail = (message: string): never => {
+function fail(message: string): never {
   note(message);
   process.exit(1);
-};
+}
 
-const stateDir = resolve(values["state-dir"]);
-const secretsDir = resolve(values["secrets-dir"] ?? (existsSync(DOCKER_SECRETS) ? DOCKER_SECRETS : localSecrets()));
-const logDir = resolve(values["log-dir"]);
+/** The router config from --config, validated before anything starts (a bad one: exit 1 naming the bad path). */
+function routerConfig(path: string): { raw: unknown; config: RouterConfig } {
+  let raw: unknown;
+  try {
+    raw = readConfigFile(path);
+  } catch (error) {
+    fail(`${path}: ${(error as Error).message}`);
+  }
+  const parsed = parseRouterConfig(raw);
+  if (!parsed.ok) fail(`${path}: ${parsed.message}`);
+  return { raw, config: parsed.config };
+}
 
 /**
  * Without --secrets-dir and without /run/secrets (a fresh checkout, not Docker): a local secrets dir
  * beside the state dir, with a random client key and admin key written on first run, so that
  * `npm run serve` answers at once. The keys stay in their files; only the paths are printed.
  */
-function localSecrets(): string {
+function localSecrets(stateDir: string): string {
   const dir = join(dirname(stateDir), "secrets");
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   for (const [name, prefix] of [["PROXY_API_KEYS", "sk-local-"], ["ADMIN_API_KEYS", "sk-admin-"]] as const) {
@@ -55,16 +64,10 @@ function localSecrets(): string {
   return dir;
 }
 
-let raw: unknown;
-try {
-  raw = readConfigFile(values.config);
-} catch (error) {
-  fail(`${values.config}: ${(error as Error).message}`);
-}
-const parsed = parseRouterConfig(raw);
-if (!parsed.ok) fail(`${values.config}: ${parsed.message}`);
-const config = parsed.ok ? parsed.config : fail("unreachable");
-
+const { raw, config } = routerConfig(values.config);
+const stateDir = resolve(values["state-dir"]);
+const logDir = resolve(values["log-dir"]);
+const secretsDir = resolve(values["secrets-dir"] ?? (existsSync(DOCKER_SECRETS) ? DOCKER_SECRETS : localSecrets(stateDir)));
 if (!existsSync(secretsDir)) fail(`the secrets dir ${secretsDir} does not exist: create it (one file per secret name, e.g. PROXY_API_KEYS) or pass --secrets-dir`);
 const expected = [...(config.auth === "none" ? [] : ["PROXY_API_KEYS"]), "ADMIN_API_KEYS", ...secretNames(config)];
 const missing = expected.filter((name) => !existsSync(join(secretsDir, name)));
