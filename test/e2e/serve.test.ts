@@ -123,17 +123,29 @@ describe("npm run serve", () => {
     }
   });
 
-  it("restarts a crashed workerd on the same port", async () => {
+  it("restarts a crashed workerd on the same port, and gives up (exit 1) after 5 restarts within a minute", async () => {
     const dirs = setup("crash");
     const serve = await startServe(dirs);
+    const restarted = () => [...serve.output().matchAll(/workerd restarted \(pid (\d+)\)/g)].map((m) => Number(m[1]));
+    const exited = new Promise<number | null>((resolve) => serve.child.once("exit", resolve));
     try {
       expect((await chat(serve.url)).status).toBe(200);
       process.kill(serve.workerdPid, "SIGKILL");
-      await vi.waitFor(() => expect(serve.output()).toMatch(/workerd restarted \(pid \d+\)/), { timeout: 20_000, interval: 100 });
+      await vi.waitFor(() => expect(restarted()).toHaveLength(1), { timeout: 20_000, interval: 100 });
       expect(serve.output()).toContain("restarting (1 of at most 5 within 60 s)");
       expect((await chat(serve.url)).status).toBe(200);
+      // Four more crashes are restarted; the sixth within the minute ends serve.
+      for (let crash = 2; crash <= 5; crash++) {
+        process.kill(restarted().at(-1)!, "SIGKILL");
+        await vi.waitFor(() => expect(restarted()).toHaveLength(crash), { timeout: 20_000, interval: 100 });
+      }
+      const last = restarted().at(-1)!;
+      process.kill(last, "SIGKILL");
+      expect(await exited).toBe(1);
+      expect(serve.output()).toContain("workerd exited (SIGKILL) 6 times within 60 s; giving up");
+      expect(alive(last)).toBe(false);
     } finally {
-      expect(await serve.stop()).toBe(0);
+      await serve.stop();
     }
   });
 
