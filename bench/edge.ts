@@ -6,7 +6,7 @@ import type { Step } from "../test/support/fake-provider-protocol.ts";
 import { startWranglerDev, type WranglerDev } from "../test/support/wrangler-dev.ts";
 import { measure, peakMemoryMiB, timeRequest, type Summary } from "./load.ts";
 
-const KEY = "sk-bench";
+export const KEY = "sk-bench";
 const root = new URL("../", import.meta.url).pathname;
 
 export interface EdgeResults {
@@ -19,20 +19,18 @@ export interface EdgeResults {
 const body = (model: string, stream: boolean) =>
   JSON.stringify({ model, stream, messages: [{ role: "user", content: "Say hello" }] });
 
-function post(url: string, model: string, stream: boolean, auth = true) {
+export function post(url: string, model: string, stream: boolean, auth = true) {
   const headers: Record<string, string> = { "content-type": "application/json" };
   if (auth) headers.authorization = `Bearer ${KEY}`;
   return () => timeRequest(url, { method: "POST", headers, body: body(model, stream) });
 }
 
-async function script(fake: FakeProvider, id: string, steps: Step[]) {
+export async function script(fake: FakeProvider, id: string, steps: Step[]) {
   await fetch(`${fake.url}/_script/${id}`, { method: "POST", body: JSON.stringify({ steps }) });
 }
 
-export async function benchEdge(options: { quick?: boolean; log?: (line: string) => void } = {}): Promise<EdgeResults> {
-  const log = options.log ?? ((line: string) => console.error(line));
-  const n = (count: number) => (options.quick ? Math.max(20, Math.round(count / 10)) : count);
-  const fake = await startFakeProvider();
+/** The bench's ROUTER_CONFIG: one answering provider, limited and exhausted ones, one per fault class. */
+export async function benchRouterConfig(fake: FakeProvider) {
   const provider = (id: string, extra: Record<string, unknown> = {}) => ({
     type: "openai_compatible",
     base_url: `${fake.url}/s/${id}/v1`,
@@ -43,7 +41,7 @@ export async function benchEdge(options: { quick?: boolean; log?: (line: string)
   await script(fake, "a429", [{ type: "json", status: 429, body: { error: { message: "slow down" } } }]);
   await script(fake, "a500", [{ type: "json", status: 500, body: { error: { message: "boom" } } }]);
   await script(fake, "ahang", [{ type: "hang" }]);
-  const config = {
+  return {
     routes: {
       direct: ["p"],
       limited: ["pl"],
@@ -52,6 +50,8 @@ export async function benchEdge(options: { quick?: boolean; log?: (line: string)
       f500: ["a500", "p"],
       frefused: ["arefused", "p"],
       ftimeout: ["ahang", "p"],
+      long: ["long"],
+      burst: ["burst"],
     },
     providers: {
       p: provider("p"),
@@ -62,8 +62,17 @@ export async function benchEdge(options: { quick?: boolean; log?: (line: string)
       a500: provider("a500"),
       arefused: { ...provider("x"), base_url: `http://127.0.0.1:${fake.closedPort}/v1` },
       ahang: provider("ahang", { timeout_ms: 100 }),
+      long: provider("long"),
+      burst: provider("burst"),
     },
   };
+}
+
+export async function benchEdge(options: { quick?: boolean; log?: (line: string) => void } = {}): Promise<EdgeResults> {
+  const log = options.log ?? ((line: string) => console.error(line));
+  const n = (count: number) => (options.quick ? Math.max(20, Math.round(count / 10)) : count);
+  const fake = await startFakeProvider();
+  const config = await benchRouterConfig(fake);
   let edge: WranglerDev | undefined;
   let floor: WranglerDev | undefined;
   try {
@@ -79,14 +88,14 @@ export async function benchEdge(options: { quick?: boolean; log?: (line: string)
     for (const concurrency of [1, 32]) {
       for (const mode of ["json", "stream"] as const) {
         for (const [path, make] of Object.entries(paths)) {
-          const summary = await measure(make(mode === "stream"), n(concurrency === 1 ? 400 : 1600), concurrency);
+          const summary = await measure(make(mode === "stream"), n(concurrency === 1 ? 200 : 400), concurrency);
           results.overhead.push({ path, mode, summary });
           log(`overhead ${path} ${mode} c=${concurrency}: p50 ${summary.p50_ms} ms, ttfb p50 ${summary.ttfb_p50_ms} ms, ${summary.rps} rps`);
         }
       }
     }
 
-    const bAlone = await measure(paths.inferrouter(false), n(300), 1);
+    const bAlone = await measure(paths.inferrouter(false), n(150), 1);
     const faults: Array<[string, string, () => ReturnType<typeof timeRequest>]> = [
       ["429", "f429", post(`${fake.url}/s/a429/v1/chat/completions`, "m", false, false)],
       ["500", "f500", post(`${fake.url}/s/a500/v1/chat/completions`, "m", false, false)],
@@ -98,8 +107,8 @@ export async function benchEdge(options: { quick?: boolean; log?: (line: string)
       ["timeout (100 ms)", "ftimeout", async () => ({ totalMs: 100, ttfbMs: 100, ok: true })],
     ];
     for (const [fault, route, failedAlone] of faults) {
-      const failed = await measure(failedAlone, n(route === "ftimeout" ? 1 : 300), 1, route === "ftimeout" ? 0 : 20);
-      const withFailover = await measure(post(`${edge.url}/v1/chat/completions`, route, false), n(route === "ftimeout" ? 60 : 300), 1, 5);
+      const failed = await measure(failedAlone, n(route === "ftimeout" ? 1 : 150), 1, route === "ftimeout" ? 0 : 20);
+      const withFailover = await measure(post(`${edge.url}/v1/chat/completions`, route, false), n(route === "ftimeout" ? 30 : 150), 1, 5);
       const extra = withFailover.p50_ms - bAlone.p50_ms;
       results.failover.push({
         fault,
@@ -113,7 +122,7 @@ export async function benchEdge(options: { quick?: boolean; log?: (line: string)
     }
 
     for (const [name, route] of [["no limits (no tracker call)", "direct"], ["limits (one tracker call)", "limited"], ["exhausted, isolate cache (no call) then next", "exhausted"]] as const) {
-      const summary = await measure(post(`${edge.url}/v1/chat/completions`, route, false), n(400), 1);
+      const summary = await measure(post(`${edge.url}/v1/chat/completions`, route, false), n(200), 1);
       results.quota.push({ case: name, summary });
       log(`quota ${name}: p50 ${summary.p50_ms} ms`);
     }

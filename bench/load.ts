@@ -40,7 +40,8 @@ export async function timeRequest(url: string, init: RequestInit): Promise<Sampl
   return { totalMs: performance.now() - start, ttfbMs, ok: response.ok };
 }
 
-export async function measure(send: () => Promise<Sample>, requests: number, concurrency: number, warmup = 20): Promise<Summary> {
+/** Sends `requests` requests from `concurrency` closed-loop workers (after `warmup` sequential ones). */
+export async function collect(send: () => Promise<Sample>, requests: number, concurrency = 1, warmup = 0): Promise<{ samples: Sample[]; elapsedMs: number }> {
   for (let i = 0; i < warmup; i++) await send();
   const samples: Sample[] = [];
   let next = 0;
@@ -50,11 +51,11 @@ export async function measure(send: () => Promise<Sample>, requests: number, con
       while (next++ < requests) samples.push(await send());
     }),
   );
-  return summarize(samples, concurrency, performance.now() - started);
+  return { samples, elapsedMs: performance.now() - started };
 }
 
 /** Percentiles of a set of samples; `rps` needs the wall time they took (NaN without it). */
-export function summarize(samples: Sample[], concurrency = 1, elapsed = Number.NaN): Summary {
+export function summarize(samples: Sample[], concurrency = 1, elapsedMs = Number.NaN): Summary {
   const totals = samples.map((s) => s.totalMs).sort((a, b) => a - b);
   const ttfbs = samples.map((s) => s.ttfbMs).sort((a, b) => a - b);
   return {
@@ -65,8 +66,13 @@ export function summarize(samples: Sample[], concurrency = 1, elapsed = Number.N
     p99_ms: round(percentile(totals, 99)),
     ttfb_p50_ms: round(percentile(ttfbs, 50)),
     ttfb_p99_ms: round(percentile(ttfbs, 99)),
-    rps: Math.round((samples.length / elapsed) * 1000),
+    rps: Math.round((samples.length / elapsedMs) * 1000),
   };
+}
+
+export async function measure(send: () => Promise<Sample>, requests: number, concurrency: number, warmup = 20): Promise<Summary> {
+  const { samples, elapsedMs } = await collect(send, requests, concurrency, warmup);
+  return summarize(samples, concurrency, elapsedMs);
 }
 
 /** Peak resident memory (VmHWM) of a process and its descendants, in MiB, from /proc. */

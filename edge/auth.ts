@@ -4,7 +4,7 @@ import { createMiddleware } from "hono/factory";
 import { timingSafeEqual } from "hono/utils/buffer";
 import type { MiddlewareHandler } from "hono";
 import { openAIBearerAuth } from "../shared/bearer.ts";
-import { keyList } from "./env.ts";
+import { keyList, readSecret } from "./env.ts";
 import { apiError, type AppEnv } from "./http.ts";
 
 const labels = new Map<string, string>();
@@ -43,7 +43,9 @@ const byKeys = new Map<string, MiddlewareHandler<AppEnv>>();
 /** Auth against the key list in the env var `name`, built once per distinct list. */
 function authFrom(name: "PROXY_API_KEYS" | "ADMIN_API_KEYS", missing: string): MiddlewareHandler<AppEnv> {
   return createMiddleware<AppEnv>(async (c, next) => {
-    const raw = c.env[name] ?? "";
+    // Through readSecret, so self-hosted key files rotate without a restart.
+    const secret = await readSecret(c.env, name);
+    const raw = secret.ok ? secret.value : "";
     const keys = keyList(raw);
     if (!keys.length) throw apiError(500, missing, "server_error", "auth_not_configured");
     let handler = byKeys.get(`${name}=${raw}`);

@@ -1,5 +1,6 @@
 // The Worker's bindings. Provider keys are looked up by the names the config gives
-// (`api_key_secret`), so any secret, var or Secrets Store binding name works.
+// (`api_key_secret`), so any secret, var or Secrets Store binding name works. Self-hosted
+// (`npm run serve`), secrets are files in a directory that workerd exposes as a disk service.
 import type { QuotaTracker } from "./quota/tracker.ts";
 
 export interface Env {
@@ -7,6 +8,10 @@ export interface Env {
   PROXY_API_KEYS?: string;
   ADMIN_API_KEYS?: string;
   QUOTA: DurableObjectNamespace<QuotaTracker>;
+  /** Self-hosted only: the secrets directory (one file per secret name), a read-only disk service. */
+  SECRETS_DIR?: Fetcher;
+  /** Self-hosted only: the directory of daily operation-log files, a read-only disk service. */
+  LOGS_DIR?: Fetcher;
 }
 
 /** Secrets Store bindings expose `get()`; plain secrets and vars are strings. */
@@ -14,11 +19,33 @@ interface SecretsStoreSecret {
   get(): Promise<string>;
 }
 
+/** How long a secret file's content is reused: rotating a file takes effect within this. */
+const SECRET_FILE_TTL_MS = 1_000;
+/** A secret name that is one plain file name (no path, no dot file). */
+const SECRET_FILE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+const secretFiles = new Map<string, { at: number; value: Promise<string | undefined> }>();
+
+/** A secret file through the disk service, cached for at most a second (one read per name at a time). */
+function readSecretFile(dir: Fetcher, name: string): Promise<string | undefined> {
+  if (!SECRET_FILE_NAME.test(name)) return Promise.resolve(undefined);
+  const now = Date.now();
+  const cached = secretFiles.get(name);
+  if (cached && now - cached.at < SECRET_FILE_TTL_MS) return cached.value;
+  const value = dir
+    .fetch(`http://secrets/${name}`)
+    .then(async (res) => (res.ok ? (await res.text()).trim() || undefined : (await res.body?.cancel(), undefined)));
+  secretFiles.set(name, { at: now, value });
+  // A failed read is not kept: the next request tries again.
+  value.catch(() => secretFiles.delete(name));
+  return value;
+}
+
 export type SecretResult = { ok: true; value: string } | { ok: false; message: string };
 
 /**
- * The value of the binding named `name`. Missing, empty, or a Secrets Store binding whose get()
- * throws: not ok, with a message that names the secret and never holds a value.
+ * The value of the binding named `name`, else (self-hosted) of its file in SECRETS_DIR. Missing,
+ * empty, or a Secrets Store binding whose get() throws: not ok, with a message that names the
+ * secret and never holds a value.
  */
 export async function readSecret(env: Env, name: string): Promise<SecretResult> {
   const binding = (env as unknown as Record<string, unknown>)[name];
@@ -31,6 +58,7 @@ export async function readSecret(env: Env, name: string): Promise<SecretResult> 
       return { ok: false, message: `secret ${name} could not be read: ${(error as Error)?.name ?? "Error"}` };
     }
   }
+  if (value === undefined && env.SECRETS_DIR) value = await readSecretFile(env.SECRETS_DIR, name).catch(() => undefined);
   const trimmed = typeof value === "string" ? value.trim() : "";
   return trimmed ? { ok: true, value: trimmed } : { ok: false, message: `secret ${name} is not set` };
 }

@@ -1,6 +1,6 @@
 // npm run check-config [FILE]: validates ROUTER_CONFIG before a deploy, with the same schema and
-// messages the Worker uses. FILE is a wrangler.toml (its [vars.ROUTER_CONFIG]) or a JSON file
-// holding the config; default wrangler.toml. `--schema` prints the config's JSON Schema instead.
+// messages the Worker uses. FILE is a wrangler.toml (its [vars.ROUTER_CONFIG]), a TOML file with the
+// config at its top level, or a JSON file holding the config; default wrangler.toml. `--schema` prints the config's JSON Schema instead.
 import { readFileSync } from "node:fs";
 import { parse as parseToml } from "smol-toml";
 import { z } from "zod";
@@ -9,7 +9,9 @@ import { parseRouterConfig, RouterConfigSchema, type RouterConfig } from "../sha
 export function readConfigFile(path: string): unknown {
   const text = readFileSync(path, "utf8");
   if (/\.json$/i.test(path)) return JSON.parse(text);
-  const toml = parseToml(text) as { vars?: { ROUTER_CONFIG?: unknown } };
+  const toml = parseToml(text) as { vars?: { ROUTER_CONFIG?: unknown }; routes?: unknown };
+  // A wrangler.toml, or a TOML file holding the config itself at the top level (npm run serve --config).
+  if (toml.vars?.ROUTER_CONFIG === undefined && toml.routes !== undefined) return toml;
   if (toml.vars?.ROUTER_CONFIG === undefined) throw new Error(`${path} has no [vars.ROUTER_CONFIG] table`);
   return toml.vars.ROUTER_CONFIG;
 }
