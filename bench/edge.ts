@@ -57,16 +57,19 @@ export async function benchRouterConfig(fake: FakeProvider) {
       p: provider("p"),
       pl: provider("pl", { requests_per_day: 1_000_000_000, requests_per_minute: 1_000_000_000 }),
       px: provider("px", { requests_per_day: 1 }),
-      // A 1 ms cool-down so every request meets the fault again.
-      a429: provider("a429", { rate_limit_cooldown_ms: 1 }),
-      a500: provider("a500"),
-      arefused: { ...provider("x"), base_url: `http://127.0.0.1:${fake.closedPort}/v1` },
-      ahang: provider("ahang", { timeout_ms: 100 }),
+      // Every request meets the fault again: a 1 ms cool-down, no retry, a circuit that never opens.
+      a429: provider("a429", { rate_limit_cooldown_ms: 1, ...FAULT_EVERY_TIME }),
+      a500: provider("a500", FAULT_EVERY_TIME),
+      arefused: { ...provider("x", FAULT_EVERY_TIME), base_url: `http://127.0.0.1:${fake.closedPort}/v1` },
+      ahang: provider("ahang", { timeout_ms: 100, ...FAULT_EVERY_TIME }),
       long: provider("long"),
       burst: provider("burst"),
     },
   };
 }
+
+/** A faulty provider that meets every request: measures one failover per fault, not the breaker. */
+const FAULT_EVERY_TIME = { retries: 0, breaker_failures: 1_000_000_000 };
 
 export async function benchEdge(options: { quick?: boolean; log?: (line: string) => void } = {}): Promise<EdgeResults> {
   const log = options.log ?? ((line: string) => console.error(line));
