@@ -47,5 +47,8 @@ export const InferEventSchema = z.object({
   attempts: z.number().int().optional().describe("upstream calls so far for this request, retries included"),
   wait_ms: z.number().optional().describe("infer_retry: how long the edge waits before calling the same provider again"),
   message: z.string().optional(),
+  continued: z.boolean().optional().describe("infer_fallback: a broken stream moves on to be continued; terminal: the answer was continued"),
+  carried_chars: z.number().int().optional().describe("infer_fallback with continued: characters of the answer sent on as the prefill"),
+  dropped_events: z.number().int().optional().describe("terminal of a stream: upstream events dropped because their data was not JSON"),
 });
 export type InferEvent = z.infer<typeof InferEventSchema>;
