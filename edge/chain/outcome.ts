@@ -72,7 +72,7 @@ function answered(req: ChainRequest, end: Extract<WalkEnd, { kind: "answered" }>
 }
 
 /** The request's terminal line once a stream it answered ends, and what the stream taught. */
-export function streamEndHandler(req: ChainRequest, admitted: Admitted, attempts: number, ttftMs: () => number | undefined) {
+export function streamEndHandler(req: ChainRequest, admitted: Admitted, attempts: () => number, ttftMs: () => number | undefined) {
   return (end: StreamEnd) => {
     learnTokens(req.quota, admitted, end.tap.usage);
     // A stream that broke after it began is an outage like any other for the circuit.
@@ -82,7 +82,7 @@ export function streamEndHandler(req: ChainRequest, admitted: Admitted, attempts
     const fields = {
       provider: continued?.provider ?? admitted.providerId,
       model: continued?.model ?? admitted.provider.model,
-      attempts: continued?.attempts ?? attempts,
+      attempts: attempts(), // a continuation's attempts count too
       stream: true,
       ...usageFields(addUsage(end.tap.usage, continued?.usage)),
       ...(continued && { continued: true }),

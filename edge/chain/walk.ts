@@ -97,7 +97,7 @@ async function callProvider(req: ChainRequest, walk: WalkState, admitted: Admitt
       clientWantsUsage: body.stream_options?.include_usage === true,
       clientSignal: req.clientSignal,
       startedAt: log.startedAt,
-      onStreamEnd: streamEndHandler(req, admitted, attempts, () => ttftMs),
+      onStreamEnd: streamEndHandler(req, admitted, () => walk.attempts, () => ttftMs),
       // A committed stream that breaks may be continued on a later provider with prefill.
       continueWith: continuationFor(req, walk, admitted, walk.later),
     });

@@ -81,7 +81,7 @@ async function continueOn(
     });
     if (result.ok) {
       learnFromSuccess(req.quota, admitted, result.upstreamHeaders);
-      return { body: result.response.body!, ended: ended.then((end) => segmentEnded(req, walk, admitted, end)) };
+      return { body: result.response.body!, ended: ended.then((end) => segmentEnded(req, admitted, end)) };
     }
     if ("cancelled" in result) return undefined;
     learnFromFailure(req.quota, admitted, result, { coolDown: true, countsForCircuit: true });
@@ -101,13 +101,12 @@ async function continueOn(
 }
 
 /** What a continuation's end teaches about its provider, and where the answer ended up. */
-function segmentEnded(req: ChainRequest, walk: WalkState, admitted: Admitted, end: StreamEnd): ContinuationEnd {
+function segmentEnded(req: ChainRequest, admitted: Admitted, end: StreamEnd): ContinuationEnd {
   learnTokens(req.quota, admitted, end.tap.usage);
   learnFromBreak(req.quota, admitted, end);
   const own: Continued = {
     provider: admitted.providerId,
     model: admitted.provider.model,
-    attempts: walk.attempts,
     usage: end.tap.usage,
     finishReason: end.tap.finishReason,
     droppedEvents: end.tap.droppedEvents,

@@ -39,8 +39,6 @@ export type StreamFailure = { category: ErrorCategory; message: string };
 export interface Continued {
   provider: string;
   model: string;
-  /** Upstream calls of the whole request when it ended. */
-  attempts: number;
   usage?: Usage;
   finishReason?: string | null;
   droppedEvents: number;
