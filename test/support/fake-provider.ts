@@ -13,6 +13,11 @@ export interface FakeProvider {
   close(): Promise<void>;
 }
 
+/** An openai_compatible provider config pointing at scenario `id` of a fake provider (for benchmarks under wrangler dev). */
+export function fakeProviderConfig(fake: FakeProvider, id: string, extra: Record<string, unknown> = {}) {
+  return { type: "openai_compatible", base_url: `${fake.url}/s/${id}/v1`, model: "bench-model", api_key_secret: "BENCH_KEY", ...extra };
+}
+
 async function readBody(req: IncomingMessage): Promise<string> {
   let text = "";
   for await (const chunk of req) text += chunk;
