@@ -59,7 +59,7 @@ async function continueOn(
   const continuing: ChainRequest = { ...req, body: withPrefill(req.body, request.text) };
   for (const [index, providerId] of candidates.entries()) {
     // The stream has committed, so the request's deadline no longer applies; the client and the attempt cap do.
-    if (req.clientSignal.aborted || walk.attempts >= req.config.max_attempts) return undefined;
+    if (request.signal.aborted || walk.attempts >= req.config.max_attempts) return undefined;
     const admitted = await admitProvider(continuing, walk, providerId);
     if (!admitted) continue;
     walk.attempts++;
@@ -73,7 +73,7 @@ async function continueOn(
       timeoutMs: admitted.upstream.timeoutMs,
       stream: true,
       clientWantsUsage: req.body.stream_options?.include_usage === true,
-      clientSignal: req.clientSignal,
+      clientSignal: request.signal,
       startedAt: req.log.startedAt,
       onStreamEnd: settle,
       continueWith: continuationFor(req, walk, admitted, candidates.slice(index + 1)),
@@ -83,7 +83,8 @@ async function continueOn(
       learnFromSuccess(req.quota, admitted, result.upstreamHeaders);
       return { body: result.response.body!, ended: ended.then((end) => segmentEnded(req, admitted, end)) };
     }
-    if ("cancelled" in result) return undefined;
+    // A client that left has its terminal line already: nothing may be logged after it.
+    if ("cancelled" in result || request.signal.aborted) return undefined;
     learnFromFailure(req.quota, admitted, result, { coolDown: true, countsForCircuit: true });
     req.log.fallback({
       provider: providerId,

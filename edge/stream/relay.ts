@@ -71,6 +71,8 @@ export interface ContinueRequest {
   chunkId: string;
   /** The first break of the request: what the client is told if nothing finishes the answer. */
   original: StreamFailure;
+  /** Aborted when the client leaves (its request's signal, or its stream cancelled): the search stops. */
+  signal: AbortSignal;
 }
 
 /** Finds a provider to continue a broken stream (continuation.ts): its stream, or undefined when none can. */
@@ -153,6 +155,8 @@ export class SseRelay {
     onComment: () => (this.comment = true),
   });
   private finished = false;
+  /** Aborted when the client's stream is cancelled, which workerd does not always signal on the request. */
+  private readonly gone = new AbortController();
   /** Set by an error event seen before the answer began: the chain walk moves on. */
   private pendingError: UpstreamError | undefined;
   /** Set by an error event after the answer began, when the stream will be continued instead of ended. */
@@ -208,6 +212,7 @@ export class SseRelay {
   /** The client went away: stop reading upstream (and any continuation) and end as cancelled. */
   clientGone(reason: unknown): void {
     if (this.finished) return;
+    this.gone.abort(reason);
     this.releaseUpstream(reason);
     this.continuation?.reader.cancel(reason).catch(() => {});
     this.finish({ outcome: "cancelled", tap: this.tap });
@@ -320,7 +325,8 @@ export class SseRelay {
     this.tap.broke = failure;
     if (this.continuable && this.options.continueWith) {
       this.releaseUpstream(failure);
-      const next = await this.options.continueWith({ failure, text: this.tap.text, chunkId: this.tap.chunkId!, original });
+      const signal = AbortSignal.any([this.options.clientSignal, this.gone.signal]);
+      const next = await this.options.continueWith({ failure, text: this.tap.text, chunkId: this.tap.chunkId!, original, signal });
       if (this.finished) {
         // The client left while the continuation was being found.
         await next?.body.cancel().catch(() => {});

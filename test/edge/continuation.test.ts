@@ -104,6 +104,25 @@ describe("continuation on a prefill provider", () => {
   });
 });
 
+describe("a client that leaves while the answer is being continued", () => {
+  it("is logged cancelled once, with no failover after it, and the continuation's upstream is released", async () => {
+    const a = await scenario([{ type: "sse", content: ANSWER, cut_after: 41, end: "reset" }]);
+    // Slow to its first token: the client leaves while the edge waits for it.
+    const c = await scenario([{ ...continuing, first_delay_ms: 3_000 }]);
+    const config = chainConfig({ a: provider(a.baseUrl), c: prefillProvider(c.baseUrl) });
+    const res = await call({ config, body: chat({ stream: true }), headers: { "x-request-id": "leaves-midway" } });
+    const reader = res.body!.getReader();
+    let text = "";
+    while (!text.includes("word40 ")) text += new TextDecoder().decode((await reader.read()).value);
+    await c.waitForCalls(1);
+    await reader.cancel();
+    await expect.poll(async () => (await c.calls())[0]?.abandoned, { timeout: 5_000 }).toBe(true);
+    const lines = logs.events().filter((e) => e.request_id === "leaves-midway").map((e) => e.event);
+    expect(lines.filter((e) => e.startsWith("infer_c") || e === "infer_failed")).toEqual(["infer_cancelled"]);
+    expect(lines.slice(lines.indexOf("infer_cancelled"))).toEqual(["infer_cancelled"]);
+  });
+});
+
 describe("when the answer cannot be continued", () => {
   it("ends with the honest error when no later provider has prefill", async () => {
     const a = await scenario([{ type: "sse", content: ANSWER, cut_after: 41, end: "reset" }]);
