@@ -1,7 +1,7 @@
 // Edge benchmarks on loopback, side by side in one run: the same scripted provider called directly,
 // through the pass-through floor Worker and through InferRouter (JSON and streams, concurrency 1
 // and 32); the time failover adds per fault class; and what quota tracking costs.
-import { startFakeProvider, type FakeProvider } from "../test/support/fake-provider.ts";
+import { fakeProviderConfig, startFakeProvider, type FakeProvider } from "../test/support/fake-provider.ts";
 import type { Step } from "../test/support/fake-provider-protocol.ts";
 import { startWranglerDev, type WranglerDev } from "../test/support/wrangler-dev.ts";
 import { measure, peakMemoryMiB, timeRequest, type Summary } from "./load.ts";
@@ -31,13 +31,7 @@ export async function script(fake: FakeProvider, id: string, steps: Step[]) {
 
 /** The bench's ROUTER_CONFIG: one answering provider, limited and exhausted ones, one per fault class. */
 export async function benchRouterConfig(fake: FakeProvider) {
-  const provider = (id: string, extra: Record<string, unknown> = {}) => ({
-    type: "openai_compatible",
-    base_url: `${fake.url}/s/${id}/v1`,
-    model: "bench-model",
-    api_key_secret: "BENCH_KEY",
-    ...extra,
-  });
+  const provider = (id: string, extra: Record<string, unknown> = {}) => fakeProviderConfig(fake, id, extra);
   await script(fake, "a429", [{ type: "json", status: 429, body: { error: { message: "slow down" } } }]);
   await script(fake, "a500", [{ type: "json", status: 500, body: { error: { message: "boom" } } }]);
   await script(fake, "ahang", [{ type: "hang" }]);

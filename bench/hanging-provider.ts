@@ -3,7 +3,7 @@
 // provider (timeout_ms as given) in front of a healthy one, under wrangler dev. Prints each wait and
 // the total. `--config` runs another checkout's Worker (e.g. the commit before the circuit breaker).
 import { parseArgs } from "node:util";
-import { startFakeProvider } from "../test/support/fake-provider.ts";
+import { fakeProviderConfig, startFakeProvider } from "../test/support/fake-provider.ts";
 import { startWranglerDev } from "../test/support/wrangler-dev.ts";
 
 const { values } = parseArgs({
@@ -13,15 +13,9 @@ const timeoutMs = Number(values["timeout-ms"]);
 const fake = await startFakeProvider();
 await fetch(`${fake.url}/_script/hang`, { method: "POST", body: JSON.stringify({ steps: [{ type: "hang" }] }) });
 await fetch(`${fake.url}/_script/ok`, { method: "POST", body: JSON.stringify({ steps: [] }) });
-const provider = (id: string, extra: Record<string, unknown> = {}) => ({
-  type: "openai_compatible",
-  base_url: `${fake.url}/s/${id}/v1`,
-  model: "bench-model",
-  api_key_secret: "BENCH_KEY",
-  ...extra,
-});
+const provider = (id: string, extra: Record<string, unknown> = {}) => fakeProviderConfig(fake, id, extra);
 const config = { routes: { default: ["hang", "ok"] }, providers: { hang: provider("hang", { timeout_ms: timeoutMs }), ok: provider("ok") } };
-const dev = await startWranglerDev({ config, configPath: values.config, vars: { PROXY_API_KEYS: "sk-bench", BENCH_KEY: "sk-upstream" } });
+const dev = await startWranglerDev({ config, configPath: values.config, vars: { PROXY_API_KEYS: "sk-bench", BENCH_KEY: "sk-bench-upstream" } });
 const waits: number[] = [];
 try {
   for (let i = 0; i < Number(values.requests); i++) {

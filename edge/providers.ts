@@ -8,7 +8,7 @@
 // client left out and body_overrides set what the operator always decides.
 import type { Endpoint, ProviderConfig, RouterConfig } from "../shared/config.ts";
 import type { EmbeddingRequest } from "../shared/embeddings.ts";
-import { DEFAULT_TIMEOUT_MS, DROPPED_FIELDS } from "../shared/config.ts";
+import { DEFAULT_FIRST_TOKEN_TIMEOUT_MS, DEFAULT_STREAM_IDLE_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, DROPPED_FIELDS } from "../shared/config.ts";
 import type { ChatCompletionRequest } from "../shared/openai.ts";
 import { readSecret, type Env } from "./env.ts";
 
@@ -16,8 +16,15 @@ export interface UpstreamRequest {
   url: string;
   headers: Record<string, string>;
   body: string;
-  /** The provider's own time limit for this call (the walk may cut it to the request's deadline). */
+  /**
+   * The provider's own time limit for this call until the answer begins (the walk may cut it to the
+   * request's deadline): first_token_timeout_ms for a stream, timeout_ms for the whole JSON call.
+   */
   timeoutMs: number;
+  /** Streams: the longest silence between events once the answer has begun (stream_idle_timeout_ms). */
+  idleTimeoutMs: number;
+  /** The upstream call streams: the client asked for a stream, or the provider is the sidecar. */
+  streamed: boolean;
   /** The provider's own secrets: redacted from anything this attempt logs or returns. */
   secrets: string[];
 }
@@ -48,10 +55,18 @@ export function upstreamBody<T extends ChatCompletionRequest | EmbeddingRequest>
   for (const [field, value] of Object.entries(provider.body_defaults ?? {})) if (body[field] === undefined) body[field] = value;
   Object.assign(body, provider.body_overrides);
   body.model = provider.model;
+  // The sidecar always streams: Cloudflare cuts a tunnelled request that sends no byte for 100 s
+  // (524), and a CPU model often needs longer for a whole answer. The edge assembles the JSON.
+  if ("messages" in request && streamsUpstream(provider, request)) body.stream = true;
   // Usage is asked for on every stream (for logs and token quotas); the relay drops the extra
   // usage chunk when the client did not ask for it.
-  if (request.stream) body.stream_options = { ...(body.stream_options as object | undefined), include_usage: true };
+  if (body.stream) body.stream_options = { ...(body.stream_options as object | undefined), include_usage: true };
   return body as T;
+}
+
+/** Whether the upstream call is a stream: the client asked for one, or the provider is the sidecar. */
+export function streamsUpstream(provider: ProviderConfig, request: { stream?: boolean | null }): boolean {
+  return request.stream === true || provider.type === "local_gguf";
 }
 
 export async function buildUpstreamRequest(
@@ -65,7 +80,7 @@ export async function buildUpstreamRequest(
   const headers: Record<string, string> = {
     ...provider.headers,
     "content-type": "application/json",
-    accept: request.stream ? "text/event-stream" : "application/json",
+    accept: endpoint === "chat" && streamsUpstream(provider, request) ? "text/event-stream" : "application/json",
   };
   const secrets: string[] = [];
   for (const [name, header, prefix] of secretHeaders(provider)) {
@@ -83,7 +98,11 @@ export async function buildUpstreamRequest(
       url: `${provider.base_url.replace(/\/+$/, "")}/${endpoint === "embeddings" ? "embeddings" : "chat/completions"}`,
       headers,
       body: JSON.stringify(upstreamBody(config, provider, request)),
-      timeoutMs: provider.timeout_ms ?? DEFAULT_TIMEOUT_MS[provider.type],
+      timeoutMs: request.stream
+        ? (provider.first_token_timeout_ms ?? DEFAULT_FIRST_TOKEN_TIMEOUT_MS[provider.type])
+        : (provider.timeout_ms ?? DEFAULT_TIMEOUT_MS[provider.type]),
+      idleTimeoutMs: provider.stream_idle_timeout_ms ?? DEFAULT_STREAM_IDLE_TIMEOUT_MS[provider.type],
+      streamed: endpoint === "chat" && streamsUpstream(provider, request),
       secrets,
     },
   };

@@ -55,6 +55,11 @@ export const PROVIDER_TYPES = ["openai_compatible", "local_gguf"] as const;
 /** Default whole-call timeout: cloud providers answer fast or not at all; a local model is slow. */
 export const DEFAULT_TIMEOUT_MS = { openai_compatible: 30_000, local_gguf: 120_000 } as const;
 
+/** Streams: the wait for the first content, reasoning or tool-call delta (a CPU model reads the prompt first). */
+export const DEFAULT_FIRST_TOKEN_TIMEOUT_MS = { openai_compatible: 10_000, local_gguf: 120_000 } as const;
+/** Streams: the longest silence between events once the answer has begun. */
+export const DEFAULT_STREAM_IDLE_TIMEOUT_MS = { openai_compatible: 10_000, local_gguf: 30_000 } as const;
+
 /** Circuit breaker, retry and request-hygiene defaults (README "Provider health"). */
 export const PROVIDER_DEFAULTS = {
   breaker_failures: 2,
@@ -123,7 +128,9 @@ export const ProviderSchema = z.strictObject({
   access_client_secret_secret: z.string().min(1).optional().describe("local_gguf: secret holding CF-Access-Client-Secret"),
   api_key_header: HeaderName.optional().describe('header that carries the key (default authorization as "Bearer <key>"; any other name gets the raw key, e.g. api-key)'),
   headers: z.record(HeaderName, z.string()).optional().describe("extra request headers (e.g. OpenRouter's HTTP-Referer); never a key"),
-  timeout_ms: PositiveInt.optional().describe("whole call for JSON, time to first event (and between events) for streams"),
+  timeout_ms: PositiveInt.optional().describe("whole call for JSON answers (default 30000; local_gguf 120000)"),
+  first_token_timeout_ms: PositiveInt.optional().describe("streams: wait for the first content, reasoning or tool-call delta, then fail over (default 10000; local_gguf 120000)"),
+  stream_idle_timeout_ms: PositiveInt.optional().describe("streams: longest silence between events once the answer has begun (default 10000; local_gguf 30000)"),
   requests_per_day: PositiveInt.optional(),
   requests_per_minute: PositiveInt.optional(),
   tokens_per_day: PositiveInt.optional(),

@@ -48,5 +48,8 @@ export const InferEventSchema = z.object({
   wait_ms: z.number().optional().describe("infer_retry: how long the edge waits before calling the same provider again"),
   message: z.string().optional(),
   endpoint: z.enum(["chat", "responses", "embeddings"]).optional().describe("the API the client called"),
+  continued: z.boolean().optional().describe("infer_fallback: a broken stream moves on to be continued; terminal: the answer was continued"),
+  carried_chars: z.number().int().optional().describe("infer_fallback with continued: characters of the answer sent on as the prefill"),
+  dropped_events: z.number().int().optional().describe("terminal of a stream: upstream events dropped because their data was not JSON"),
 });
 export type InferEvent = z.infer<typeof InferEventSchema>;

@@ -6,7 +6,8 @@ import type { Usage } from "../../shared/openai.ts";
 import { SSE_HEADERS } from "../../shared/sse.ts";
 import { categorize, errorStatus, readUpstreamError, retryAfterMs, sanitize, type UpstreamError } from "../normalize.ts";
 import type { UpstreamRequest } from "../providers.ts";
-import { IdleTimeout, SseRelay, type StreamEnd } from "../stream/relay.ts";
+import { assembleCompletion } from "../stream/assemble.ts";
+import { IdleTimeout, SseRelay, type ContinueWith, type Segment, type StreamEnd } from "../stream/relay.ts";
 
 export interface AttemptFailure {
   ok: false;
@@ -47,6 +48,10 @@ export interface AttemptContext {
   clientSignal: AbortSignal;
   startedAt: number;
   onStreamEnd: (end: StreamEnd) => void;
+  /** Set when a later provider could continue this stream if it breaks after it began (continuation.ts). */
+  continueWith?: ContinueWith;
+  /** Set when this call continues a stream another provider broke. */
+  segment?: Segment;
 }
 
 class AttemptTimeout extends Error {
@@ -96,15 +101,25 @@ export async function attempt(ctx: AttemptContext): Promise<AttemptResult> {
 
   try {
     const eventStream = response.headers.get("content-type")?.includes("text/event-stream");
-    if (!response.ok || !ctx.stream || !eventStream || !response.body) {
+    if (!response.ok || !upstream.streamed || !eventStream || !response.body) {
       const text = await response.text();
       done();
       return finishJson(response, text, ctx);
     }
+    // A JSON client of a provider called as a stream (the sidecar): the whole call stays under timeout_ms.
+    if (!ctx.stream) {
+      const assembled = await assembleCompletion(response.body);
+      done();
+      if (!assembled.ok) return upstreamFailure(assembled.error, response.headers, ctx);
+      return finishJson(response, JSON.stringify(assembled.completion), ctx);
+    }
     relay = new SseRelay(response.body, {
       clientWantsUsage: ctx.clientWantsUsage,
+      clientSignal,
       abort: (reason) => controller.abort(reason),
-      idleTimeoutMs: upstream.timeoutMs,
+      idleTimeoutMs: upstream.idleTimeoutMs,
+      continueWith: ctx.continueWith,
+      segment: ctx.segment,
       readFailure: (error) => (clientSignal.aborted ? "cancelled" : streamReadFailure(error, controller.signal.reason)),
       describeError: (error) => {
         const failure = upstreamFailure(error, response.headers, ctx);
@@ -120,6 +135,7 @@ export async function attempt(ctx: AttemptContext): Promise<AttemptResult> {
     if (!peek.ok) {
       done();
       controller.abort();
+      if ("cancelled" in peek) return { ok: false, cancelled: true };
       return upstreamFailure(peek.error, response.headers, ctx);
     }
     return {
@@ -129,6 +145,8 @@ export async function attempt(ctx: AttemptContext): Promise<AttemptResult> {
       response: new Response(relay.toClientStream(), { status: 200, headers: SSE_HEADERS }),
     };
   } catch (error) {
+    // A broken frame or a failed read: the upstream connection is of no further use.
+    controller.abort(error);
     return failure(error);
   }
 }

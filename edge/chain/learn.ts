@@ -5,6 +5,7 @@ import type { ErrorCategory } from "../../shared/errors.ts";
 import type { Usage } from "../../shared/openai.ts";
 import { cooldownForFailure, cooldownFromHeaders, type Cooldown } from "../quota/cooldown.ts";
 import type { QuotaClient } from "../quota/client.ts";
+import type { StreamEnd } from "../stream/relay.ts";
 import type { Admitted } from "./admit.ts";
 import type { AttemptFailure } from "./attempt.ts";
 
@@ -46,4 +47,9 @@ export function countOutage(quota: QuotaClient, admitted: Admitted, category: Er
 /** The tokens an answer used, against the provider's token budgets. */
 export function learnTokens(quota: QuotaClient, admitted: Admitted, usage: Usage | undefined): void {
   quota.recordTokens(admitted.providerId, admitted.provider, usage?.total_tokens);
+}
+
+/** A stream that broke after it began (continued or not) is an outage like any other for its provider's circuit. */
+export function learnFromBreak(quota: QuotaClient, admitted: Admitted, end: StreamEnd): void {
+  if (end.tap.broke) countOutage(quota, admitted, end.tap.broke.category);
 }

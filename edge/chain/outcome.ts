@@ -7,7 +7,8 @@ import type { Usage } from "../../shared/openai.ts";
 import type { StreamEnd } from "../stream/relay.ts";
 import type { Admitted } from "./admit.ts";
 import type { AttemptFailure, AttemptSuccess } from "./attempt.ts";
-import { countOutage, learnTokens } from "./learn.ts";
+import { addUsage } from "../stream/continuation.ts";
+import { learnFromBreak, learnTokens } from "./learn.ts";
 import type { ChainRequest, Outcome, WalkState } from "./walk.ts";
 
 export type WalkEnd =
@@ -71,17 +72,28 @@ function answered(req: ChainRequest, end: Extract<WalkEnd, { kind: "answered" }>
 }
 
 /** The request's terminal line once a stream it answered ends, and what the stream taught. */
-export function streamEndHandler(req: ChainRequest, admitted: Admitted, attempts: number, ttftMs: () => number | undefined) {
+export function streamEndHandler(req: ChainRequest, admitted: Admitted, attempts: () => number, ttftMs: () => number | undefined) {
   return (end: StreamEnd) => {
     learnTokens(req.quota, admitted, end.tap.usage);
-    const fields = { provider: admitted.providerId, model: admitted.provider.model, attempts, stream: true, ...usageFields(end.tap.usage) };
+    // A stream that broke after it began is an outage like any other for the circuit.
+    learnFromBreak(req.quota, admitted, end);
+    // A continued stream ends at another provider: name it, count every attempt and both usages.
+    const { continued } = end;
+    const fields = {
+      provider: continued?.provider ?? admitted.providerId,
+      model: continued?.model ?? admitted.provider.model,
+      attempts: attempts(), // a continuation's attempts count too
+      stream: true,
+      ...usageFields(addUsage(end.tap.usage, continued?.usage)),
+      ...(continued && { continued: true }),
+      dropped_events: end.tap.droppedEvents + (continued?.droppedEvents ?? 0),
+    };
     if (end.outcome === "completed") {
-      writeTerminal(req, "infer_completed", { ...fields, status: 200, finish_reason: end.tap.finishReason ?? null, ttft_ms: ttftMs() });
+      const finishReason = continued ? continued.finishReason : end.tap.finishReason;
+      writeTerminal(req, "infer_completed", { ...fields, status: 200, finish_reason: finishReason ?? null, ttft_ms: ttftMs() });
     } else if (end.outcome === "cancelled") {
       writeTerminal(req, "infer_cancelled", fields);
     } else {
-      // A stream that broke after it began is an outage like any other for the circuit.
-      countOutage(req.quota, admitted, end.category);
       writeTerminal(req, "infer_failed", { ...fields, status: 200, category: end.category, message: end.message });
     }
     // The client has the whole stream by now; this is the request's last line.

@@ -9,6 +9,7 @@ import type { ChatCompletionRequest } from "../../shared/openai.ts";
 import type { Env } from "../env.ts";
 import type { InferLog } from "../oplog.ts";
 import type { QuotaClient } from "../quota/client.ts";
+import { continuationFor } from "../stream/continuation.ts";
 import { admitProvider, type Admitted } from "./admit.ts";
 import { attempt, type AttemptFailure } from "./attempt.ts";
 import { learnFromFailure, learnFromSuccess, learnTokens } from "./learn.ts";
@@ -46,15 +47,18 @@ export interface WalkState {
   outcomes: Outcome[];
   /** Epoch ms past which no call starts and a running one is cut (request_timeout_ms). */
   deadline: number;
+  /** The providers after the one being called: where a broken stream may be continued (continuation.ts). */
+  later: readonly string[];
 }
 
 export async function walkChain(req: ChainRequest): Promise<Response> {
-  const walk: WalkState = { attempts: 0, outcomes: [], deadline: req.log.startedAt + req.config.request_timeout_ms };
+  const walk: WalkState = { attempts: 0, outcomes: [], deadline: req.log.startedAt + req.config.request_timeout_ms, later: [] };
   return conclude(req, walk, await walkProviders(req, walk));
 }
 
 async function walkProviders(req: ChainRequest, walk: WalkState): Promise<WalkEnd> {
-  for (const providerId of req.chain) {
+  for (const [index, providerId] of req.chain.entries()) {
+    walk.later = req.chain.slice(index + 1); // for continuing a stream this provider breaks
     const stop = stopBeforeCall(req, walk);
     if (stop) return stop;
     const admitted = await admitProvider(req, walk, providerId);
@@ -97,7 +101,9 @@ async function callProvider(req: ChainRequest, walk: WalkState, admitted: Admitt
       clientWantsUsage: body.stream_options?.include_usage === true,
       clientSignal: req.clientSignal,
       startedAt: log.startedAt,
-      onStreamEnd: streamEndHandler(req, admitted, attempts, () => ttftMs),
+      onStreamEnd: streamEndHandler(req, admitted, () => walk.attempts, () => ttftMs),
+      // A committed stream that breaks may be continued on a later provider with prefill.
+      continueWith: continuationFor(req, walk, admitted, walk.later),
     });
     if (result.ok) {
       ttftMs = result.ttftMs;

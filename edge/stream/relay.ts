@@ -1,56 +1,137 @@
-// Relays an upstream SSE stream to the client. Until the answer begins (content, a tool call or a
-// finish reason) nothing is sent, so the chain can still fail over; after that, upstream bytes pass
-// through as they are, frame by frame.
+// Relays an upstream SSE stream to the client. Until the answer begins (content, reasoning, a tool
+// call or a finish reason) nothing is sent, so the chain can still fail over; after that, upstream
+// bytes pass through as they are, frame by frame.
 // Only whole frames (frames.ts) are forwarded: an SSE client can act on nothing less, and it lets
 // the relay drop the usage chunk that was asked for on the client's behalf. A tap reads each frame
 // once (eventsource-parser) to capture usage and finish_reason.
+// A committed stream that breaks can be continued on another provider (continuation.ts): the relay
+// then pipes that provider's stream into the same client stream. Only then does it keep the text.
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { openAIError, type ErrorCategory } from "../../shared/errors.ts";
 import type { Usage } from "../../shared/openai.ts";
-import { sseData } from "../../shared/sse.ts";
+import { SSE_DONE, sseData } from "../../shared/sse.ts";
 import { errorStatus, readUpstreamError, type UpstreamError } from "../normalize.ts";
 import { concatFrames, FrameSplitter, FrameTooLarge } from "./frames.ts";
 
 export interface StreamTap {
   usage?: Usage;
   finishReason?: string | null;
-  /** A frame with content, a tool call, a refusal or a finish_reason: the answer has begun. */
+  /** A frame with content, reasoning, a tool call, a refusal or a finish_reason: the answer has begun. */
   sawAnswer: boolean;
   sawDone: boolean;
   /** An error event from upstream, categorized and sanitized. */
   upstreamError?: { category: ErrorCategory; message: string };
+  /** Data events that were not JSON: dropped, not forwarded. */
+  droppedEvents: number;
+  /** A tool-call delta went out: such a stream is never continued (half a call cannot be resumed). */
+  sawToolCall: boolean;
+  /** The answer's content so far: kept only when the stream can be continued elsewhere. */
+  text: string;
+  /** The chunk id the client sees: a continuation's chunks are given it too. */
+  chunkId?: string;
+  /** This upstream's own failure after the answer began (what its circuit learns), continued or not. */
+  broke?: StreamFailure;
 }
 
-export type StreamEnd =
+export type StreamFailure = { category: ErrorCategory; message: string };
+
+/** Where a continued stream ended up: the provider that finished it and what it took. */
+export interface Continued {
+  provider: string;
+  model: string;
+  usage?: Usage;
+  finishReason?: string | null;
+  droppedEvents: number;
+}
+
+export type StreamEnd = (
   | { outcome: "completed"; tap: StreamTap }
   | { outcome: "failed"; tap: StreamTap; category: ErrorCategory; message: string }
-  | { outcome: "cancelled"; tap: StreamTap };
+  | { outcome: "cancelled"; tap: StreamTap }
+) & { continued?: Continued };
 
-export type PeekResult = { ok: true } | { ok: false; error: UpstreamError };
+/** How a continuation ended, without the relay's own tap. */
+export type ContinuationEnd = (
+  | { outcome: "completed" }
+  | { outcome: "failed"; category: ErrorCategory; message: string }
+  | { outcome: "cancelled" }
+) & { continued: Continued };
+
+/** Another provider's stream that carries on from where this one broke. */
+export interface ContinuedStream {
+  body: ReadableStream<Uint8Array>;
+  ended: Promise<ContinuationEnd>;
+}
+
+export interface ContinueRequest {
+  /** Why this segment broke. */
+  failure: StreamFailure;
+  /** The whole answer's content so far, this segment's included. */
+  text: string;
+  chunkId: string;
+  /** The first break of the request: what the client is told if nothing finishes the answer. */
+  original: StreamFailure;
+  /** Aborted when the client leaves (its request's signal, or its stream cancelled): the search stops. */
+  signal: AbortSignal;
+}
+
+/** Finds a provider to continue a broken stream (continuation.ts): its stream, or undefined when none can. */
+export type ContinueWith = (request: ContinueRequest) => Promise<ContinuedStream | undefined>;
+
+/** This relay carries on a stream another provider broke. */
+export interface Segment {
+  chunkId: string;
+  /** The answer's content before this segment. */
+  carried: string;
+  original: StreamFailure;
+}
+
+export type PeekResult = { ok: true } | { ok: false; error: UpstreamError } | { ok: false; cancelled: true };
 
 interface RelayOptions {
   clientWantsUsage: boolean;
-  /** Ends the upstream call: used for the idle timeout and when the client goes away. */
+  /** The client's disconnect: checked after every read of the peek, so nothing fails over for a client that left. */
+  clientSignal: AbortSignal;
+  /** Ends the upstream call: used for the idle timeout, a break, [DONE] and when the client goes away. */
   abort: (reason: unknown) => void;
   idleTimeoutMs: number;
   /** What a read failure means: the caller knows whether it aborted for a timeout or the client left. */
-  readFailure: (error: unknown) => { category: ErrorCategory; message: string } | "cancelled";
+  readFailure: (error: unknown) => StreamFailure | "cancelled";
   /** An upstream error, categorized by the provider's rules and sanitized of its secrets. */
-  describeError: (error: UpstreamError) => { category: ErrorCategory; message: string };
+  describeError: (error: UpstreamError) => StreamFailure;
+  /** Set when a later provider can continue this stream: the relay then keeps the text and asks it on a break. */
+  continueWith?: ContinueWith;
+  /** Set when this relay is itself a continuation. */
+  segment?: Segment;
   onEnd: (end: StreamEnd) => void;
 }
 
+interface Delta {
+  content?: unknown;
+  refusal?: unknown;
+  tool_calls?: unknown[];
+  reasoning?: unknown;
+  reasoning_content?: unknown;
+  reasoning_details?: unknown[];
+  role?: unknown;
+}
+
 interface Chunk {
+  id?: unknown;
   error?: unknown;
   usage?: Usage | null;
-  choices?: Array<{ finish_reason?: string | null; delta?: { content?: unknown; refusal?: unknown; tool_calls?: unknown[] } }>;
+  choices?: Array<{ finish_reason?: string | null; delta?: Delta }>;
+}
+
+/** Whether a delta carries the answer: content, a refusal, a tool call or reasoning (a thinking model). */
+function carriesAnswer(delta: Delta | undefined): boolean {
+  if (!delta) return false;
+  return Boolean(delta.content || delta.refusal || delta.tool_calls?.length || delta.reasoning || delta.reasoning_content || delta.reasoning_details?.length);
 }
 
 /** Whether a chunk begins the answer (a role-only first chunk does not: failover is still possible). */
 function beginsAnswer(chunk: Chunk): boolean {
-  return (chunk.choices ?? []).some(
-    (choice) => Boolean(choice?.finish_reason || choice?.delta?.content || choice?.delta?.refusal || choice?.delta?.tool_calls?.length),
-  );
+  return (chunk.choices ?? []).some((choice) => Boolean(choice?.finish_reason || carriesAnswer(choice?.delta)));
 }
 
 const decoder = new TextDecoder();
@@ -58,10 +139,12 @@ const encoder = new TextEncoder();
 const USAGE_OBJECT = /"usage"\s*:\s*\{/;
 const ERROR_KEY = /"error"\s*:/;
 const FINISH_REASON = /"finish_reason"\s*:\s*"(\w+)"/;
+/** A cheap shape check for the fast path: a JSON object starts and ends with braces (anything else is parsed, and dropped if it is not JSON). */
+const OBJECT_SHAPE = /^\s*\{[\s\S]*\}\s*$/;
 
 export class SseRelay {
-  readonly tap: StreamTap = { sawAnswer: false, sawDone: false };
-  private readonly reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly tap: StreamTap;
+  private reader: ReadableStreamDefaultReader<Uint8Array>;
   private readonly splitter = new FrameSplitter();
   private readonly options: RelayOptions;
   private readonly held: Uint8Array[] = [];
@@ -72,21 +155,40 @@ export class SseRelay {
     onComment: () => (this.comment = true),
   });
   private finished = false;
+  /** Aborted when the client's stream is cancelled, which workerd does not always signal on the request. */
+  private readonly gone = new AbortController();
   /** Set by an error event seen before the answer began: the chain walk moves on. */
   private pendingError: UpstreamError | undefined;
+  /** Set by an error event after the answer began, when the stream will be continued instead of ended. */
+  private breakError: StreamFailure | undefined;
+  /** The stream carrying on from this one's break, once one is found. */
+  private continuation: { reader: ReadableStreamDefaultReader<Uint8Array>; ended: Promise<ContinuationEnd> } | undefined;
 
   constructor(body: ReadableStream<Uint8Array>, options: RelayOptions) {
     this.reader = body.getReader();
     this.options = options;
+    this.tap = { sawAnswer: false, sawDone: false, droppedEvents: 0, sawToolCall: false, text: options.segment?.carried ?? "", chunkId: options.segment?.chunkId };
+  }
+
+  /** Keeps the text (and so reads every frame): only when a later provider could continue a break. */
+  private get keepsText(): boolean {
+    return this.options.continueWith !== undefined;
+  }
+
+  /** Reads every frame: to keep the text, or to rewrite a continuation's chunks. */
+  private get parsesAll(): boolean {
+    return this.keepsText || this.options.segment !== undefined;
   }
 
   /**
    * Reads until the answer begins (ok), or until upstream shows it will not give one: an error
-   * event, [DONE] or the end before any content, or a broken frame.
+   * event, [DONE] or the end before any content, or a broken frame; or until the client leaves.
    */
   async peek(): Promise<PeekResult> {
     for (;;) {
       const { done, value } = await this.reader.read();
+      // A read that ends (or fails) because the client left must not look like a provider failure.
+      if (this.options.clientSignal.aborted) return { ok: false, cancelled: true };
       if (done) return { ok: false, error: emptyStream("upstream closed the stream before the answer began") };
       const forwarded = this.relayFrames(value);
       if (forwarded.length) this.held.push(concatFrames(forwarded));
@@ -107,12 +209,19 @@ export class SseRelay {
     });
   }
 
-  /** The client went away: stop reading upstream and end as cancelled. */
+  /** The client went away: stop reading upstream (and any continuation) and end as cancelled. */
   clientGone(reason: unknown): void {
     if (this.finished) return;
+    this.gone.abort(reason);
+    this.releaseUpstream(reason);
+    this.continuation?.reader.cancel(reason).catch(() => {});
+    this.finish({ outcome: "cancelled", tap: this.tap });
+  }
+
+  /** Ends the upstream call; its connection is not needed any more. */
+  private releaseUpstream(reason: unknown): void {
     this.options.abort(reason);
     this.reader.cancel(reason).catch(() => {});
-    this.finish({ outcome: "cancelled", tap: this.tap });
   }
 
   /**
@@ -122,35 +231,53 @@ export class SseRelay {
    */
   private async pump(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
     for (;;) {
-      const timer = setTimeout(
-        () => this.options.abort(new IdleTimeout(this.options.idleTimeoutMs)),
-        this.options.idleTimeoutMs,
-      );
+      if (this.continuation) return this.pipeContinuation(controller);
+      const timer = setTimeout(() => this.options.abort(new IdleTimeout(this.options.idleTimeoutMs)), this.options.idleTimeoutMs);
       let forwarded: Uint8Array[];
       let chunk: Uint8Array;
       try {
         const result = await this.reader.read();
-        if (result.done) return this.close(controller);
+        if (result.done) return await this.upstreamEnded(controller);
         chunk = result.value;
         forwarded = this.relayFrames(chunk);
       } catch (error) {
         if (this.finished) return; // the client cancelled: nothing left to tell it
-        const failure = error instanceof FrameTooLarge ? { category: "ServerError" as const, message: error.message } : this.options.readFailure(error);
+        let failure: StreamFailure | "cancelled";
+        if (error instanceof FrameTooLarge) {
+          // The frame will never end: stop upstream from sending the rest of it.
+          this.options.abort(error);
+          failure = { category: "ServerError", message: error.message };
+        } else {
+          failure = this.options.readFailure(error);
+        }
         if (failure === "cancelled") {
           this.finish({ outcome: "cancelled", tap: this.tap });
           controller.close();
           return;
         }
-        this.failClient(controller, failure.category, failure.message);
-        return;
+        return await this.broken(controller, failure);
       } finally {
         clearTimeout(timer);
       }
-      if (!forwarded.length) continue;
-      // The common case: a chunk of whole frames, all forwarded as they were, goes on as the very bytes upstream sent.
-      controller.enqueue(forwarded.length === 1 && forwarded[0] === chunk ? chunk : concatFrames(forwarded));
-      return;
+      if (forwarded.length) {
+        // The common case: a chunk of whole frames, all forwarded as they were, goes on as the very bytes upstream sent.
+        controller.enqueue(forwarded.length === 1 && forwarded[0] === chunk ? chunk : concatFrames(forwarded));
+      }
+      if (this.breakError) return await this.broken(controller, this.breakError);
+      if (this.tap.sawDone || this.tap.upstreamError) return this.endNow(controller);
+      if (forwarded.length) return;
     }
+  }
+
+  /**
+   * [DONE] or a forwarded error event ends the client's stream at once, whatever the upstream
+   * connection does afterwards, and releases that connection.
+   */
+  private endNow(controller: ReadableStreamDefaultController<Uint8Array>): void {
+    this.releaseUpstream(undefined);
+    controller.close();
+    if (this.tap.upstreamError) this.finish({ outcome: "failed", tap: this.tap, ...this.tap.upstreamError });
+    else this.finish({ outcome: "completed", tap: this.tap });
   }
 
   /** The frames of one upstream chunk that go to the client (the chunk itself when all go unchanged). */
@@ -159,33 +286,80 @@ export class SseRelay {
     const out: Uint8Array[] = [];
     let unchanged = true;
     for (const frame of frames) {
+      // Nothing after [DONE] or an error event that ends the stream goes to the client.
+      if (this.tap.sawDone || this.tap.upstreamError || this.breakError || this.pendingError) {
+        unchanged = false;
+        break;
+      }
       const forward = this.inspect(frame);
       if (forward !== frame) unchanged = false;
       if (forward) out.push(forward);
     }
     return unchanged && this.splitter.aligned && frames.length ? [chunk] : out;
   }
-  /** Upstream ended: complete when the answer was, else tell the client it was cut short. */
-  private close(controller: ReadableStreamDefaultController<Uint8Array>): void {
+
+  /** Upstream ended: complete when the answer was (adding [DONE] if upstream left it out), else a break. */
+  private async upstreamEnded(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
     const tail = this.splitter.end();
-    const forward = tail && this.inspect(tail);
+    const forward = tail && !this.tap.sawDone ? this.inspect(tail) : null;
     if (forward) controller.enqueue(concatFrames([forward]));
-    if (this.tap.upstreamError) {
-      controller.close();
-      this.finish({ outcome: "failed", tap: this.tap, ...this.tap.upstreamError });
-    } else if (this.tap.sawDone || this.tap.finishReason) {
+    if (this.breakError) return this.broken(controller, this.breakError);
+    if (this.tap.sawDone || this.tap.upstreamError) return this.endNow(controller);
+    if (this.tap.finishReason) {
+      controller.enqueue(encoder.encode(SSE_DONE));
       controller.close();
       this.finish({ outcome: "completed", tap: this.tap });
-    } else {
-      this.failClient(controller, "NetworkError", "upstream stream ended before the answer was complete");
+      return;
     }
+    return this.broken(controller, { category: "NetworkError", message: "upstream stream ended before the answer was complete" });
   }
 
-  /** Ends the client's stream with an OpenAI error event (never a clean [DONE]) and logs it. */
-  private failClient(controller: ReadableStreamDefaultController<Uint8Array>, category: ErrorCategory, message: string) {
-    controller.enqueue(errorEvent(`Stream interrupted: ${message}`, category, "stream_interrupted"));
+  /** Whether a break now can be continued: text only, unfinished, and a later provider that can. */
+  private get continuable(): boolean {
+    return this.keepsText && this.tap.sawAnswer && !this.tap.sawToolCall && !this.tap.finishReason && this.tap.chunkId !== undefined;
+  }
+
+  /** The committed stream broke: continue it on another provider when one can, else end it honestly. */
+  private async broken(controller: ReadableStreamDefaultController<Uint8Array>, failure: StreamFailure): Promise<void> {
+    const original = this.options.segment?.original ?? failure;
+    this.tap.broke = failure;
+    if (this.continuable && this.options.continueWith) {
+      this.releaseUpstream(failure);
+      const signal = AbortSignal.any([this.options.clientSignal, this.gone.signal]);
+      const next = await this.options.continueWith({ failure, text: this.tap.text, chunkId: this.tap.chunkId!, original, signal });
+      if (this.finished) {
+        // The client left while the continuation was being found.
+        await next?.body.cancel().catch(() => {});
+        return;
+      }
+      if (next) {
+        this.continuation = { reader: next.body.getReader(), ended: next.ended };
+        return this.pipeContinuation(controller);
+      }
+    }
+    this.failClient(controller, original, failure);
+  }
+
+  /** Forwards the continuation's next bytes (already in this stream's shape); its end is this stream's end. */
+  private async pipeContinuation(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+    const { reader, ended } = this.continuation!;
+    const result = await reader.read().catch(() => ({ done: true as const, value: undefined }));
+    if (this.finished) return;
+    if (!result.done) return controller.enqueue(result.value);
+    const end = await ended;
     controller.close();
-    this.finish({ outcome: "failed", tap: this.tap, category, message });
+    this.finish({ ...end, tap: this.tap });
+  }
+
+  /**
+   * Ends the client's stream with an OpenAI error event (never a clean [DONE]) and logs it. The
+   * message names the request's first break; a continuation's own failure comes after it.
+   */
+  private failClient(controller: ReadableStreamDefaultController<Uint8Array>, original: StreamFailure, failure: StreamFailure) {
+    const message = failure === original ? original.message : `${original.message}; continuing the answer failed too: ${failure.message}`;
+    controller.enqueue(errorEvent(`Stream interrupted: ${message}`, original.category, "stream_interrupted"));
+    controller.close();
+    this.finish({ outcome: "failed", tap: this.tap, category: failure.category, message });
   }
 
   private finish(end: StreamEnd): void {
@@ -196,8 +370,8 @@ export class SseRelay {
 
   /**
    * Reads one whole frame into the tap. Returns what goes to the client: the frame itself, a
-   * sanitized replacement (upstream error events), or null (the usage chunk the client did not
-   * ask for, `event:`-only frames, which crash SDKs).
+   * rewritten one (a continuation's chunks, sanitized upstream error events), or null (the usage
+   * chunk the client did not ask for, `event:`-only frames, which crash SDKs, data that is not JSON).
    */
   private inspect(frame: Uint8Array): Uint8Array | null {
     this.event = undefined;
@@ -212,30 +386,67 @@ export class SseRelay {
     }
     const finish = FINISH_REASON.exec(data);
     if (finish) this.tap.finishReason = finish[1];
-    // Once the answer is flowing, parse only the frames that can hold what the tap needs.
-    if (this.tap.sawAnswer && !USAGE_OBJECT.test(data) && !ERROR_KEY.test(data)) return frame;
+    // Once the answer is flowing, parse only the frames that can hold what the tap needs, unless
+    // the text is kept or the chunks rewritten for a continuation.
+    if (this.tap.sawAnswer && !this.parsesAll && OBJECT_SHAPE.test(data) && !USAGE_OBJECT.test(data) && !ERROR_KEY.test(data)) return frame;
     let chunk: Chunk;
     try {
       chunk = JSON.parse(data) as Chunk;
     } catch {
-      return frame;
+      this.tap.droppedEvents++;
+      return null;
     }
-    if (chunk.error) {
-      const error = readUpstreamError(errorStatus(chunk.error), data);
-      if (!this.tap.sawAnswer) {
-        this.pendingError = error;
-        return null;
-      }
-      this.tap.upstreamError = this.options.describeError(error);
-      const { category, message } = this.tap.upstreamError;
-      return errorEvent(message, category, error.code);
+    if (chunk === null || typeof chunk !== "object") {
+      this.tap.droppedEvents++;
+      return null;
     }
+    if (chunk.error) return this.upstreamErrorEvent(chunk.error, data);
     if (chunk.usage) {
       this.tap.usage = chunk.usage;
       if (!this.options.clientWantsUsage && chunk.choices?.length === 0) return null;
     }
     if (!this.tap.sawAnswer && beginsAnswer(chunk)) this.tap.sawAnswer = true;
-    return frame;
+    if (this.tap.chunkId === undefined && typeof chunk.id === "string") this.tap.chunkId = chunk.id;
+    if (this.keepsText) this.keep(chunk);
+    return this.options.segment ? this.asContinuation(chunk) : frame;
+  }
+
+  /** An error event: before the answer, a failure to fail over on; after it, a break or the stream's honest end. */
+  private upstreamErrorEvent(errorBody: unknown, data: string): Uint8Array | null {
+    const error = readUpstreamError(errorStatus(errorBody), data);
+    if (!this.tap.sawAnswer) {
+      this.pendingError = error;
+      return null;
+    }
+    const described = this.options.describeError(error);
+    if (this.continuable) {
+      this.breakError = described;
+      return null;
+    }
+    this.tap.upstreamError = described;
+    this.tap.broke = described;
+    return errorEvent(described.message, described.category, error.code);
+  }
+
+  /** The text of the first choice, and whether a tool call began, for a possible continuation. */
+  private keep(chunk: Chunk): void {
+    const delta = chunk.choices?.[0]?.delta;
+    if (!delta) return;
+    if (typeof delta.content === "string") this.tap.text += delta.content;
+    if (delta.tool_calls?.length) this.tap.sawToolCall = true;
+  }
+
+  /**
+   * A continuation's chunk as the client's stream needs it: the stream's chunk id, and no second
+   * role (its role-only first chunk is dropped), so the client sees one answer without a seam.
+   */
+  private asContinuation(chunk: Chunk): Uint8Array | null {
+    const choices = chunk.choices ?? [];
+    for (const choice of choices) if (choice?.delta) delete choice.delta.role;
+    const empty = choices.length > 0 && choices.every((choice) => !choice?.finish_reason && !carriesAnswer(choice?.delta));
+    if (empty && !chunk.usage) return null;
+    chunk.id = this.options.segment!.chunkId;
+    return encoder.encode(sseData(chunk));
   }
 }
 

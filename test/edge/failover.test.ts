@@ -232,7 +232,7 @@ describe("failover on streams, before the first content byte", () => {
   });
 
   it("fails over when a stream sends no event within the timeout", async () => {
-    const { res } = await failThenAnswer([{ type: "sse", events: [], end: "hang" }], { stream: true, aExtra: { timeout_ms: 200 } });
+    const { res } = await failThenAnswer([{ type: "sse", events: [], end: "hang" }], { stream: true, aExtra: { first_token_timeout_ms: 200 } });
     expect(res.headers.get("x-inferrouter-provider")).toBe("b");
     await res.text();
     expect(fallbackFor("a")).toMatchObject({ category: "Timeout" });
@@ -281,7 +281,7 @@ describe("streams that break after the first content byte", () => {
 
   it("ends with an error event when upstream stalls mid-stream", async () => {
     const a = await scenario([{ type: "sse", content: "half", end: "hang" }]);
-    const res = await call({ config: chainConfig({ a: provider(a.baseUrl, { timeout_ms: 300 }) }), body: chat({ stream: true }) });
+    const res = await call({ config: chainConfig({ a: provider(a.baseUrl, { stream_idle_timeout_ms: 300 }) }), body: chat({ stream: true }) });
     const data = await sseData(res);
     expect(JSON.parse(data.at(-1)!).error.type).toBe("timeout_error");
     expect(logs.events().find((e) => e.event === "infer_failed")).toMatchObject({ category: "Timeout" });

@@ -24,6 +24,17 @@ export type Step =
       end?: "done" | "close" | "reset" | "hang";
       /** Milliseconds between events. */
       gap_ms?: number;
+      /** Milliseconds after the headers before the first event (a slow first token). */
+      first_delay_ms?: number;
+      /** Send only the first N events, then end as `end` says (a stream cut or stalled half-way). */
+      cut_after?: number;
+      /** The chunks' id (default "chatcmpl-fake"). */
+      chunk_id?: string;
+      /**
+       * Continue a trailing assistant message, as a provider with prefill does: stream only the part
+       * of `content` after that message's text (all of it when the text is not its beginning).
+       */
+      prefill?: boolean;
       status?: number;
       headers?: Record<string, string>;
     }
@@ -57,8 +68,8 @@ export function completion(model: string, content: string, usage = { prompt_toke
 }
 
 /** The chunks of a streamed answer, with the usage chunk when `includeUsage`. */
-export function chunks(model: string, content: string, includeUsage: boolean): unknown[] {
-  const base = { id: "chatcmpl-fake", object: "chat.completion.chunk", created: 1_700_000_000, model };
+export function chunks(model: string, content: string, includeUsage: boolean, id = "chatcmpl-fake"): unknown[] {
+  const base = { id, object: "chat.completion.chunk", created: 1_700_000_000, model };
   const usage = includeUsage ? { usage: null } : {};
   const words = content.split(/(?<= )/);
   return [

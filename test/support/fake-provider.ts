@@ -13,6 +13,11 @@ export interface FakeProvider {
   close(): Promise<void>;
 }
 
+/** An openai_compatible provider config pointing at scenario `id` of a fake provider (for benchmarks under wrangler dev). */
+export function fakeProviderConfig(fake: FakeProvider, id: string, extra: Record<string, unknown> = {}) {
+  return { type: "openai_compatible", base_url: `${fake.url}/s/${id}/v1`, model: "bench-model", api_key_secret: "BENCH_KEY", ...extra };
+}
+
 async function readBody(req: IncomingMessage): Promise<string> {
   let text = "";
   for await (const chunk of req) text += chunk;
@@ -126,12 +131,20 @@ async function play(step: Step | undefined, body: Record<string, unknown>, id: s
       return setImmediate(() => req.socket.destroy());
     }
     case "sse":
-      return playStream(step, model, step.content ?? defaultContent, includeUsage, req, res);
+      return playStream(step, body, model, step.content ?? defaultContent, includeUsage, req, res);
   }
+}
+
+/** What follows a trailing assistant message's text in `content`: how a prefill provider continues it. */
+function continuationOf(content: string, body: Record<string, unknown>): string {
+  const last = (body.messages as Array<{ role?: string; content?: unknown }> | undefined)?.at(-1);
+  if (last?.role !== "assistant" || typeof last.content !== "string") return content;
+  return content.startsWith(last.content) ? content.slice(last.content.length) : content;
 }
 
 async function playStream(
   step: Extract<Step, { type: "sse" }>,
+  body: Record<string, unknown>,
   model: string,
   content: string,
   includeUsage: boolean,
@@ -140,7 +153,9 @@ async function playStream(
 ) {
   res.writeHead(step.status ?? 200, { "content-type": "text/event-stream", "cache-control": "no-cache", ...step.headers });
   if (step.prelude) res.write(step.prelude);
-  const events = step.events ?? chunks(model, content, includeUsage);
+  if (step.prefill) content = continuationOf(content, body);
+  const events = (step.events ?? chunks(model, content, includeUsage, step.chunk_id)).slice(0, step.cut_after);
+  if (step.first_delay_ms) await new Promise((resolve) => setTimeout(resolve, step.first_delay_ms));
   for (const event of events) {
     if (res.destroyed) return;
     res.write(`data: ${typeof event === "string" ? event : JSON.stringify(event)}\n\n`);

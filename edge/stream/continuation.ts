@@ -1,0 +1,123 @@
+// Continuing a broken answer. A committed stream that breaks (cut, idle past stream_idle_timeout_ms,
+// an upstream error event) is sent on to a later provider of the route that declares `prefill`:
+// the same request with the text so far as a trailing assistant message, admitted and counted like
+// any attempt. Its chunks join the client's stream (relay.ts rewrites their id and drops their role
+// chunk), so the client sees one answer. Its own break can be continued by the next such provider.
+import { capabilitiesOf } from "../../shared/config.ts";
+import type { ChatCompletionRequest, Usage } from "../../shared/openai.ts";
+import { admitProvider, type Admitted } from "../chain/admit.ts";
+import { attempt } from "../chain/attempt.ts";
+import { learnFromBreak, learnFromFailure, learnFromSuccess, learnTokens } from "../chain/learn.ts";
+import type { ChainRequest, WalkState } from "../chain/walk.ts";
+import type { ContinuationEnd, Continued, ContinuedStream, ContinueRequest, ContinueWith, StreamEnd } from "./relay.ts";
+
+/**
+ * The continuation hook for a stream answered by `broken`, or undefined when none of the `later`
+ * providers has prefill: then the relay keeps no text and parses only the frames it must.
+ */
+export function continuationFor(req: ChainRequest, walk: WalkState, broken: Admitted, later: readonly string[]): ContinueWith | undefined {
+  if (!req.body.stream) return undefined;
+  const candidates = later.filter((id) => capabilitiesOf(req.config.providers[id]!).has("prefill"));
+  if (!candidates.length) return undefined;
+  return (request) => continueOn(req, walk, broken, candidates, request);
+}
+
+/** The request as a continuation: the text so far as the assistant's own, unfinished message. */
+export function withPrefill(body: ChatCompletionRequest, text: string): ChatCompletionRequest {
+  if (!text) return body; // broken while only reasoning: nothing to carry, the next provider answers afresh
+  return { ...body, messages: [...body.messages, { role: "assistant", content: text }] };
+}
+
+/** Sums two usages: the terminal line counts every provider's tokens. */
+export function addUsage(a: Usage | undefined, b: Usage | undefined): Usage | undefined {
+  if (!a || !b) return a ?? b;
+  return {
+    prompt_tokens: a.prompt_tokens + b.prompt_tokens,
+    completion_tokens: a.completion_tokens + b.completion_tokens,
+    total_tokens: a.total_tokens + b.total_tokens,
+  };
+}
+
+async function continueOn(
+  req: ChainRequest,
+  walk: WalkState,
+  broken: Admitted,
+  candidates: readonly string[],
+  request: ContinueRequest,
+): Promise<ContinuedStream | undefined> {
+  const carried_chars = request.text.length;
+  req.log.fallback({
+    provider: broken.providerId,
+    model: broken.provider.model,
+    category: request.failure.category,
+    status: 200,
+    attempts: walk.attempts,
+    message: request.failure.message,
+    continued: true,
+    carried_chars,
+  });
+  // Only chat streams are continued (embeddings never stream).
+  const continuing: ChainRequest = { ...req, body: withPrefill(req.body as ChatCompletionRequest, request.text) };
+  for (const [index, providerId] of candidates.entries()) {
+    // The stream has committed, so the request's deadline no longer applies; the client and the attempt cap do.
+    if (request.signal.aborted || walk.attempts >= req.config.max_attempts) return undefined;
+    const admitted = await admitProvider(continuing, walk, providerId);
+    if (!admitted) continue;
+    walk.attempts++;
+    const attemptStart = Date.now();
+    let settle!: (end: StreamEnd) => void;
+    const ended = new Promise<StreamEnd>((resolve) => (settle = resolve));
+    const result = await attempt({
+      provider: admitted.provider,
+      config: req.config,
+      upstream: admitted.upstream,
+      timeoutMs: admitted.upstream.timeoutMs,
+      stream: true,
+      endpoint: "chat",
+      clientWantsUsage: req.body.stream_options?.include_usage === true,
+      clientSignal: request.signal,
+      startedAt: req.log.startedAt,
+      onStreamEnd: settle,
+      continueWith: continuationFor(req, walk, admitted, candidates.slice(index + 1)),
+      segment: { chunkId: request.chunkId, carried: request.text, original: request.original },
+    });
+    if (result.ok) {
+      learnFromSuccess(req.quota, admitted, result.upstreamHeaders);
+      return { body: result.response.body!, ended: ended.then((end) => segmentEnded(req, admitted, end)) };
+    }
+    // A client that left has its terminal line already: nothing may be logged after it.
+    if ("cancelled" in result || request.signal.aborted) return undefined;
+    learnFromFailure(req.quota, admitted, result, { coolDown: true, countsForCircuit: true });
+    req.log.fallback({
+      provider: providerId,
+      model: admitted.provider.model,
+      category: result.category,
+      status: result.status,
+      latency_ms: Date.now() - attemptStart,
+      attempts: walk.attempts,
+      message: result.message,
+      continued: true,
+      carried_chars,
+    });
+  }
+  return undefined;
+}
+
+/** What a continuation's end teaches about its provider, and where the answer ended up. */
+function segmentEnded(req: ChainRequest, admitted: Admitted, end: StreamEnd): ContinuationEnd {
+  learnTokens(req.quota, admitted, end.tap.usage);
+  learnFromBreak(req.quota, admitted, end);
+  const own: Continued = {
+    provider: admitted.providerId,
+    model: admitted.provider.model,
+    usage: end.tap.usage,
+    finishReason: end.tap.finishReason,
+    droppedEvents: end.tap.droppedEvents,
+  };
+  const later = end.continued;
+  const continued: Continued = later
+    ? { ...later, usage: addUsage(own.usage, later.usage), droppedEvents: own.droppedEvents + later.droppedEvents }
+    : own;
+  if (end.outcome === "failed") return { outcome: "failed", category: end.category, message: end.message, continued };
+  return { outcome: end.outcome, continued };
+}
