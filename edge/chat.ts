@@ -1,7 +1,7 @@
 // POST /v1/chat/completions: validate the body, pick the route, walk its chain.
 import type { Context } from "hono";
 import { validator } from "hono/validator";
-import type { RouterConfig } from "../shared/config.ts";
+import { routeParts, type RouterConfig, type Strategy } from "../shared/config.ts";
 import { zodToOpenAIError } from "../shared/errors.ts";
 import { ChatCompletionRequestSchema, type ChatCompletionRequest } from "../shared/openai.ts";
 import { walkChain } from "./chain/walk.ts";
@@ -26,14 +26,16 @@ export const validateChatRequest = validator("json", (value, c: Context<AppEnv>)
 export interface Route {
   name: string;
   chain: readonly string[];
+  strategy: Strategy;
 }
 
 /** The route a model name asks for: a configured alias, else the default route, else none. */
 export function resolveRoute(config: RouterConfig, model: string): Route | undefined {
   // Own keys only: a model named "constructor" or "toString" is not a route.
-  if (Object.hasOwn(config.routes, model)) return { name: model, chain: config.routes[model]! };
-  if (config.default_route !== undefined) return { name: config.default_route, chain: config.routes[config.default_route]! };
-  return undefined;
+  const name = Object.hasOwn(config.routes, model) ? model : config.default_route;
+  if (name === undefined) return undefined;
+  const { providers, strategy } = routeParts(config.routes[name]!);
+  return { name, chain: providers, strategy };
 }
 
 export async function chatCompletions(c: Context<AppEnv, "/v1/chat/completions", { out: { json: ChatCompletionRequest } }>) {
