@@ -6,7 +6,6 @@ import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import type { MiddlewareHandler } from "hono";
 import { openAIError, statusCategory } from "../shared/errors.ts";
-import type { ModelList } from "../shared/openai.ts";
 import { adminAuth, clientAuth } from "./auth.ts";
 import { chatCompletions, validateChatRequest } from "./chat.ts";
 import { loadConfig } from "./config.ts";
@@ -14,6 +13,8 @@ import { apiError, errorResponse, type AppEnv } from "./http.ts";
 import { InferLog } from "./oplog.ts";
 import { quotaReport } from "./quota/report.ts";
 import { statusRoutes } from "./routes/status.ts";
+import { listModels } from "./routes/models.ts";
+import { providersHealth } from "./routes/providers-health.ts";
 
 /** Loads ROUTER_CONFIG (validated once per isolate); an invalid one answers 500 naming the bad path. */
 const withConfig = createMiddleware<AppEnv>(async (c, next) => {
@@ -86,16 +87,10 @@ export function createApp() {
 
   app.post("/v1/chat/completions", withInferLog, withConfig, clientAuth, withBodyLimit, validateChatRequest, chatCompletions);
 
-  app.get("/v1/models", withConfig, clientAuth, (c) => {
-    const created = 0;
-    const list: ModelList = {
-      object: "list",
-      data: Object.keys(c.get("config").routes).map((id) => ({ id, object: "model", created, owned_by: "inferrouter" })),
-    };
-    return c.json(list);
-  });
+  app.get("/v1/models", withConfig, clientAuth, listModels);
 
   app.get("/v1/quota", withConfig, adminAuth, quotaReport);
+  app.get("/v1/providers/health", withConfig, adminAuth, providersHealth);
   app.route("/status", statusRoutes); // the status page (HTML; its script sends the admin key to /v1/quota)
   return app;
 }

@@ -5,6 +5,7 @@ import { routeParts, type RouterConfig, type Strategy } from "../shared/config.t
 import { zodToOpenAIError } from "../shared/errors.ts";
 import { ChatCompletionRequestSchema, type ChatCompletionRequest } from "../shared/openai.ts";
 import { walkChain } from "./chain/walk.ts";
+import { routeAllowed } from "./clients/keys.ts";
 import { apiError, type AppEnv } from "./http.ts";
 import { QuotaClient } from "./quota/client.ts";
 
@@ -47,6 +48,12 @@ export async function chatCompletions(c: Context<AppEnv, "/v1/chat/completions",
     throw apiError(404, `The model "${body.model}" does not exist: known models are ${Object.keys(config.routes).join(", ")}`,
       "invalid_request_error", "model_not_found", "model");
   }
+  const clientName = c.get("clientName");
+  const client = clientName === undefined ? undefined : { name: clientName, config: config.clients[clientName]! };
+  if (!routeAllowed(client?.config, route.name)) {
+    throw apiError(403, `The client "${clientName}" may not use the model "${route.name}": it may use ${client!.config.routes!.join(", ")}`,
+      "invalid_request_error", "model_not_allowed", "model");
+  }
   log.client = c.get("client");
   log.start(route.name, { stream: body.stream === true });
   const response = await walkChain({
@@ -54,6 +61,7 @@ export async function chatCompletions(c: Context<AppEnv, "/v1/chat/completions",
     env: c.env,
     route: route.name,
     chain: route.chain,
+    strategy: route.strategy,
     body,
     log,
     clientSignal: c.req.raw.signal,
@@ -61,6 +69,7 @@ export async function chatCompletions(c: Context<AppEnv, "/v1/chat/completions",
       c.env,
       (promise) => c.executionCtx.waitUntil(promise),
       (provider, message) => log.quotaUnavailable({ provider, message }),
+      { groups: config.quota_groups, client },
     ),
   });
   // Through the context, so the headers set by middleware (x-request-id) are added; the body is not copied.

@@ -53,18 +53,9 @@ export function upstreamBody(config: RouterConfig, provider: ProviderConfig, req
   return body as ChatCompletionRequest;
 }
 
-export async function buildUpstreamRequest(
-  config: RouterConfig,
-  provider: ProviderConfig,
-  request: ChatCompletionRequest,
-  env: Env,
-  requestId: string,
-): Promise<BuildResult> {
-  const headers: Record<string, string> = {
-    ...provider.headers,
-    "content-type": "application/json",
-    accept: request.stream ? "text/event-stream" : "application/json",
-  };
+/** The headers that carry the provider's key(s), and the values to redact; not ok when a secret is not set. */
+export async function keyHeaders(provider: ProviderConfig, env: Env): Promise<{ ok: true; headers: Record<string, string>; secrets: string[] } | { ok: false; message: string }> {
+  const headers: Record<string, string> = {};
   const secrets: string[] = [];
   for (const [name, header, prefix] of secretHeaders(provider)) {
     const secret = await readSecret(env, name);
@@ -72,6 +63,25 @@ export async function buildUpstreamRequest(
     headers[header] = prefix + secret.value;
     secrets.push(secret.value);
   }
+  return { ok: true, headers, secrets };
+}
+
+export async function buildUpstreamRequest(
+  config: RouterConfig,
+  provider: ProviderConfig,
+  request: ChatCompletionRequest,
+  env: Env,
+  requestId: string,
+): Promise<BuildResult> {
+  const keys = await keyHeaders(provider, env);
+  if (!keys.ok) return keys;
+  const { secrets } = keys;
+  const headers: Record<string, string> = {
+    ...provider.headers,
+    "content-type": "application/json",
+    accept: request.stream ? "text/event-stream" : "application/json",
+    ...keys.headers,
+  };
   // The sidecar logs under the same request id, so one grep follows a request across both.
   if (provider.type === "local_gguf") headers["x-request-id"] = requestId;
 
