@@ -56,11 +56,13 @@ export async function startFakeProvider(): Promise<FakeProvider> {
       res.writeHead(200, { "content-type": "application/json" });
       return res.end(JSON.stringify(calls.get(id) ?? []));
     }
-    if (req.method === "POST" && kind === "s" && id && url.pathname.endsWith("/chat/completions")) {
-      const body = JSON.parse(await readBody(req)) as Record<string, unknown>;
+    // Chat completions, and the probes' GET .../models and GET .../health: each takes the next step.
+    const probe = req.method === "GET" && /\/(models|health)$/.test(url.pathname);
+    if (kind === "s" && id && ((req.method === "POST" && url.pathname.endsWith("/chat/completions")) || probe)) {
+      const body = probe ? {} : (JSON.parse(await readBody(req)) as Record<string, unknown>);
       const recorded = calls.get(id) ?? [];
       calls.set(id, recorded);
-      const call: RecordedCall = { headers: req.headers, body, abandoned: false };
+      const call: RecordedCall = { headers: req.headers, body, abandoned: false, method: req.method ?? "", path: url.pathname };
       recorded.push(call);
       res.on("close", () => {
         if (!res.writableFinished) call.abandoned = true;
@@ -69,6 +71,7 @@ export async function startFakeProvider(): Promise<FakeProvider> {
       const script = scripts.get(id) ?? { steps: [] };
       const step = script.steps[recorded.length - 1] ??
         (script.after === "success" || !script.steps.length ? undefined : script.steps.at(-1));
+      if (probe && !step) return res.writeHead(200, { "content-type": "application/json" }).end('{"object":"list","data":[]}');
       return play(step, body, id, req, res);
     }
     res.writeHead(404, { "content-type": "application/json" }).end('{"error":{"message":"no such fake route"}}');
