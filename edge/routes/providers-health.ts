@@ -1,5 +1,6 @@
 // GET /v1/providers/health (admin keys): is each provider reachable with its key, now? One call
-// per provider, all in parallel, each under PROBE_TIMEOUT_MS, that spends no completion quota:
+// per provider, all in parallel, each under PROBE_TIMEOUT_MS (or the provider's shorter timeout_ms),
+// that spends no completion quota:
 // `GET {base_url}/models` with the provider's key, or the sidecar's `/health` for local_gguf.
 // Never a chat completion. Reported with the latency and the circuit state the tracker holds.
 import type { Context } from "hono";
@@ -28,7 +29,7 @@ export function probeUrl(provider: ProviderConfig): string {
   return provider.type === "local_gguf" ? `${base.replace(/\/v1$/, "")}/health` : `${base}/models`;
 }
 
-export async function probe(provider: ProviderConfig, env: AppEnv["Bindings"], timeoutMs = PROBE_TIMEOUT_MS): Promise<ProbeResult> {
+export async function probe(provider: ProviderConfig, env: AppEnv["Bindings"], timeoutMs = Math.min(PROBE_TIMEOUT_MS, provider.timeout_ms ?? PROBE_TIMEOUT_MS)): Promise<ProbeResult> {
   const url = probeUrl(provider);
   const url_path = new URL(url).pathname;
   const keys = await keyHeaders(provider, env);
