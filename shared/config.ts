@@ -148,13 +148,16 @@ export type Strategy = (typeof STRATEGIES)[number];
 
 const ProviderList = z.array(z.string().min(1)).min(1);
 /** A route: a list of provider ids (walked in order), or a table with a strategy. */
-export const RouteSchema = z.union([
-  ProviderList,
-  z.strictObject({
-    providers: ProviderList,
-    strategy: z.enum(STRATEGIES).default("ordered").describe("ordered: as listed; weighted: first pick by weight; least_used: lowest share of the daily limit first"),
-  }),
-]);
+export const RouteSchema = z.union(
+  [
+    ProviderList,
+    z.strictObject({
+      providers: ProviderList,
+      strategy: z.enum(STRATEGIES).default("ordered").describe("ordered: as listed; weighted: first pick by weight; least_used: lowest share of the daily limit first"),
+    }),
+  ],
+  { error: 'a route is a list of provider ids, or a table { providers = [...], strategy = "ordered" | "weighted" | "least_used" }' },
+);
 export type RouteConfig = z.infer<typeof RouteSchema>;
 
 /** A route's provider ids and strategy, whichever form it was written in. */
