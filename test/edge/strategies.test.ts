@@ -88,6 +88,12 @@ describe("least_used", () => {
     expect((await call({ config, body: chat({ model: "pair" }) })).headers.get("x-inferrouter-provider")).toBe("b");
     // A provider without a daily limit counts as 0: first.
     for (let i = 0; i < 3; i++) expect((await call({ config, body: chat({ model: "unlimited" }) })).headers.get("x-inferrouter-provider")).toBe("c");
+    // The order came from the admit answers alone: one tracker call per admitted provider, no more.
+    const quota = (await (await call({ config, method: "GET", path: "/v1/quota", headers: { authorization: "Bearer sk-test-admin" } })).json()) as {
+      providers: Record<string, { checks: number; requests_today: number }>;
+    };
+    expect(quota.providers.a).toMatchObject({ checks: 6, requests_today: 6 });
+    expect(quota.providers.b).toMatchObject({ checks: 6, requests_today: 6 });
   });
 });
 
