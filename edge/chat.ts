@@ -5,7 +5,7 @@ import { routeParts, type RouterConfig, type Strategy } from "../shared/config.t
 import { zodToOpenAIError } from "../shared/errors.ts";
 import { ChatCompletionRequestSchema, type ChatCompletionRequest } from "../shared/openai.ts";
 import { walkChain } from "./chain/walk.ts";
-import { routeAllowed } from "./clients/keys.ts";
+import { requestClient, requireRouteAllowed } from "./clients/access.ts";
 import { apiError, type AppEnv } from "./http.ts";
 import { QuotaClient } from "./quota/client.ts";
 
@@ -48,12 +48,8 @@ export async function chatCompletions(c: Context<AppEnv, "/v1/chat/completions",
     throw apiError(404, `The model "${body.model}" does not exist: known models are ${Object.keys(config.routes).join(", ")}`,
       "invalid_request_error", "model_not_found", "model");
   }
-  const clientName = c.get("clientName");
-  const client = clientName === undefined ? undefined : { name: clientName, config: config.clients[clientName]! };
-  if (!routeAllowed(client?.config, route.name)) {
-    throw apiError(403, `The client "${clientName}" may not use the model "${route.name}": it may use ${client!.config.routes!.join(", ")}`,
-      "invalid_request_error", "model_not_allowed", "model");
-  }
+  const client = requestClient(c);
+  requireRouteAllowed(client, route.name);
   log.client = c.get("client");
   log.start(route.name, { stream: body.stream === true });
   const response = await walkChain({

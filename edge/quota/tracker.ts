@@ -129,7 +129,7 @@ export class QuotaTracker extends DurableObject<Env> {
 
   /** An outage failure (Timeout, NetworkError, ServerError): returns the circuit as it now stands. */
   circuitFailure(kind: FailureKind, settings: BreakerSettings, member?: string): CircuitReport {
-    return this.change((state, now) => {
+    return this.change((_state, now) => {
       const circuit = this.circuitOf(member);
       circuitFailure(circuit, kind, now, settings);
       return circuitReport(circuit, now);
