@@ -25,6 +25,7 @@ const ENDPOINT_OF: Record<string, InferLog["endpoint"]> = {
   "/v1/embeddings": "embeddings",
 };
 import { operationLog } from "./routes/logs.ts";
+import { providersHealth } from "./routes/providers-health.ts";
 
 /** Loads ROUTER_CONFIG (validated once per isolate); an invalid one answers 500 naming the bad path. */
 const withConfig = createMiddleware<AppEnv>(async (c, next) => {
@@ -107,6 +108,7 @@ export function createApp() {
   app.get("/v1/models/:id", withConfig, clientAuth, retrieveModel);
 
   app.get("/v1/quota", withConfig, adminAuth, quotaReport);
+  app.get("/v1/providers/health", withConfig, adminAuth, providersHealth);
   app.route("/status", statusRoutes); // the status page (HTML; its script sends the admin key to /v1/quota)
   app.get("/v1/logs", adminAuth, operationLog);
   return app;

@@ -2,9 +2,9 @@
 // constant time. The key itself never leaves this file: logs get a short hash label.
 import { createMiddleware } from "hono/factory";
 import { timingSafeEqual } from "hono/utils/buffer";
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { openAIBearerAuth } from "../shared/bearer.ts";
-import { keyList, readSecret } from "./env.ts";
+import { clientKeyEntries, secretKeys, type KeyEntry } from "./clients/keys.ts";
 import { apiError, type AppEnv } from "./http.ts";
 
 const labels = new Map<string, string>();
@@ -21,13 +21,19 @@ async function keyLabel(key: string): Promise<string> {
   return label;
 }
 
-/** Bearer auth over one key list; every key is compared so timing does not tell which one matched. */
-function keyAuth(keys: string[]): MiddlewareHandler<AppEnv> {
+/**
+ * Bearer auth over one key list; every key is compared so timing does not tell which one matched.
+ * A configured client's key logs as the client's name (and sets clientName), any other as its label.
+ */
+function keyAuth(keys: KeyEntry[]): MiddlewareHandler<AppEnv> {
   return openAIBearerAuth<AppEnv>(
     async (token, c) => {
-      let matched: string | undefined;
-      for (const key of keys) if (await timingSafeEqual(key, token)) matched = key;
-      if (matched) c.set("client", await keyLabel(matched));
+      let matched: KeyEntry | undefined;
+      for (const entry of keys) if (await timingSafeEqual(entry.key, token)) matched = entry;
+      if (matched?.client !== undefined) {
+        c.set("client", matched.client);
+        c.set("clientName", matched.client);
+      } else if (matched) c.set("client", await keyLabel(matched.key));
       return matched !== undefined;
     },
     {
@@ -40,23 +46,24 @@ function keyAuth(keys: string[]): MiddlewareHandler<AppEnv> {
 
 const byKeys = new Map<string, MiddlewareHandler<AppEnv>>();
 
-/** Auth against the key list in the env var `name`, built once per distinct list. */
-function authFrom(name: "PROXY_API_KEYS" | "ADMIN_API_KEYS", missing: string): MiddlewareHandler<AppEnv> {
+/** Auth against the key list `keys` gives, built once per distinct list. */
+function authFrom(keys: (c: Context<AppEnv>) => Promise<KeyEntry[]>, missing: string): MiddlewareHandler<AppEnv> {
   return createMiddleware<AppEnv>(async (c, next) => {
-    // Through readSecret, so self-hosted key files rotate without a restart.
-    const secret = await readSecret(c.env, name);
-    const raw = secret.ok ? secret.value : "";
-    const keys = keyList(raw);
-    if (!keys.length) throw apiError(500, missing, "server_error", "auth_not_configured");
-    let handler = byKeys.get(`${name}=${raw}`);
-    if (!handler) byKeys.set(`${name}=${raw}`, (handler = keyAuth(keys)));
+    const entries = await keys(c);
+    if (!entries.length) throw apiError(500, missing, "server_error", "auth_not_configured");
+    const id = JSON.stringify(entries);
+    let handler = byKeys.get(id);
+    if (!handler) {
+      if (byKeys.size > 64) byKeys.clear();
+      byKeys.set(id, (handler = keyAuth(entries)));
+    }
     return handler(c, next);
   });
 }
 
 const proxyKeys = authFrom(
-  "PROXY_API_KEYS",
-  'No client API keys are configured: set the PROXY_API_KEYS secret (comma-separated), or set auth = "none" in ROUTER_CONFIG for local development',
+  (c) => clientKeyEntries(c.env, c.get("config")),
+  'No client API keys are configured: set the PROXY_API_KEYS secret (comma-separated) or a client\'s key_secret, or set auth = "none" in ROUTER_CONFIG for local development',
 );
 
 /** Client auth for /v1/*: PROXY_API_KEYS, unless the config says `auth = "none"`. */
@@ -69,4 +76,7 @@ export const clientAuth = createMiddleware<AppEnv>(async (c, next) => {
 });
 
 /** Admin auth for operator endpoints: ADMIN_API_KEYS, separate from client keys, never optional. */
-export const adminAuth = authFrom("ADMIN_API_KEYS", "No admin API keys are configured: set the ADMIN_API_KEYS secret");
+export const adminAuth = authFrom(
+  async (c) => (await secretKeys(c.env, "ADMIN_API_KEYS")).map((key) => ({ key })),
+  "No admin API keys are configured: set the ADMIN_API_KEYS secret",
+);

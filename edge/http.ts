@@ -13,6 +13,8 @@ export interface AppEnv {
     config: RouterConfig;
     /** Short hash label of the client's key: what the logs say instead of the key. */
     client: string;
+    /** The configured client (ROUTER_CONFIG clients) whose key the request carried, if any. */
+    clientName?: string;
     log: InferLog;
     /** The message of the error being answered, for the request's terminal log event. */
     errorMessage: string;

@@ -69,6 +69,19 @@ export function streamsUpstream(provider: ProviderConfig, request: { stream?: bo
   return request.stream === true || provider.type === "local_gguf";
 }
 
+/** The headers that carry the provider's key(s), and the values to redact; not ok when a secret is not set. */
+export async function keyHeaders(provider: ProviderConfig, env: Env): Promise<{ ok: true; headers: Record<string, string>; secrets: string[] } | { ok: false; message: string }> {
+  const headers: Record<string, string> = {};
+  const secrets: string[] = [];
+  for (const [name, header, prefix] of secretHeaders(provider)) {
+    const secret = await readSecret(env, name);
+    if (!secret.ok) return { ok: false, message: secret.message };
+    headers[header] = prefix + secret.value;
+    secrets.push(secret.value);
+  }
+  return { ok: true, headers, secrets };
+}
+
 export async function buildUpstreamRequest(
   config: RouterConfig,
   provider: ProviderConfig,
@@ -77,18 +90,15 @@ export async function buildUpstreamRequest(
   requestId: string,
   endpoint: Endpoint = "chat",
 ): Promise<BuildResult> {
+  const keys = await keyHeaders(provider, env);
+  if (!keys.ok) return keys;
+  const { secrets } = keys;
   const headers: Record<string, string> = {
     ...provider.headers,
     "content-type": "application/json",
     accept: endpoint === "chat" && streamsUpstream(provider, request) ? "text/event-stream" : "application/json",
+    ...keys.headers,
   };
-  const secrets: string[] = [];
-  for (const [name, header, prefix] of secretHeaders(provider)) {
-    const secret = await readSecret(env, name);
-    if (!secret.ok) return { ok: false, message: secret.message };
-    headers[header] = prefix + secret.value;
-    secrets.push(secret.value);
-  }
   // The sidecar logs under the same request id, so one grep follows a request across both.
   if (provider.type === "local_gguf") headers["x-request-id"] = requestId;
 

@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { parse as parseToml } from "smol-toml";
 import { z } from "zod";
-import { parseRouterConfig, RouterConfigSchema, type RouterConfig } from "../shared/config.ts";
+import { parseRouterConfig, routeParts, RouterConfigSchema, type RouterConfig } from "../shared/config.ts";
 
 export function readConfigFile(path: string): unknown {
   const text = readFileSync(path, "utf8");
@@ -18,7 +18,10 @@ export function readConfigFile(path: string): unknown {
 
 /** The secrets a config expects to find (provider keys), to remind the operator before a deploy. */
 export function secretNames(config: RouterConfig): string[] {
-  const names = Object.values(config.providers).flatMap((p) => [p.api_key_secret, p.access_client_id_secret, p.access_client_secret_secret]);
+  const names = [
+    ...Object.values(config.providers).flatMap((p) => [p.api_key_secret, p.access_client_id_secret, p.access_client_secret_secret]),
+    ...Object.values(config.clients).map((client) => client.key_secret),
+  ];
   return [...new Set(names.filter((name): name is string => Boolean(name)))];
 }
 
@@ -43,7 +46,10 @@ export function checkConfig(path: string): { ok: boolean; report: string } {
   const { routes, providers } = result.config;
   const lines = [
     `${path}: ROUTER_CONFIG is valid: ${Object.keys(routes).length} routes, ${Object.keys(providers).length} providers`,
-    ...Object.entries(routes).map(([name, chain]) => `  route ${name}: ${chain.join(" -> ")}`),
+    ...Object.entries(routes).map(([name, route]) => {
+      const { providers: chain, strategy } = routeParts(route);
+      return `  route ${name}: ${chain.join(" -> ")}${strategy === "ordered" ? "" : ` (${strategy})`}`;
+    }),
     `  secrets it reads (wrangler secret put NAME, or .dev.vars locally): ${secretNames(result.config).join(", ") || "none"}`,
     ...configWarnings(result.config).map((warning) => `  warning: ${warning}`),
   ];

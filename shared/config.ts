@@ -151,6 +151,10 @@ export const ProviderSchema = z.strictObject({
   retries: NonNegativeInt.optional().describe("retries on the same provider after a 500/502/503 or a network error, before failover (default 1)"),
   retry_backoff_ms: NonNegativeInt.optional().describe("first retry's backoff, doubled each retry, jittered (default 250)"),
   max_retry_wait_ms: NonNegativeInt.optional().describe("a 429 whose retry-after is at most this is waited out and retried once (default 3000)"),
+  context_window: PositiveInt.optional().describe("tokens the model takes, prompt and answer together; a request estimated over it skips the provider"),
+  max_output_tokens: PositiveInt.optional().describe("answer length assumed for the context check when the request sets no max_tokens / max_completion_tokens"),
+  weight: z.number().positive().optional().describe("share of first picks under strategy = \"weighted\" (default requests_per_day, else 1)"),
+  quota_group: z.string().min(1).optional().describe("name of a quota_groups entry whose tracker and limits this provider shares (then it sets no limits of its own)"),
   allow_fields: z.array(z.string().min(1)).optional().describe("dropped body fields this provider may receive from clients"),
   body_defaults: z.record(z.string(), z.unknown()).optional().describe("body fields added when the client did not send them"),
   body_overrides: z.record(z.string(), z.unknown()).optional().describe("body fields always set by the operator (e.g. a max_tokens cap)"),
@@ -166,6 +170,51 @@ export function capabilitiesOf(provider: ProviderConfig): ReadonlySet<Capability
   return new Set<Capability>(provider.type === "local_gguf" ? ["tools", "vision", "json_schema", "prefill"] : ["tools", "vision", "json_schema"]);
 }
 
+/** The limit keys a provider, a quota group or a client sets; a provider in a group sets none of them. */
+export const LIMIT_KEYS = ["requests_per_day", "requests_per_minute", "tokens_per_day", "tokens_per_minute", "daily_reset_tz"] as const;
+
+export const STRATEGIES = ["ordered", "weighted", "least_used"] as const;
+export type Strategy = (typeof STRATEGIES)[number];
+
+const ProviderList = z.array(z.string().min(1)).min(1);
+/** A route: a list of provider ids (walked in order), or a table with a strategy. */
+export const RouteSchema = z.union(
+  [
+    ProviderList,
+    z.strictObject({
+      providers: ProviderList,
+      strategy: z.enum(STRATEGIES).default("ordered").describe("ordered: as listed; weighted: first pick by weight; least_used: lowest share of the daily limit first"),
+    }),
+  ],
+  { error: 'a route is a list of provider ids, or a table { providers = [...], strategy = "ordered" | "weighted" | "least_used" }' },
+);
+export type RouteConfig = z.infer<typeof RouteSchema>;
+
+/** A route's provider ids and strategy, whichever form it was written in. */
+export function routeParts(route: RouteConfig): { providers: readonly string[]; strategy: Strategy } {
+  return Array.isArray(route) ? { providers: route, strategy: "ordered" } : route;
+}
+
+/** Providers that count against one upstream account's allowance (OpenRouter's :free models). */
+export const QuotaGroupSchema = z.strictObject({
+  requests_per_day: PositiveInt.optional(),
+  requests_per_minute: PositiveInt.optional(),
+  tokens_per_day: PositiveInt.optional(),
+  tokens_per_minute: PositiveInt.optional(),
+  daily_reset_tz: TimeZone.optional().describe("zone whose midnight restarts the group's daily counts (default UTC)"),
+});
+export type QuotaGroupConfig = z.infer<typeof QuotaGroupSchema>;
+
+/** A client app with its own key(s), routes and limits. */
+export const ClientSchema = z.strictObject({
+  key_secret: z.string().min(1).describe("name of the secret holding the client's key (comma-separated to rotate)"),
+  routes: z.array(z.string().min(1)).optional().describe("routes (models) the client may use; absent: all"),
+  requests_per_day: PositiveInt.optional(),
+  requests_per_minute: PositiveInt.optional(),
+  tokens_per_day: PositiveInt.optional(),
+});
+export type ClientConfig = z.infer<typeof ClientSchema>;
+
 export const RouterConfigSchema = z
   .strictObject({
     auth: z.enum(["keys", "none"]).default("keys").describe('"none" disables client auth (local development only)'),
@@ -176,23 +225,43 @@ export const RouterConfigSchema = z
     request_timeout_ms: PositiveInt.default(120_000).describe("bounds the whole chain walk until a stream commits or a JSON answer arrives: then 504"),
     max_attempts: PositiveInt.default(8).describe("upstream calls per request, retries included"),
     drop_fields: z.array(z.string().min(1)).default([]).describe("body fields dropped before the upstream call, on top of the built-in list"),
-    routes: z.record(z.string().min(1), z.array(z.string().min(1)).min(1)),
+    routes: z.record(z.string().min(1), RouteSchema),
     providers: z.record(z.string().min(1), ProviderSchema),
     cors_origins: z.array(z.string().min(1)).default([]).describe('browser origins allowed to call the API with a client key ("*": any, check-config warns)'),
+    quota_groups: z.record(z.string().min(1), QuotaGroupSchema).default({}).describe("shared allowances; providers join one with quota_group"),
+    clients: z.record(z.string().min(1), ClientSchema).default({}).describe("client apps with their own keys, routes and limits (PROXY_API_KEYS stay unlimited)"),
   })
   .superRefine((config, ctx) => {
-    for (const [route, chain] of Object.entries(config.routes)) {
-      chain.forEach((providerId, index) => {
+    for (const [route, value] of Object.entries(config.routes)) {
+      const base = Array.isArray(value) ? ["routes", route] : ["routes", route, "providers"];
+      routeParts(value).providers.forEach((providerId, index) => {
         if (!Object.hasOwn(config.providers, providerId)) {
           ctx.addIssue({
             code: "custom",
-            path: ["routes", route, index],
+            path: [...base, index],
             message: `unknown provider "${providerId}"`,
           });
         }
       });
     }
     checkEndpoints(config, ctx);
+    for (const [id, provider] of Object.entries(config.providers)) {
+      const group = provider.quota_group;
+      if (group === undefined) continue;
+      if (!Object.hasOwn(config.quota_groups, group)) {
+        ctx.addIssue({ code: "custom", path: ["providers", id, "quota_group"], message: `no quota group named "${group}" in quota_groups` });
+      }
+      for (const key of LIMIT_KEYS) {
+        if (provider[key] !== undefined) {
+          ctx.addIssue({ code: "custom", path: ["providers", id, key], message: `a provider in quota group "${group}" takes the group's limits: set ${key} on quota_groups.${group}` });
+        }
+      }
+    }
+    for (const [name, client] of Object.entries(config.clients)) {
+      client.routes?.forEach((route, index) => {
+        if (!Object.hasOwn(config.routes, route)) ctx.addIssue({ code: "custom", path: ["clients", name, "routes", index], message: `no route named "${route}"` });
+      });
+    }
     if (config.default_route !== undefined && !Object.hasOwn(config.routes, config.default_route)) {
       ctx.addIssue({ code: "custom", path: ["default_route"], message: `no route named "${config.default_route}"` });
     }
@@ -212,17 +281,18 @@ function checkEndpoints(config: Pick<RouterConfig, "providers" | "routes">, ctx:
       ctx.addIssue({ code: "custom", path: ["providers", id, "embedding_space"], message: 'embedding_space is for endpoint = "embeddings" providers' });
     }
   }
-  for (const [route, chain] of Object.entries(config.routes)) {
-    const known = chain.flatMap((id, index) => (Object.hasOwn(config.providers, id) ? [{ id, index, provider: config.providers[id]! }] : []));
+  for (const [route, value] of Object.entries(config.routes)) {
+    const base = Array.isArray(value) ? ["routes", route] : ["routes", route, "providers"];
+    const known = routeParts(value).providers.flatMap((id, index) => (Object.hasOwn(config.providers, id) ? [{ id, index, provider: config.providers[id]! }] : []));
     const [first, ...rest] = known;
     if (!first) continue;
     for (const { id, index, provider } of rest) {
       if (providerEndpoint(provider) !== providerEndpoint(first.provider)) {
-        ctx.addIssue({ code: "custom", path: ["routes", route, index], message: `"${id}" serves ${providerEndpoint(provider)} but "${first.id}" serves ${providerEndpoint(first.provider)}: a route serves one endpoint` });
+        ctx.addIssue({ code: "custom", path: [...base, index], message: `"${id}" serves ${providerEndpoint(provider)} but "${first.id}" serves ${providerEndpoint(first.provider)}: a route serves one endpoint` });
       } else if (provider.embedding_space !== first.provider.embedding_space) {
         ctx.addIssue({
           code: "custom",
-          path: ["routes", route, index],
+          path: [...base, index],
           message: `"${id}" has embedding_space "${provider.embedding_space}" but "${first.id}" has "${first.provider.embedding_space}": failing over between embedding models would mix vectors that are not comparable`,
         });
       }

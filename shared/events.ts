@@ -20,7 +20,7 @@ export type EventName = (typeof EVENT_NAMES)[number];
 
 export const TERMINAL_EVENTS: ReadonlySet<EventName> = new Set(["infer_completed", "infer_failed", "infer_cancelled"]);
 
-export const SKIP_REASONS = ["rpm", "daily", "tokens", "cooldown", "circuit_open", "missing_key"] as const;
+export const SKIP_REASONS = ["rpm", "daily", "tokens", "cooldown", "circuit_open", "missing_key", "capability", "context"] as const;
 export type SkipReason = (typeof SKIP_REASONS)[number];
 
 export const InferEventSchema = z.object({
@@ -37,6 +37,7 @@ export const InferEventSchema = z.object({
   status: z.number().int().optional().describe("HTTP status: upstream's for fallback, the client's for terminal"),
   reason: z.string().optional().describe("why a provider was skipped or a request failed"),
   retry_at: z.string().optional().describe("ISO time a skipped provider reopens"),
+  capability: z.string().optional().describe("infer_skipped with reason capability: what the provider lacks (comma-separated)"),
   latency_ms: z.number().optional(),
   ttft_ms: z.number().optional().describe("time to the first content byte of a stream"),
   prompt_tokens: z.number().int().optional(),

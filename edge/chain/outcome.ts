@@ -9,6 +9,7 @@ import type { Admitted } from "./admit.ts";
 import type { AttemptFailure, AttemptSuccess } from "./attempt.ts";
 import { addUsage } from "../stream/continuation.ts";
 import { learnFromBreak, learnTokens } from "./learn.ts";
+import { unservable } from "./plan.ts";
 import type { ChainRequest, Outcome, WalkState } from "./walk.ts";
 
 export type WalkEnd =
@@ -16,6 +17,7 @@ export type WalkEnd =
   | { kind: "cancelled"; providerId?: string }
   | { kind: "provider_error"; admitted: Admitted; failed: AttemptFailure; attempts: number }
   | { kind: "spent" }
+  | { kind: "client_limited"; reason: string; retryAt: number }
   | { kind: "deadline" }
   | { kind: "attempt_cap" };
 
@@ -48,6 +50,8 @@ export function conclude(req: ChainRequest, walk: WalkState, end: WalkEnd): Resp
         `Stopped after max_attempts (${req.config.max_attempts}) upstream calls for model "${req.route}": ${summary(walk.outcomes)}`);
     case "spent":
       return allSpent(req, walk);
+    case "client_limited":
+      return clientLimited(req, walk, end);
   }
 }
 
@@ -147,6 +151,11 @@ function summary(outcomes: Outcome[]): string {
 /** Every provider failed or was skipped: 429 when all were limited, else 503, with a summary. */
 function allSpent(req: ChainRequest, walk: WalkState): Response {
   const { outcomes } = walk;
+  // No provider could take the request (capability, context window): the client must change it.
+  const cannot = unservable(req, walk);
+  if (cannot) {
+    return failure(req, walk, 400, "invalid_request_error", cannot.code, cannot.context ? "ContextLengthExceeded" : "BadRequest", cannot.message, cannot.param);
+  }
   const limited = outcomes.length > 0 && outcomes.every((outcome) => outcome.limited);
   const message = `All providers for model "${req.route}" failed: ${outcomes.length ? summary(outcomes) : "the route has no providers"}`;
   if (limited) return failure(req, walk, 429, "rate_limit_error", "all_providers_rate_limited", "RateLimit", message);
@@ -154,14 +163,32 @@ function allSpent(req: ChainRequest, walk: WalkState): Response {
 }
 
 /** The walk's own error answer, with a retry-after at the earliest known reopening (never for a 504). */
-function failure(req: ChainRequest, walk: WalkState, status: number, type: string, code: string, category: ErrorCategory, message: string): Response {
+function failure(
+  req: ChainRequest,
+  walk: WalkState,
+  status: number,
+  type: string,
+  code: string,
+  category: ErrorCategory,
+  message: string,
+  param: string | null = null,
+  reopenings = walk.outcomes.flatMap((o) => (o.retryAt === undefined ? [] : [o.retryAt])),
+): Response {
   writeTerminal(req, "infer_failed", { status, category, attempts: walk.attempts, message });
   const headers = new Headers({ "x-inferrouter-attempts": String(walk.attempts) });
-  const reopenings = walk.outcomes.flatMap((o) => (o.retryAt === undefined ? [] : [o.retryAt]));
   if (status !== 504 && reopenings.length) {
     headers.set("retry-after", String(Math.max(1, Math.ceil((Math.min(...reopenings) - Date.now()) / 1000))));
   }
-  return Response.json(openAIError(message, type, code), { status, headers });
+  return Response.json(openAIError(message, type, code, param), { status, headers });
+}
+
+const CLIENT_LIMITS: Record<string, string> = { daily: "requests_per_day", rpm: "requests_per_minute", tokens: "tokens_per_day" };
+
+/** The client is over its own limit: 429 before any provider is called or counted. */
+function clientLimited(req: ChainRequest, walk: WalkState, end: Extract<WalkEnd, { kind: "client_limited" }>): Response {
+  const limit = CLIENT_LIMITS[end.reason] ?? end.reason;
+  const message = `Client "${req.log.client}" is over its ${limit} limit; it reopens at ${new Date(end.retryAt).toISOString()}`;
+  return failure(req, walk, 429, "rate_limit_error", "client_rate_limited", "RateLimit", message, null, [end.retryAt]);
 }
 
 function lastCategory(outcomes: Outcome[]): ErrorCategory {

@@ -2,7 +2,7 @@
 // retries (attempt.ts, retry.ts), learn from what happened (learn.ts), and either answer the client
 // or move on. How the walk ends is handed to outcome.ts, the one writer of the request's terminal
 // log line and of the final error.
-import type { Endpoint, RouterConfig } from "../../shared/config.ts";
+import type { Capability, Endpoint, RouterConfig, Strategy } from "../../shared/config.ts";
 import type { EmbeddingRequest } from "../../shared/embeddings.ts";
 import type { ErrorCategory } from "../../shared/errors.ts";
 import type { ChatCompletionRequest } from "../../shared/openai.ts";
@@ -14,6 +14,7 @@ import { admitProvider, type Admitted } from "./admit.ts";
 import { attempt, type AttemptFailure } from "./attempt.ts";
 import { learnFromFailure, learnFromSuccess, learnTokens } from "./learn.ts";
 import { conclude, streamEndHandler, type WalkEnd } from "./outcome.ts";
+import { planChain, roomAfterContextFailures } from "./plan.ts";
 import { pause, retryDelay, type RetryState } from "./retry.ts";
 
 export interface ChainRequest {
@@ -27,6 +28,9 @@ export interface ChainRequest {
   log: InferLog;
   clientSignal: AbortSignal;
   quota: QuotaClient;
+  /** The route's strategy (default ordered) and the random source weighted and least_used draw from. */
+  strategy?: Strategy;
+  random?: () => number;
 }
 
 /** What happened at one provider, for the final error's summary. */
@@ -39,6 +43,9 @@ export interface Outcome {
   retryAt?: number;
   /** Counts as rate- or quota-limited for the all-spent status. */
   limited: boolean;
+  /** Skipped because it cannot take this request at all (plan.ts), and what it lacks. */
+  unfit?: "capability" | "context";
+  missing?: Capability[];
 }
 
 export interface WalkState {
@@ -57,10 +64,17 @@ export async function walkChain(req: ChainRequest): Promise<Response> {
 }
 
 async function walkProviders(req: ChainRequest, walk: WalkState): Promise<WalkEnd> {
-  for (const [index, providerId] of req.chain.entries()) {
-    walk.later = req.chain.slice(index + 1); // for continuing a stream this provider breaks
+  const order = planChain(req, walk); // capability and context skips, the strategy's order
+  if (!order.length) return { kind: "spent" };
+  // The client's own limits: one call to its tracker, only for a request that would call a provider.
+  const client = await req.quota.admitClient();
+  if (!client.admitted) return { kind: "client_limited", reason: client.reason, retryAt: client.retryAt };
+  if (client.trackerError) req.log.quotaUnavailable({ message: `client tracker: ${client.trackerError}` });
+  for (const [index, providerId] of order.entries()) {
+    walk.later = order.slice(index + 1); // for continuing a stream this provider breaks
     const stop = stopBeforeCall(req, walk);
     if (stop) return stop;
+    if (!roomAfterContextFailures(req, walk, providerId)) continue;
     const admitted = await admitProvider(req, walk, providerId);
     if (!admitted) continue;
     const end = await callProvider(req, walk, admitted);

@@ -5,11 +5,15 @@
 // Circuits: a provider with limits has its circuit in its tracker, checked by the same admit() RPC,
 // so every isolate sees it. A provider without limits has no admit() call to carry it, so its
 // circuit lives in this isolate; its outcomes are still reported to its tracker for /v1/quota.
-import type { ProviderConfig } from "../../shared/config.ts";
+//
+// Providers in a quota group share the group's tracker and limits; each keeps its own circuit
+// there (the `member` argument). A client with limits has a tracker of its own, admitted once per
+// request on top of the provider's (admitClient).
+import type { ClientConfig, ProviderConfig, QuotaGroupConfig } from "../../shared/config.ts";
 import type { Env } from "../env.ts";
 import { breakerSettings, circuitAdmit, circuitFailure, closedCircuit, type CircuitState, type FailureKind } from "./circuit.ts";
 import type { Cooldown } from "./cooldown.ts";
-import type { DenyReason, QuotaLimits } from "./window.ts";
+import type { Admission, DenyReason, QuotaLimits } from "./window.ts";
 
 interface Denial {
   reason: DenyReason;
@@ -19,10 +23,20 @@ interface Denial {
 
 /** Denials by tracker name, kept in the isolate until they expire. */
 const denials = new Map<string, Denial>();
-/** Circuits of providers without a tracker, by tracker name. */
+/** Circuits of providers without a tracker, by circuit key. */
 const localCircuits = new Map<string, CircuitState>();
-/** Tracker names this isolate reported an outage for since it last reported a success: the next success resets them. */
+/** Circuit keys this isolate reported an outage for since it last reported a success: the next success resets them. */
 const unresetFailures = new Set<string>();
+/**
+ * Today's share of the daily limit (requests_today / requests_per_day) by tracker name, from the
+ * admit answers this isolate received: what least_used orders by. Stale for a provider this
+ * isolate has not admitted lately; absent (counted as 0) for one it never admitted.
+ */
+const usageShares = new Map<string, number>();
+
+export function usageShare(name: string): number | undefined {
+  return usageShares.get(name);
+}
 
 const TRACKER_TIMEOUT_MS = 1_000;
 
@@ -31,15 +45,41 @@ const TRACKER_TIMEOUT_MS = 1_000;
  * changed model starts its own counts.
  */
 export function trackerName(providerId: string, provider: ProviderConfig): string {
+  if (provider.quota_group !== undefined) return groupTrackerName(provider.quota_group);
   return `${providerId}|${provider.model}|${provider.base_url}`;
 }
 
-export function limitsOf(provider: ProviderConfig): QuotaLimits | undefined {
-  const { requests_per_day, requests_per_minute, tokens_per_day, tokens_per_minute, daily_reset_tz } = provider;
+export const groupTrackerName = (group: string) => `group:${group}`;
+export const clientTrackerName = (client: string) => `client:${client}`;
+
+type Groups = Readonly<Record<string, QuotaGroupConfig>>;
+
+/** The limits a provider is admitted against: its group's when it is in one, else its own. */
+export function limitsOf(provider: ProviderConfig, groups: Groups = {}): QuotaLimits | undefined {
+  return limitsFrom(provider.quota_group !== undefined ? (groups[provider.quota_group] ?? {}) : provider);
+}
+
+/** Limits from a provider, a quota group or a client; undefined when none is set (no tracker call). */
+export function limitsFrom(source: QuotaLimits): QuotaLimits | undefined {
+  const { requests_per_day, requests_per_minute, tokens_per_day, tokens_per_minute, daily_reset_tz } = source;
   if (requests_per_day === undefined && requests_per_minute === undefined && tokens_per_day === undefined && tokens_per_minute === undefined) {
     return undefined;
   }
   return { requests_per_day, requests_per_minute, tokens_per_day, tokens_per_minute, daily_reset_tz };
+}
+
+/** Where a provider's counts and circuit live: the tracker, its member key in a group's, and its limits. */
+interface TrackerRef {
+  name: string;
+  member?: string;
+  /** Key of the provider's circuit in the isolate (denials, local circuits). */
+  circuitKey: string;
+  limits?: QuotaLimits;
+}
+
+export interface RequestClient {
+  name: string;
+  config: ClientConfig;
 }
 
 export type AdmitResult =
@@ -52,46 +92,59 @@ export class QuotaClient {
   private readonly onUnavailable: (providerId: string, message: string) => void;
 
   /** `onUnavailable` logs a tracker that could not answer, under the request's id. */
-  constructor(env: Env, waitUntil: (promise: Promise<unknown>) => void, onUnavailable: (providerId: string, message: string) => void) {
+  private readonly groups: Groups;
+  /** The named client this request came from, when it has limits of its own. */
+  private readonly client?: RequestClient;
+
+  /** `onUnavailable` logs a tracker that could not answer, under the request's id. */
+  constructor(
+    env: Env,
+    waitUntil: (promise: Promise<unknown>) => void,
+    onUnavailable: (providerId: string, message: string) => void,
+    options: { groups?: Groups; client?: RequestClient } = {},
+  ) {
     this.env = env;
     this.waitUntil = waitUntil;
     this.onUnavailable = onUnavailable;
+    this.groups = options.groups ?? {};
+    this.client = options.client;
   }
 
   private tracker(name: string) {
     return this.env.QUOTA.get(this.env.QUOTA.idFromName(name));
   }
 
-  /**
-   * Asks the provider's tracker to admit one request (limits and circuit in one RPC); fails open
-   * when the tracker cannot answer. `trialLeaseMs`: how long a half-open trial may take.
-   */
-  async admit(providerId: string, provider: ProviderConfig, trialLeaseMs: number): Promise<AdmitResult> {
+  private ref(providerId: string, provider: ProviderConfig): TrackerRef {
     const name = trackerName(providerId, provider);
-    const now = Date.now();
-    const denial = denials.get(name);
-    if (denial) {
-      if (denial.retryAt > now) return { admitted: false, ...denial };
-      denials.delete(name);
-    }
-    const limits = limitsOf(provider);
-    if (!limits) {
-      const circuit = localCircuits.get(name);
-      if (!circuit) return { admitted: true, trial: false, failures: 0 };
-      const admission = circuitAdmit(circuit, now, trialLeaseMs);
-      return admission.ok
-        ? { admitted: true, trial: admission.trial, failures: circuit.failures }
-        : { admitted: false, reason: "circuit_open", retryAt: admission.retryAt };
-    }
+    const member = provider.quota_group !== undefined ? providerId : undefined;
+    return { name, member, circuitKey: member === undefined ? name : `${name}#${member}`, limits: limitsOf(provider, this.groups) };
+  }
+
+  /**
+   * Admits the request against its client's own limits: one call to the client's tracker, none
+   * for PROXY_API_KEYS keys and clients without limits. Fails open like a provider's admission.
+   */
+  async admitClient(): Promise<AdmitResult> {
+    const limits = this.client && limitsFrom(this.client.config);
+    if (!this.client || !limits) return { admitted: true, trial: false, failures: 0 };
+    return this.ask(clientTrackerName(this.client.name), limits, (stub) => stub.admit(limits));
+  }
+
+  /** One admit call with the isolate's denial cache in front and a time limit; fails open. */
+  private async ask(name: string, limits: QuotaLimits, call: (stub: ReturnType<QuotaClient["tracker"]>) => Promise<Admission>, circuitKey = name): Promise<AdmitResult> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`no answer within ${TRACKER_TIMEOUT_MS} ms`)), TRACKER_TIMEOUT_MS);
       });
-      const result = await Promise.race([this.tracker(name).admit(limits, trialLeaseMs), timeout]);
-      if (!result.admitted) {
+      const result = await Promise.race([call(this.tracker(name)), timeout]);
+      if (result.admitted) {
+        if (limits.requests_per_day) usageShares.set(name, result.requestsToday / limits.requests_per_day);
+      } else {
         const { admitted: _, ...cached } = result;
-        denials.set(name, cached);
+        // A member's open circuit is its own; the group's limits and cool-downs are everyone's.
+        denials.set(result.reason === "circuit_open" ? circuitKey : name, cached);
+        if (result.reason === "daily") usageShares.set(name, 1);
       }
       return result;
     } catch (error) {
@@ -99,6 +152,30 @@ export class QuotaClient {
     } finally {
       if (timer !== undefined) clearTimeout(timer);
     }
+  }
+
+  /**
+   * Asks the provider's tracker to admit one request (limits and circuit in one RPC); fails open
+   * when the tracker cannot answer. `trialLeaseMs`: how long a half-open trial may take.
+   */
+  async admit(providerId: string, provider: ProviderConfig, trialLeaseMs: number): Promise<AdmitResult> {
+    const { name, member, circuitKey, limits } = this.ref(providerId, provider);
+    const now = Date.now();
+    for (const key of new Set([name, circuitKey])) {
+      const denial = denials.get(key);
+      if (!denial) continue;
+      if (denial.retryAt > now) return { admitted: false, ...denial };
+      denials.delete(key);
+    }
+    if (!limits) {
+      const circuit = localCircuits.get(circuitKey);
+      if (!circuit) return { admitted: true, trial: false, failures: 0 };
+      const admission = circuitAdmit(circuit, now, trialLeaseMs);
+      return admission.ok
+        ? { admitted: true, trial: admission.trial, failures: circuit.failures }
+        : { admitted: false, reason: "circuit_open", retryAt: admission.retryAt };
+    }
+    return this.ask(name, limits, (stub) => stub.admit(limits, trialLeaseMs, member), circuitKey);
   }
 
   /** Stops calling the provider until `cooldown.until`: at once in this isolate, then in its tracker. */
@@ -113,19 +190,19 @@ export class QuotaClient {
 
   /** An outage failure: counts towards opening the provider's circuit, here or in its tracker. */
   circuitFailure(providerId: string, provider: ProviderConfig, kind: FailureKind): void {
-    const name = trackerName(providerId, provider);
+    const { name, member, circuitKey, limits } = this.ref(providerId, provider);
     const settings = breakerSettings(provider);
-    if (!limitsOf(provider)) {
-      let circuit = localCircuits.get(name);
-      if (!circuit) localCircuits.set(name, (circuit = closedCircuit()));
+    if (!limits) {
+      let circuit = localCircuits.get(circuitKey);
+      if (!circuit) localCircuits.set(circuitKey, (circuit = closedCircuit()));
       circuitFailure(circuit, kind, Date.now(), settings);
     }
-    unresetFailures.add(name);
+    unresetFailures.add(circuitKey);
     this.background(providerId, async () => {
-      const report = await this.tracker(name).circuitFailure(kind, settings);
+      const report = await this.tracker(name).circuitFailure(kind, settings, member);
       // The tracker opened it: later requests here skip the provider without an RPC.
-      if (limitsOf(provider) && report.open_until && report.state === "open") {
-        denials.set(name, { reason: "circuit_open", retryAt: Date.parse(report.open_until) });
+      if (limits && report.open_until && report.state === "open") {
+        denials.set(circuitKey, { reason: "circuit_open", retryAt: Date.parse(report.open_until) });
       }
     });
   }
@@ -136,20 +213,26 @@ export class QuotaClient {
    * succeeded, a concurrent request), so a healthy provider costs no extra tracker call.
    */
   circuitSuccess(providerId: string, provider: ProviderConfig, failuresBefore: number): void {
-    const name = trackerName(providerId, provider);
-    localCircuits.delete(name);
+    const { name, member, circuitKey } = this.ref(providerId, provider);
+    localCircuits.delete(circuitKey);
     // Requests that met this trial in flight cached a short denial: the provider serves again now.
-    if (denials.get(name)?.reason === "circuit_open") denials.delete(name);
-    const reported = unresetFailures.delete(name);
-    if (failuresBefore > 0 || reported) this.background(providerId, () => this.tracker(name).circuitSuccess());
+    if (denials.get(circuitKey)?.reason === "circuit_open") denials.delete(circuitKey);
+    const reported = unresetFailures.delete(circuitKey);
+    if (failuresBefore > 0 || reported) this.background(providerId, () => this.tracker(name).circuitSuccess(member));
   }
 
-  /** Counts an answer's tokens, for providers with token budgets. */
+  /** Counts an answer's tokens, for providers (and the request's client) with token budgets. */
   recordTokens(providerId: string, provider: ProviderConfig, tokens: number | undefined): void {
-    const limits = limitsOf(provider);
-    if (!tokens || !limits || (limits.tokens_per_day === undefined && limits.tokens_per_minute === undefined)) return;
-    const name = trackerName(providerId, provider);
-    this.background(providerId, () => this.tracker(name).recordTokens(tokens, limits));
+    if (!tokens) return;
+    const { name, member, limits } = this.ref(providerId, provider);
+    if (limits && (limits.tokens_per_day !== undefined || limits.tokens_per_minute !== undefined)) {
+      this.background(providerId, () => this.tracker(name).recordTokens(tokens, limits, member));
+    }
+    const clientLimits = this.client && limitsFrom(this.client.config);
+    if (this.client && clientLimits?.tokens_per_day !== undefined) {
+      const clientName = clientTrackerName(this.client.name);
+      this.background(providerId, () => this.tracker(clientName).recordTokens(tokens, clientLimits));
+    }
   }
 
   /** Runs a tracker call after the answer; a failure there is logged, never the client's problem. */

@@ -1,21 +1,51 @@
-// GET /v1/quota (admin keys): each provider's counts, limits, cool-down and next reset.
+// GET /v1/quota (admin keys): each provider's counts, limits, cool-down and next reset; each quota
+// group's shared counts and its providers; each client's counts against its own limits.
 import type { Context } from "hono";
 import { readSecret } from "../env.ts";
 import type { AppEnv } from "../http.ts";
 import { recentEvents } from "../recent.ts";
-import { limitsOf, trackerName } from "./client.ts";
+import { clientTrackerName, groupTrackerName, limitsFrom, limitsOf, trackerName } from "./client.ts";
 
 export async function quotaReport(c: Context<AppEnv>) {
   const config = c.get("config");
-  const entries = await Promise.all(
+  const stub = (name: string) => c.env.QUOTA.get(c.env.QUOTA.idFromName(name));
+  const providers = await Promise.all(
     Object.entries(config.providers).map(async ([providerId, provider]) => {
-      const stub = c.env.QUOTA.get(c.env.QUOTA.idFromName(trackerName(providerId, provider)));
-      const usage = await stub.snapshot(limitsOf(provider) ?? { daily_reset_tz: provider.daily_reset_tz });
+      const tracker = stub(trackerName(providerId, provider));
+      const group = provider.quota_group;
+      const limits = limitsOf(provider, config.quota_groups) ?? { daily_reset_tz: provider.daily_reset_tz };
+      // A group member: the group's limits, cool-down and reset, with its own counts and circuit.
+      const usage = group === undefined
+        ? await tracker.snapshot(limits)
+        : { ...(await tracker.snapshot(limits)), ...(await tracker.memberSnapshot(limits, providerId)) };
       // A provider without api_key_secret needs no key, so it counts as present.
       const key = !provider.api_key_secret || (await readSecret(c.env, provider.api_key_secret)).ok ? "present" : "missing";
-      return [providerId, { model: provider.model, type: provider.type, key, daily_reset_tz: provider.daily_reset_tz, ...usage }] as const;
+      return [providerId, { model: provider.model, type: provider.type, key, daily_reset_tz: limits.daily_reset_tz, ...(group !== undefined && { quota_group: group }), ...usage }] as const;
+    }),
+  );
+  const groups = await Promise.all(
+    Object.entries(config.quota_groups).map(async ([name, group]) => {
+      const members = Object.keys(config.providers).filter((id) => config.providers[id]!.quota_group === name);
+      const usage = await stub(groupTrackerName(name)).snapshot(limitsFrom(group) ?? group);
+      const { day, requests_today, requests_per_day, requests_last_minute, requests_per_minute, tokens_today, tokens_per_day, tokens_last_minute, tokens_per_minute, next_reset, cooldown_until } = usage;
+      const counts = { day, requests_today, requests_per_day, requests_last_minute, requests_per_minute, tokens_today, tokens_per_day, tokens_last_minute, tokens_per_minute };
+      return [name, { providers: members, ...counts, next_reset, cooldown_until }] as const;
+    }),
+  );
+  const clients = await Promise.all(
+    Object.entries(config.clients).map(async ([name, client]) => {
+      const usage = await stub(clientTrackerName(name)).snapshot(limitsFrom(client) ?? {});
+      const { requests_today, requests_per_day, requests_last_minute, requests_per_minute, tokens_today, tokens_per_day, next_reset } = usage;
+      return [name, { routes: client.routes ?? null, requests_today, requests_per_day, requests_last_minute, requests_per_minute, tokens_today, tokens_per_day, next_reset }] as const;
     }),
   );
   // `recent`: this isolate's last skips and failovers, newest first (see recent.ts).
-  return c.json({ object: "quota", generated_at: new Date().toISOString(), providers: Object.fromEntries(entries), recent: recentEvents() });
+  return c.json({
+    object: "quota",
+    generated_at: new Date().toISOString(),
+    providers: Object.fromEntries(providers),
+    groups: Object.fromEntries(groups),
+    clients: Object.fromEntries(clients),
+    recent: recentEvents(),
+  });
 }

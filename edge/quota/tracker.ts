@@ -7,14 +7,20 @@
 // the scalar counters (day, counts, cool-down, circuit) are one small KV value, and the sliding
 // window's admissions and token records are SQL rows, inserted one at a time and deleted once
 // they leave the window.
+//
+// The same class serves three kinds of tracker (names in quota/client.ts): a provider's own, a
+// quota group's (shared by its member providers, which keep their own day counts and circuits
+// in it, passed as `member`), and a client's (its own limits, no circuit in use).
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env.ts";
-import { circuitFailure, circuitReport, circuitSuccess, type BreakerSettings, type CircuitReport, type FailureKind } from "./circuit.ts";
+import { circuitFailure, circuitReport, circuitSuccess, closedCircuit, type BreakerSettings, type CircuitReport, type FailureKind } from "./circuit.ts";
 import {
   admit,
   coolDown,
   emptyState,
+  memberState,
   recordTokens,
+  roll,
   snapshot,
   WINDOW_MS,
   type Admission,
@@ -29,6 +35,9 @@ const LEGACY_STATE = "state";
 
 type Counters = Omit<QuotaState, "window" | "windowTokens">;
 
+/** A group member's share of a snapshot: its own counts and circuit; the limits and cool-down are the group's. */
+type MemberSnapshot = Pick<QuotaSnapshot, "requests_today" | "requests_last_minute" | "tokens_today" | "tokens_last_minute" | "circuit">;
+
 export class QuotaTracker extends DurableObject<Env> {
   private readonly state: QuotaState;
 
@@ -37,6 +46,8 @@ export class QuotaTracker extends DurableObject<Env> {
     const sql = ctx.storage.sql;
     sql.exec("CREATE TABLE IF NOT EXISTS admissions (at INTEGER NOT NULL)");
     sql.exec("CREATE TABLE IF NOT EXISTS token_records (at INTEGER NOT NULL, tokens INTEGER NOT NULL)");
+    // A group member's share of the last minute (admissions and tokens), read only by snapshot().
+    sql.exec("CREATE TABLE IF NOT EXISTS member_events (at INTEGER NOT NULL, member TEXT NOT NULL, requests INTEGER NOT NULL, tokens INTEGER NOT NULL)");
     this.state = this.load();
   }
 
@@ -76,10 +87,11 @@ export class QuotaTracker extends DurableObject<Env> {
     const oldestTokens = this.state.windowTokens[0];
     const result = apply(this.state, now);
     const cutoff = now - WINDOW_MS;
-    if (oldest !== undefined && this.state.window[0] !== oldest) this.sql.exec("DELETE FROM admissions WHERE at <= ?", cutoff);
-    if (oldestTokens !== undefined && this.state.windowTokens[0] !== oldestTokens) {
-      this.sql.exec("DELETE FROM token_records WHERE at <= ?", cutoff);
-    }
+    const admissionsLeft = oldest !== undefined && this.state.window[0] !== oldest;
+    const tokensLeft = oldestTokens !== undefined && this.state.windowTokens[0] !== oldestTokens;
+    if (admissionsLeft) this.sql.exec("DELETE FROM admissions WHERE at <= ?", cutoff);
+    if (tokensLeft) this.sql.exec("DELETE FROM token_records WHERE at <= ?", cutoff);
+    if ((admissionsLeft || tokensLeft) && Object.keys(this.state.members).length) this.sql.exec("DELETE FROM member_events WHERE at <= ?", cutoff);
     this.saveCounters();
     return result;
   }
@@ -88,19 +100,26 @@ export class QuotaTracker extends DurableObject<Env> {
     return this.ctx.storage.sql;
   }
 
-  admit(limits: QuotaLimits, trialLeaseMs?: number): Admission {
+  /** `member`: the provider id, when this is a quota group's tracker. */
+  admit(limits: QuotaLimits, trialLeaseMs?: number, member?: string): Admission {
     return this.change((state, now) => {
-      const result = admit(state, limits, now, trialLeaseMs);
-      if (result.admitted) this.sql.exec("INSERT INTO admissions (at) VALUES (?)", now);
+      const result = admit(state, limits, now, trialLeaseMs, member);
+      if (result.admitted) {
+        this.sql.exec("INSERT INTO admissions (at) VALUES (?)", now);
+        if (member !== undefined) this.sql.exec("INSERT INTO member_events (at, member, requests, tokens) VALUES (?, ?, 1, 0)", now, member);
+      }
       return result;
     });
   }
 
-  recordTokens(tokens: number, limits: QuotaLimits): void {
+  recordTokens(tokens: number, limits: QuotaLimits, member?: string): void {
     this.change((state, now) => {
       const before = state.windowTokens.length;
-      recordTokens(state, tokens, limits, now);
-      if (state.windowTokens.length > before) this.sql.exec("INSERT INTO token_records (at, tokens) VALUES (?, ?)", now, tokens);
+      recordTokens(state, tokens, limits, now, member);
+      if (state.windowTokens.length > before) {
+        this.sql.exec("INSERT INTO token_records (at, tokens) VALUES (?, ?)", now, tokens);
+        if (member !== undefined) this.sql.exec("INSERT INTO member_events (at, member, requests, tokens) VALUES (?, ?, 0, ?)", now, member, tokens);
+      }
     });
   }
 
@@ -109,18 +128,44 @@ export class QuotaTracker extends DurableObject<Env> {
   }
 
   /** An outage failure (Timeout, NetworkError, ServerError): returns the circuit as it now stands. */
-  circuitFailure(kind: FailureKind, settings: BreakerSettings): CircuitReport {
-    return this.change((state, now) => {
-      circuitFailure(state.circuit, kind, now, settings);
-      return circuitReport(state.circuit, now);
+  circuitFailure(kind: FailureKind, settings: BreakerSettings, member?: string): CircuitReport {
+    return this.change((_state, now) => {
+      const circuit = this.circuitOf(member);
+      circuitFailure(circuit, kind, now, settings);
+      return circuitReport(circuit, now);
     });
   }
 
-  circuitSuccess(): void {
-    this.change((state) => circuitSuccess(state.circuit));
+  circuitSuccess(member?: string): void {
+    this.change(() => circuitSuccess(this.circuitOf(member)));
+  }
+
+  private circuitOf(member: string | undefined) {
+    return member === undefined ? this.state.circuit : memberState(this.state, member).circuit;
   }
 
   snapshot(limits: QuotaLimits): QuotaSnapshot {
     return snapshot(this.state, limits, Date.now());
+  }
+
+  /** One member's own counts in a group's tracker (GET /v1/quota). */
+  memberSnapshot(limits: QuotaLimits, member: string): MemberSnapshot {
+    const now = Date.now();
+    roll(this.state, now, limits.daily_reset_tz);
+    const own = this.state.members[member];
+    const minute = this.sql
+      .exec<{ requests: number; tokens: number }>(
+        "SELECT COALESCE(SUM(requests), 0) AS requests, COALESCE(SUM(tokens), 0) AS tokens FROM member_events WHERE member = ? AND at > ?",
+        member,
+        now - WINDOW_MS,
+      )
+      .one();
+    return {
+      requests_today: own?.requests ?? 0,
+      requests_last_minute: minute.requests,
+      tokens_today: own?.tokens ?? 0,
+      tokens_last_minute: minute.tokens,
+      circuit: circuitReport(own?.circuit ?? closedCircuit(), now),
+    };
   }
 }

@@ -26,17 +26,33 @@ export interface QuotaState {
   circuit: CircuitState;
   /** admit() calls this object has answered: what the isolate cache saves is visible here. */
   checks: number;
+  /**
+   * A quota group's tracker: each member provider's own day counts and circuit (an outage of one
+   * model is not the others'), by provider id. Empty for a provider's own tracker and a client's.
+   */
+  members: Record<string, MemberState>;
+}
+
+export interface MemberState {
+  requests: number;
+  tokens: number;
+  circuit: CircuitState;
 }
 
 export type DenyReason = "rpm" | "daily" | "tokens" | "cooldown" | "circuit_open";
 export type Admission =
-  | { admitted: true; trial: boolean; failures: number }
+  | { admitted: true; trial: boolean; failures: number; /** The day's count with this one: least_used orders by it. */ requestsToday: number }
   | { admitted: false; reason: DenyReason; retryAt: number; cooldownReason?: string };
 
 export const WINDOW_MS = 60_000;
 
 export function emptyState(): QuotaState {
-  return { day: "", dayRequests: 0, dayTokens: 0, window: [], windowTokens: [], cooldownUntil: 0, cooldownReason: null, circuit: closedCircuit(), checks: 0 };
+  return { day: "", dayRequests: 0, dayTokens: 0, window: [], windowTokens: [], cooldownUntil: 0, cooldownReason: null, circuit: closedCircuit(), checks: 0, members: {} };
+}
+
+/** A group member's own state, created on first use. */
+export function memberState(state: QuotaState, member: string): MemberState {
+  return (state.members[member] ??= { requests: 0, tokens: 0, circuit: closedCircuit() });
 }
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
@@ -94,6 +110,7 @@ export function roll(state: QuotaState, now: number, zone?: string): void {
     state.day = today;
     state.dayRequests = 0;
     state.dayTokens = 0;
+    for (const member of Object.values(state.members)) member.requests = member.tokens = 0;
   }
   const cutoff = now - WINDOW_MS;
   while (state.window.length && state.window[0]! <= cutoff) state.window.shift();
@@ -118,16 +135,19 @@ function tokensReopenAt(state: QuotaState, limit: number): number {
  * Checks every limit and the circuit and, when all allow it, counts the request: one step, so
  * admission is exact. `trialLeaseMs` is how long a half-open circuit's one trial may take.
  */
-export function admit(state: QuotaState, limits: QuotaLimits, now: number, trialLeaseMs = 30_000): Admission {
+export function admit(state: QuotaState, limits: QuotaLimits, now: number, trialLeaseMs = 30_000, member?: string): Admission {
   roll(state, now, limits.daily_reset_tz);
   state.checks++;
   const denial = limitDenial(state, limits, now);
   if (denial) return denial;
-  const circuit = circuitAdmit(state.circuit, now, trialLeaseMs);
+  const own = member === undefined ? undefined : memberState(state, member);
+  const circuitState = own?.circuit ?? state.circuit;
+  const circuit = circuitAdmit(circuitState, now, trialLeaseMs);
   if (!circuit.ok) return { admitted: false, reason: "circuit_open", retryAt: circuit.retryAt };
   state.dayRequests++;
+  if (own) own.requests++;
   state.window.push(now);
-  return { admitted: true, trial: circuit.trial, failures: state.circuit.failures };
+  return { admitted: true, trial: circuit.trial, failures: circuitState.failures, requestsToday: state.dayRequests };
 }
 
 function limitDenial(state: QuotaState, limits: QuotaLimits, now: number): Admission | undefined {
@@ -151,10 +171,11 @@ function limitDenial(state: QuotaState, limits: QuotaLimits, now: number): Admis
 }
 
 /** Counts an answer's tokens against the day and the window. */
-export function recordTokens(state: QuotaState, tokens: number, limits: QuotaLimits, now: number): void {
+export function recordTokens(state: QuotaState, tokens: number, limits: QuotaLimits, now: number, member?: string): void {
   roll(state, now, limits.daily_reset_tz);
   if (!(tokens > 0)) return;
   state.dayTokens += tokens;
+  if (member !== undefined) memberState(state, member).tokens += tokens;
   state.windowTokens.push([now, tokens]);
 }
 

@@ -3,10 +3,11 @@
 import type { Context } from "hono";
 import { validator } from "hono/validator";
 import type { z } from "zod";
-import { routeEndpoint, type Endpoint, type RouterConfig } from "../../shared/config.ts";
+import { routeEndpoint, routeParts, type Endpoint, type RouterConfig, type Strategy } from "../../shared/config.ts";
 import { zodToOpenAIError } from "../../shared/errors.ts";
 import { walkChain, type ChainRequest } from "../chain/walk.ts";
 import { apiError, type AppEnv } from "../http.ts";
+import { requestClient, requireRouteAllowed } from "../clients/access.ts";
 import { QuotaClient } from "../quota/client.ts";
 
 /** Checks the JSON body against `schema`; unknown fields stay in it. The model, when there is one, names the log's route. */
@@ -29,14 +30,16 @@ export function validateBody<T extends z.ZodType>(schema: T) {
 export interface Route {
   name: string;
   chain: readonly string[];
+  strategy: Strategy;
 }
 
 /** The route a model name asks for: a configured alias, else the default route, else none. */
 export function resolveRoute(config: RouterConfig, model: string): Route | undefined {
   // Own keys only: a model named "constructor" or "toString" is not a route.
-  if (Object.hasOwn(config.routes, model)) return { name: model, chain: config.routes[model]! };
-  if (config.default_route !== undefined) return { name: config.default_route, chain: config.routes[config.default_route]! };
-  return undefined;
+  const name = Object.hasOwn(config.routes, model) ? model : config.default_route;
+  if (name === undefined) return undefined;
+  const { providers, strategy } = routeParts(config.routes[name]!);
+  return { name, chain: providers, strategy };
 }
 
 const ENDPOINT_PATHS: Record<Endpoint, string> = { chat: "/v1/chat/completions or /v1/responses", embeddings: "/v1/embeddings" };
@@ -56,21 +59,28 @@ export function requireRoute(config: RouterConfig, model: string, endpoint: Endp
   return route;
 }
 
-/** Starts the request's log and walks the route's chain with `body` (already in the upstream's wire shape). */
+/**
+ * Starts the request's log and walks the route's chain with `body` (already in the upstream's wire
+ * shape). A configured client that may not use the route gets 403 first, before anything counts.
+ */
 export function walkRoute(
   c: Context<AppEnv>,
   route: Route,
   body: ChainRequest["body"],
   options: { stream: boolean } & Pick<ChainRequest, "endpoint">,
 ): Promise<Response> {
+  const config = c.get("config");
+  const client = requestClient(c);
+  requireRouteAllowed(client, route.name);
   const log = c.get("log");
   log.client = c.get("client");
   log.start(route.name, { stream: options.stream });
   return walkChain({
-    config: c.get("config"),
+    config,
     env: c.env,
     route: route.name,
     chain: route.chain,
+    strategy: route.strategy,
     body,
     log,
     clientSignal: c.req.raw.signal,
@@ -78,6 +88,7 @@ export function walkRoute(
       c.env,
       (promise) => c.executionCtx.waitUntil(promise),
       (provider, message) => log.quotaUnavailable({ provider, message }),
+      { groups: config.quota_groups, client },
     ),
     ...(options.endpoint && { endpoint: options.endpoint }),
   });

@@ -194,55 +194,89 @@ describe("GET /status in Chromium", () => {
   });
 
   it("says what an erring /v1/quota answered, then draws circuits, groups, clients and a spent allowance", async () => {
-    // /v1/quota gains `circuit`, `groups` and `clients` with the circuit and quota-group work; until
-    // the Worker reports them here, this answer in the documented shape stands in for it.
-    const now = Date.now();
-    const at = (ms: number) => new Date(now + ms).toISOString();
-    const counts = { day: "2026-12-01", requests_last_minute: 0, requests_per_minute: null, tokens_today: 0, tokens_per_day: null, tokens_last_minute: 0, tokens_per_minute: null, cooldown_until: null, cooldown_reason: null, next_reset: at(3_600_000), checks: 0 };
-    const report = {
-      object: "quota",
-      generated_at: at(0),
+    // A second Worker with a quota group, clients and circuits, brought to those states by real requests.
+    const provider = (id: string, extra: Record<string, unknown> = {}) => ({
+      type: "openai_compatible",
+      base_url: `${fake.url}/s/${id}/v1`,
+      model: "llama",
+      api_key_secret: "STATUS_UPSTREAM_KEY",
+      timeout_ms: 5_000,
+      retries: 0,
+      breaker_failures: 1,
+      ...extra,
+    });
+    const config = {
+      routes: { fast: ["groq", "cerebras", "openrouter"], all: ["openrouter"] },
       providers: {
-        groq: { ...counts, model: "llama", type: "openai_compatible", key: "present", quota_group: "meta", requests_today: 12, requests_per_day: 1000, circuit: { state: "open", failures: 5, open_until: at(30_000) } },
-        cerebras: { ...counts, model: "llama", type: "openai_compatible", key: "present", quota_group: "meta", requests_today: 3, requests_per_day: null, circuit: { state: "half_open", failures: 5, open_until: null } },
-        openrouter: { ...counts, model: "free", type: "openai_compatible", key: "present", requests_today: 50, requests_per_day: 50, circuit: { state: "closed", failures: 0, open_until: null } },
+        groq: provider("g2-groq", { quota_group: "meta", breaker_cooldown_ms: 600_000 }),
+        // Its circuit opens for 1 ms: half-open by the time the page looks.
+        cerebras: provider("g2-cerebras", { quota_group: "meta", breaker_cooldown_ms: 1 }),
+        openrouter: provider("g2-openrouter", { model: "free", requests_per_day: 2 }),
       },
-      groups: { meta: { ...counts, providers: ["groq", "cerebras"], requests_today: 15, requests_per_day: 1000, requests_last_minute: 2, requests_per_minute: 30 } },
+      quota_groups: { meta: { requests_per_day: 1000, requests_per_minute: 30 } },
       clients: {
-        "ci-bot": { routes: ["fast"], requests_today: 40, requests_per_day: 500, requests_last_minute: 2, requests_per_minute: 30, tokens_today: 1200, tokens_per_day: null, next_reset: at(3_600_000) },
-        alice: { routes: null, requests_today: 1, requests_per_day: null, requests_last_minute: 1, requests_per_minute: null, tokens_today: 10, tokens_per_day: 5000, next_reset: at(3_600_000) },
+        "ci-bot": { key_secret: "CI_BOT_KEY", routes: ["fast"], requests_per_day: 500, requests_per_minute: 30 },
+        alice: { key_secret: "ALICE_KEY", tokens_per_day: 5000 },
       },
     };
-    const other = await page.context().newPage();
-    other.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
-    // The first answer is an error the Worker can give (a bad config): the page says it and retries.
-    let answers = 0;
-    await other.route("**/v1/quota", (route) =>
-      answers++ === 0
-        ? route.fulfill({ status: 500, json: { error: { message: "Invalid ROUTER_CONFIG: routes.fast.0: unknown provider", type: "server_error", param: null, code: "invalid_config" } } })
-        : route.fulfill({ json: report }),
-    );
-    await other.goto(`${edge.url}/status`);
-    await other.fill("#key", ADMIN_KEY);
-    await other.click("#login button[type=submit]");
-    await expect.poll(() => other.locator("#notice").textContent(), POLL).toContain("/v1/quota answered 500: Invalid ROUTER_CONFIG: routes.fast.0: unknown provider");
-    const state = (id: string) => other.locator(`article.provider[data-provider="${id}"]`);
-    await expect.poll(() => state("groq").getAttribute("data-state"), POLL).toBe("open");
-    expect(await other.locator("#notice").textContent()).toBe("");
-    expect(await state("groq").locator(".state").textContent()).toBe(`circuit open until ${clock(report.providers.groq.circuit.open_until!)}`);
-    expect(await state("groq").locator(".state-detail").textContent()).toContain("5 failures in a row");
-    expect(await state("groq").locator(".meta").textContent()).toBe("llama · openai_compatible · group meta");
-    expect(await state("cerebras").getAttribute("data-state")).toBe("half_open");
-    expect(await state("openrouter").getAttribute("data-state")).toBe("limited");
-    expect(await state("openrouter").locator(".state").textContent()).toBe(`limit reached until ${clock(report.providers.openrouter.next_reset)}`);
+    const down = [{ type: "json", status: 500, body: { error: { message: "down" } } }] as Step[];
+    await script("g2-groq", down);
+    await script("g2-cerebras", down);
+    await script("g2-openrouter", []);
+    const second = await startWranglerDev({
+      config,
+      vars: { ADMIN_API_KEYS: ADMIN_KEY, STATUS_UPSTREAM_KEY: "sk-upstream-status", CI_BOT_KEY: "sk-ci-bot-1", ALICE_KEY: "sk-alice-1" },
+    });
+    try {
+      const ask = async (key: string, model: string) => {
+        const res = await fetch(`${second.url}/v1/chat/completions`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+          body: JSON.stringify({ model, messages: [{ role: "user", content: "hi" }] }),
+        });
+        expect(res.status).toBe(200);
+        return res.json();
+      };
+      await ask("sk-ci-bot-1", "fast"); // groq 500 (circuit opens), cerebras 500 (opens, 1 ms), openrouter answers
+      await ask("sk-alice-1", "all"); // openrouter's second and last request of the day
+      const report = (await (await fetch(`${second.url}/v1/quota`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })).json()) as {
+        providers: Record<string, { next_reset: string; circuit: { open_until: string | null } }>;
+      };
 
-    const group = other.locator('#groups tr[data-group="meta"] td');
-    expect((await group.allTextContents()).slice(0, 4)).toEqual(["meta", "groq, cerebras", "Requests today15 / 1,000", "Requests, last minute2 / 30"]);
-    expect(await other.locator('#clients tr[data-client="ci-bot"] td').nth(1).textContent()).toBe("fast");
-    expect(await other.locator('#clients tr[data-client="alice"] td').nth(1).textContent()).toBe("all routes");
-    expect(await other.locator('#clients tr[data-client="alice"] [data-metric="tokens_today"] .bar-value').textContent()).toBe("10 / 5,000");
-    await other.close();
-  });
+      const other = await page.context().newPage();
+      other.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+      // The first answer is an error the Worker can give (a bad config): the page says it and retries.
+      let answers = 0;
+      await other.route("**/v1/quota", (route) =>
+        answers++ === 0
+          ? route.fulfill({ status: 500, json: { error: { message: "Invalid ROUTER_CONFIG: routes.fast.0: unknown provider", type: "server_error", param: null, code: "invalid_config" } } })
+          : route.continue(),
+      );
+      await other.goto(`${second.url}/status`);
+      await other.fill("#key", ADMIN_KEY);
+      await other.click("#login button[type=submit]");
+      await expect.poll(() => other.locator("#notice").textContent(), POLL).toContain("/v1/quota answered 500: Invalid ROUTER_CONFIG: routes.fast.0: unknown provider");
+      const state = (id: string) => other.locator(`article.provider[data-provider="${id}"]`);
+      await expect.poll(() => state("groq").getAttribute("data-state"), POLL).toBe("open");
+      expect(await other.locator("#notice").textContent()).toBe("");
+      expect(await state("groq").locator(".state").textContent()).toBe(`circuit open until ${clock(report.providers.groq!.circuit.open_until!)}`);
+      expect(await state("groq").locator(".state-detail").textContent()).toContain("1 failures in a row");
+      expect(await state("groq").locator(".meta").textContent()).toBe("llama · openai_compatible · group meta");
+      expect(await state("cerebras").getAttribute("data-state")).toBe("half_open");
+      expect(await state("openrouter").getAttribute("data-state")).toBe("limited");
+      expect(await state("openrouter").locator(".state").textContent()).toBe(`limit reached until ${clock(report.providers.openrouter!.next_reset)}`);
+
+      const group = other.locator('#groups tr[data-group="meta"] td');
+      expect((await group.allTextContents()).slice(0, 4)).toEqual(["meta", "groq, cerebras", "Requests today2 / 1,000", "Requests, last minute2 / 30"]);
+      expect(await other.locator('#clients tr[data-client="ci-bot"] td').nth(1).textContent()).toBe("fast");
+      expect(await other.locator('#clients tr[data-client="ci-bot"] [data-metric="requests_today"] .bar-value').textContent()).toBe("1 / 500");
+      expect(await other.locator('#clients tr[data-client="alice"] td').nth(1).textContent()).toBe("all routes");
+      expect(await other.locator('#clients tr[data-client="alice"] [data-metric="tokens_today"] .bar-value').textContent()).toBe("10 / 5,000");
+      await other.close();
+    } finally {
+      await second.stop();
+    }
+  }, 150_000);
 
   it("ran without a script error or a CSP violation", () => {
     expect(problems).toEqual([]);

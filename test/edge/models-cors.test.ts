@@ -11,7 +11,7 @@ describe("GET /v1/models/{id}", () => {
     const config = chainConfig({ a: provider("https://a.test/v1") }, { default_route: "default" });
     const found = await call({ config, method: "GET", path: "/v1/models/default" });
     expect(found.status).toBe(200);
-    expect(await found.json()).toEqual({ id: "default", object: "model", created: 0, owned_by: "inferrouter" });
+    expect(await found.json()).toMatchObject({ id: "default", object: "model", created: 0, owned_by: "inferrouter", capabilities: ["tools", "vision", "json_schema"] });
     const missing = await call({ config, method: "GET", path: "/v1/models/gpt-9" });
     expect(missing.status).toBe(404);
     expect(await missing.json()).toEqual({ error: { message: 'The model "gpt-9" does not exist', type: "invalid_request_error", param: "model", code: "model_not_found" } });

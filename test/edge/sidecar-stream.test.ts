@@ -53,11 +53,12 @@ describe("a JSON client of the sidecar", () => {
 
   it("fails over when the sidecar's stream breaks: nothing reached the JSON client yet", async () => {
     const local = await scenario([{ type: "sse", content: "half an answer from the sidecar", cut_after: 3, end: "reset" }]);
-    const cloud = await scenario();
-    const config = chainConfig({ local: { ...sidecarAt(local.baseUrl), retries: 0 }, cloud: provider(cloud.baseUrl) });
+    // A second sidecar answers: local providers keep their places at the end of every route.
+    const spare = await scenario();
+    const config = chainConfig({ local: { ...sidecarAt(local.baseUrl), retries: 0 }, spare: sidecarAt(spare.baseUrl) });
     const res = await call({ config, env: { SIDECAR_TOKEN: "t0ken" }, body: chat() });
-    expect(res.headers.get("x-inferrouter-provider")).toBe("cloud");
-    expect(((await res.json()) as Completion).choices[0]!.message.content).toBe(`Hello from ${cloud.id}`);
+    expect(res.headers.get("x-inferrouter-provider")).toBe("spare");
+    expect(((await res.json()) as Completion).choices[0]!.message.content).toBe(`Hello from ${spare.id}`);
     expect(logs.events().find((e) => e.event === "infer_fallback")).toMatchObject({ provider: "local", category: "NetworkError" });
   });
 

@@ -13,7 +13,37 @@ describe("npm run check-config", () => {
     const { ok, report } = checkConfig(join(root, "wrangler.toml"));
     expect(ok).toBe(true);
     expect(report).toContain("route default: groq -> openrouter -> gemini -> local");
+    expect(report).toContain("route free: openrouter -> openrouter_deepseek -> gemini -> local (least_used)");
     expect(report).toContain("GROQ_API_KEY");
+    expect(report).toContain("CI_CLIENT_KEYS");
+  });
+
+  it("names the path of a routing mistake: a provider in a quota group with limits of its own, unknown routes and groups", () => {
+    const file = join(dir, "routing.json");
+    const p = (extra: Record<string, unknown>) => ({ type: "openai_compatible", base_url: "https://x.test/v1", model: "m", ...extra });
+    writeFileSync(file, JSON.stringify({
+      routes: { table: { providers: ["a", "ghost"], strategy: "least_used" } },
+      providers: { a: p({ quota_group: "free", requests_per_minute: 5 }), b: p({ quota_group: "nope" }) },
+      quota_groups: { free: { requests_per_day: 50 } },
+      clients: { ci: { key_secret: "CI_KEY", routes: ["missing"] } },
+    }));
+    const { ok, report } = checkConfig(file);
+    expect(ok).toBe(false);
+    for (const path of ["routes.table.providers[1]", "providers.a.requests_per_minute", "providers.b.quota_group", "clients.ci.routes[0]"]) {
+      expect(report).toContain(path);
+    }
+    expect(report).toContain('a provider in quota group "free" takes the group\'s limits');
+
+    writeFileSync(file, JSON.stringify({
+      routes: { odd: { providers: ["a"], strategy: "random" } },
+      providers: { a: p({}) },
+      clients: { bad: { routes: ["odd"] } },
+    }));
+    const shape = checkConfig(file);
+    expect(shape.ok).toBe(false);
+    expect(shape.report).toContain("routes.odd");
+    expect(shape.report).toContain("a route is a list of provider ids, or a table");
+    expect(shape.report).toContain("clients.bad.key_secret");
   });
 
   it("names the bad path in a JSON config and exits 1", () => {
@@ -103,5 +133,15 @@ describe("npm run check-config", () => {
     const schema = JSON.parse(execFileSync(process.execPath, [join(root, "scripts/check-config.ts"), "--schema"], { encoding: "utf8" }));
     expect(schema.properties.providers.additionalProperties.properties.type.enum).toEqual(["openai_compatible", "local_gguf"]);
     expect(schema.required).toEqual(["routes", "providers"]);
+    const provider = schema.properties.providers.additionalProperties.properties;
+    for (const key of ["context_window", "max_output_tokens", "capabilities", "weight", "quota_group"]) expect(provider).toHaveProperty(key);
+    expect(Object.keys(schema.properties.quota_groups.additionalProperties.properties).sort()).toEqual(
+      ["daily_reset_tz", "requests_per_day", "requests_per_minute", "tokens_per_day", "tokens_per_minute"],
+    );
+    expect(Object.keys(schema.properties.clients.additionalProperties.properties).sort()).toEqual(
+      ["key_secret", "requests_per_day", "requests_per_minute", "routes", "tokens_per_day"],
+    );
+    const table = schema.properties.routes.additionalProperties.anyOf.find((form: { type: string }) => form.type === "object");
+    expect(table.properties.strategy.enum).toEqual(["ordered", "weighted", "least_used"]);
   });
 });

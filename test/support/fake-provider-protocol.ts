@@ -54,6 +54,9 @@ export interface RecordedCall {
   body: Record<string, unknown>;
   /** The client closed the connection before the answer was complete (an abort reached upstream). */
   abandoned: boolean;
+  method: string;
+  /** The request path, e.g. /s/<id>/v1/chat/completions. */
+  path: string;
 }
 
 export function completion(model: string, content: string, usage = { prompt_tokens: 7, completion_tokens: 3, total_tokens: 10 }) {

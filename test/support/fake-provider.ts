@@ -62,11 +62,13 @@ export async function startFakeProvider(): Promise<FakeProvider> {
       return res.end(JSON.stringify(calls.get(id) ?? []));
     }
     const embeddings = url.pathname.endsWith("/embeddings");
-    if (req.method === "POST" && kind === "s" && id && (url.pathname.endsWith("/chat/completions") || embeddings)) {
-      const body = JSON.parse(await readBody(req)) as Record<string, unknown>;
+    // Chat completions, embeddings, and the probes' GET .../models and GET .../health: each takes the next step.
+    const probe = req.method === "GET" && /\/(models|health)$/.test(url.pathname);
+    if (kind === "s" && id && ((req.method === "POST" && (url.pathname.endsWith("/chat/completions") || embeddings)) || probe)) {
+      const body = probe ? {} : (JSON.parse(await readBody(req)) as Record<string, unknown>);
       const recorded = calls.get(id) ?? [];
       calls.set(id, recorded);
-      const call: RecordedCall = { headers: req.headers, body, abandoned: false };
+      const call: RecordedCall = { headers: req.headers, body, abandoned: false, method: req.method ?? "", path: url.pathname };
       recorded.push(call);
       res.on("close", () => {
         if (!res.writableFinished) call.abandoned = true;
@@ -75,6 +77,7 @@ export async function startFakeProvider(): Promise<FakeProvider> {
       const script = scripts.get(id) ?? { steps: [] };
       const step = script.steps[recorded.length - 1] ??
         (script.after === "success" || !script.steps.length ? undefined : script.steps.at(-1));
+      if (probe && !step) return res.writeHead(200, { "content-type": "application/json" }).end('{"object":"list","data":[]}');
       // An embeddings call without a step of its own gets vectors for its input.
       const fallback: Step | undefined = embeddings ? { type: "json", body: embeddingsAnswer(String(body.model), body.input, body.dimensions as number | undefined) } : undefined;
       return play(step ?? fallback, body, id, req, res);
