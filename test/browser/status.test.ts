@@ -91,6 +91,16 @@ afterAll(async () => {
   await fake?.close();
 });
 
+/**
+ * Where a screenshot goes: .tmp/screenshots/ on every run, so a test run leaves the tree as it was;
+ * docs/ (what the README shows) when UPDATE_SCREENSHOTS=1.
+ */
+function screenshotPath(name: string): string {
+  const dir = join(root, process.env.UPDATE_SCREENSHOTS === "1" ? "docs" : ".tmp/screenshots");
+  mkdirSync(dir, { recursive: true });
+  return join(dir, name);
+}
+
 describe("GET /status in Chromium", () => {
   it("is one HTML page under a strict CSP that needs no key to load and asks for one", async () => {
     const res = await fetch(`${edge.url}/status`);
@@ -185,8 +195,7 @@ describe("GET /status in Chromium", () => {
     await page.reload();
     await expect.poll(() => barValue("alpha", "requests_today"), POLL).toBe("6 / 100");
     expect(await page.locator("#login").isVisible()).toBe(false);
-    mkdirSync(join(root, "docs"), { recursive: true });
-    await page.screenshot({ path: join(root, "docs/status.png"), fullPage: true });
+    await page.screenshot({ path: screenshotPath("status.png"), fullPage: true });
 
     await page.click("#forget");
     expect(await page.locator("#login").isVisible()).toBe(true);
@@ -272,6 +281,7 @@ describe("GET /status in Chromium", () => {
       expect(await other.locator('#clients tr[data-client="ci-bot"] [data-metric="requests_today"] .bar-value').textContent()).toBe("1 / 500");
       expect(await other.locator('#clients tr[data-client="alice"] td').nth(1).textContent()).toBe("all routes");
       expect(await other.locator('#clients tr[data-client="alice"] [data-metric="tokens_today"] .bar-value').textContent()).toBe("10 / 5,000");
+      await other.screenshot({ path: screenshotPath("status-health.png"), fullPage: true });
       await other.close();
     } finally {
       await second.stop();
