@@ -12,6 +12,7 @@ import type { Usage } from "../../shared/openai.ts";
 import { SSE_DONE, sseData } from "../../shared/sse.ts";
 import { errorStatus, readUpstreamError, type UpstreamError } from "../normalize.ts";
 import { concatFrames, FrameSplitter, FrameTooLarge } from "./frames.ts";
+import { IdleWatch } from "./idle.ts";
 
 export interface StreamTap {
   usage?: Usage;
@@ -139,6 +140,10 @@ const encoder = new TextEncoder();
 const USAGE_OBJECT = /"usage"\s*:\s*\{/;
 const ERROR_KEY = /"error"\s*:/;
 const FINISH_REASON = /"finish_reason"\s*:\s*"(\w+)"/;
+/** One `data:` line with a JSON object's braces, ended by a blank line (LF line ends): the common frame. */
+const PLAIN_OBJECT_FRAME = /^data: ?\{[^\n]*\}\n\n$/;
+/** What the tap reads from a frame after the answer began: usage, an error, a finish reason. */
+const TAP_NEEDS = /"usage"\s*:\s*\{|"error"\s*:|"finish_reason"\s*:\s*"/;
 /** A cheap shape check for the fast path: a JSON object starts and ends with braces (anything else is parsed, and dropped if it is not JSON). */
 const OBJECT_SHAPE = /^\s*\{[\s\S]*\}\s*$/;
 
@@ -155,6 +160,8 @@ export class SseRelay {
     onComment: () => (this.comment = true),
   });
   private finished = false;
+  /** The longest silence between upstream events once the answer has begun (stream_idle_timeout_ms). */
+  private readonly idle: IdleWatch;
   /** Aborted when the client's stream is cancelled, which workerd does not always signal on the request. */
   private readonly gone = new AbortController();
   /** Set by an error event seen before the answer began: the chain walk moves on. */
@@ -167,6 +174,7 @@ export class SseRelay {
   constructor(body: ReadableStream<Uint8Array>, options: RelayOptions) {
     this.reader = body.getReader();
     this.options = options;
+    this.idle = new IdleWatch(options.idleTimeoutMs, () => options.abort(new IdleTimeout(options.idleTimeoutMs)));
     this.tap = { sawAnswer: false, sawDone: false, droppedEvents: 0, sawToolCall: false, text: options.segment?.carried ?? "", chunkId: options.segment?.chunkId };
   }
 
@@ -232,7 +240,7 @@ export class SseRelay {
   private async pump(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
     for (;;) {
       if (this.continuation) return this.pipeContinuation(controller);
-      const timer = setTimeout(() => this.options.abort(new IdleTimeout(this.options.idleTimeoutMs)), this.options.idleTimeoutMs);
+      this.idle.readStarted();
       let forwarded: Uint8Array[];
       let chunk: Uint8Array;
       try {
@@ -257,7 +265,7 @@ export class SseRelay {
         }
         return await this.broken(controller, failure);
       } finally {
-        clearTimeout(timer);
+        this.idle.readEnded();
       }
       if (forwarded.length) {
         // The common case: a chunk of whole frames, all forwarded as they were, goes on as the very bytes upstream sent.
@@ -365,6 +373,7 @@ export class SseRelay {
   private finish(end: StreamEnd): void {
     if (this.finished) return;
     this.finished = true;
+    this.idle.stop();
     this.options.onEnd(end);
   }
 
@@ -374,9 +383,14 @@ export class SseRelay {
    * chunk the client did not ask for, `event:`-only frames, which crash SDKs, data that is not JSON).
    */
   private inspect(frame: Uint8Array): Uint8Array | null {
+    const text = decoder.decode(frame);
+    // The hot path, once the answer is flowing and nothing is kept or rewritten: a frame that is one
+    // `data:` line holding a JSON object, with no usage, error or finish reason in it, needs nothing
+    // from the tap and goes on as it is, unparsed. Anything else takes the parser below.
+    if (this.tap.sawAnswer && !this.parsesAll && PLAIN_OBJECT_FRAME.test(text) && !TAP_NEEDS.test(text)) return frame;
     this.event = undefined;
     this.comment = false;
-    this.parser.feed(decoder.decode(frame));
+    this.parser.feed(text);
     // The parser's callbacks set these synchronously during feed().
     const data = (this.event as EventSourceMessage | undefined)?.data;
     if (data === undefined) return this.comment ? frame : null;
