@@ -87,6 +87,24 @@ describe("POST /v1/embeddings", () => {
     expect(logs.events().filter((e) => e.event === "infer_started").at(-1)).toMatchObject({ endpoint: "chat", route: "vectors" });
     expect(await a.calls()).toHaveLength(0);
   });
+
+  it("tells which kind a route of the other endpoint is, and an unknown model is 404 where the default route is of the other kind", async () => {
+    const a = await scenario();
+    const config = { default_route: "default", routes: { vectors: ["e"], default: ["c"] }, providers: { e: embedder(a.baseUrl), c: provider(a.baseUrl) } };
+    const wrong = async (res: Response) => ((await res.json()) as { error: Record<string, unknown> }).error;
+    const chatRoute = await embed(config, { model: "default", input: "x" });
+    expect(chatRoute.status).toBe(400);
+    expect(await wrong(chatRoute)).toMatchObject({ code: "wrong_endpoint", param: "model", message: 'The model "default" is a chat route: use it with /v1/chat/completions or /v1/responses' });
+    const embeddingsRoute = await call({ config, body: { model: "vectors", messages: [{ role: "user", content: "hi" }] } });
+    expect(embeddingsRoute.status).toBe(400);
+    expect(await wrong(embeddingsRoute)).toMatchObject({ code: "wrong_endpoint", param: "model", message: 'The model "vectors" is an embeddings route: use it with /v1/embeddings' });
+    const unknown = await embed(config, { model: "text-embedding-3-small", input: "x" });
+    expect(unknown.status).toBe(404);
+    expect(await wrong(unknown)).toMatchObject({ code: "model_not_found", param: "model", message: expect.stringContaining('"text-embedding-3-small"') });
+    // The default route still answers unknown models where it serves the endpoint.
+    expect((await call({ config, body: { model: "gpt-4o", messages: [{ role: "user", content: "hi" }] } })).status).toBe(200);
+    expect(await a.calls()).toHaveLength(1);
+  });
 });
 
 describe("embeddings config", () => {
