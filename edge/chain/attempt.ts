@@ -7,6 +7,7 @@ import { SSE_HEADERS } from "../../shared/sse.ts";
 import { categorize, errorStatus, readUpstreamError, retryAfterMs, sanitize, type UpstreamError } from "../normalize.ts";
 import type { UpstreamRequest } from "../providers.ts";
 import { IdleTimeout, SseRelay, type StreamEnd } from "../stream/relay.ts";
+import { answerProblem } from "./answer-shape.ts";
 
 export interface AttemptFailure {
   ok: false;
@@ -147,11 +148,9 @@ function finishJson(response: Response, text: string, ctx: AttemptContext): Atte
     return upstreamFailure(readUpstreamError(502, text), response.headers, ctx, "upstream answered 200 with a body that is not JSON");
   }
   if (body.error) return upstreamFailure(readUpstreamError(errorStatus(body.error), text), response.headers, ctx);
-  const answer = ctx.endpoint === "embeddings" ? "data" : "choices";
-  if (!Array.isArray(body[answer]) || ctx.stream) {
-    const why = ctx.stream ? "upstream did not answer with an event stream" : `upstream answer has no ${answer}`;
-    return upstreamFailure(readUpstreamError(502, text), response.headers, ctx, why);
-  }
+  // The answer's shape per endpoint (answer-shape.ts): a malformed 200 is a failure, never a success.
+  const why = ctx.stream ? "upstream did not answer with an event stream" : answerProblem(ctx.endpoint, body);
+  if (why) return upstreamFailure(readUpstreamError(502, text), response.headers, ctx, why);
   const first = (body.choices as unknown[] | undefined)?.[0] as { finish_reason?: string | null } | undefined;
   return {
     ok: true,
