@@ -94,6 +94,31 @@ describe("POST /v1/responses", () => {
     expect(logs.events().filter((e) => e.event === "infer_failed").every((e) => e.status === 400)).toBe(true);
   });
 
+  it("fails over from a 200 chat answer whose tool calls lack a function or whose choices lack a message, on both endpoints", async () => {
+    const base = { id: "c", object: "chat.completion", created: 1, model: "m", usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } };
+    const noFunction = await scenario([{ type: "json", body: { ...base, choices: [{ index: 0, message: { role: "assistant", content: null, tool_calls: [{ id: "call_1", type: "function" }] }, finish_reason: "tool_calls" }] } }]);
+    const noMessage = await scenario([{ type: "json", body: { ...base, choices: [{ index: 0, finish_reason: "stop" }] } }]);
+    const healthy = await scenario();
+    // A provider id per request: each one's failures open its circuit.
+    const providers = { no_function: provider(noFunction.baseUrl), alone: provider(noFunction.baseUrl), no_message: provider(noMessage.baseUrl), healthy: provider(healthy.baseUrl) };
+    const routes = { tools: ["no_function", "healthy"], plain: ["no_message", "healthy"], alone: ["alone"] };
+    const viaResponses = await responsesCall({ routes, providers }, { model: "tools" });
+    expect(viaResponses.status).toBe(200);
+    expect(((await viaResponses.json()) as { output_text: string }).output_text).toBe(`Hello from ${healthy.id}`);
+    const viaChat = await call({ config: { routes, providers }, body: { model: "plain", messages: [{ role: "user", content: "hi" }] } });
+    expect(viaChat.status).toBe(200);
+    expect(viaChat.headers.get("x-inferrouter-provider")).toBe("healthy");
+    // Alone, the malformed answer fails the request honestly: a 503, never a 500 or a 200.
+    const alone = await responsesCall({ routes, providers }, { model: "alone" });
+    expect(alone.status).toBe(503);
+    expect(((await alone.json()) as { error: { message: string } }).error.message).toContain("alone: ServerError");
+    const fallbacks = logs.events().filter((e) => e.event === "infer_fallback");
+    expect(fallbacks.map((e) => [e.provider, e.category])).toEqual([["no_function", "ServerError"], ["no_message", "ServerError"], ["alone", "ServerError"]]);
+    expect(fallbacks[0]!.message).toContain("choices[0].message.tool_calls[0].function");
+    expect(fallbacks[1]!.message).toContain("choices[0].message");
+    expect(logs.events().filter((e) => e.event === "infer_completed").map((e) => e.provider)).toEqual(["healthy", "healthy"]);
+  });
+
   it("refuses an embeddings route, naming the model", async () => {
     const a = await scenario();
     const config = { routes: { vectors: ["e"] }, providers: { e: provider(a.baseUrl, { endpoint: "embeddings", embedding_space: "m@4" }) } };
