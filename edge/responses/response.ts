@@ -174,7 +174,8 @@ interface ChatCompletionJson {
       refusal?: string | null;
       reasoning_content?: unknown;
       reasoning?: unknown;
-      tool_calls?: Array<{ id: string; function: { name: string; arguments: string } }>;
+      // answer-shape.ts has checked each call's function; an id is not required (the stream's too).
+      tool_calls?: Array<{ id?: string; function: { name: string; arguments: string } }> | null;
     };
   }>;
   usage?: ChatUsage;
@@ -193,7 +194,7 @@ export function fromChatCompletion(request: ResponsesRequest, completion: ChatCo
   if (message?.refusal) content.push({ type: "refusal", refusal: message.refusal });
   if (content.length) output.push({ id: newId("msg"), type: "message", role: "assistant", status: itemStatus, content });
   for (const call of message?.tool_calls ?? []) {
-    output.push({ id: newId("fc"), type: "function_call", call_id: call.id, name: call.function.name, arguments: call.function.arguments, status: "completed" });
+    output.push({ id: newId("fc"), type: "function_call", call_id: call.id ?? newId("fc"), name: call.function.name, arguments: call.function.arguments, status: itemStatus });
   }
   return finalize({ ...responseShell(request), output }, choice?.finish_reason, completion.usage);
 }

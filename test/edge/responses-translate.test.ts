@@ -231,17 +231,57 @@ describe("chat stream -> Responses events", () => {
     expect(all.at(-1)).toMatchObject({ code: "stream_interrupted", message: "Stream interrupted: reset", param: null });
   });
 
-  it("fails a stream that ends without a finish_reason, and is incomplete after length", () => {
+  it("keeps the text streamed so far in response.failed, the open item incomplete", () => {
+    const { t, events } = translator();
+    t.start();
+    t.chunk(delta({ reasoning_content: "hmm" }));
+    t.chunk(delta({ content: "Hel" }));
+    t.chunk(delta({ content: "lo" }));
+    t.chunk(JSON.stringify({ error: { message: "Stream interrupted: reset", code: "stream_interrupted" } }));
+    t.end();
+    const failed = events().at(-2)!.response;
+    expect(failed).toMatchObject({ status: "failed", output_text: "Hello" });
+    expect(failed.output).toMatchObject([
+      { type: "reasoning", status: "completed", content: [{ type: "reasoning_text", text: "hmm" }] },
+      { type: "message", status: "incomplete", content: [{ type: "output_text", text: "Hello" }] },
+    ]);
+  });
+
+  it("fails a stream that ends with neither a finish_reason nor [DONE], and completes one that ends with [DONE] after content", () => {
     const cut = translator();
     cut.t.start();
     cut.t.chunk(delta({ content: "Hel" }));
     cut.t.end();
     expect(cut.events().map((e) => e.type).slice(-2)).toEqual(["response.failed", "error"]);
 
+    // What the relay (and so the log and /v1/chat/completions) count as complete.
+    const done = translator();
+    done.t.start();
+    done.t.chunk(delta({ content: "Hello" }));
+    done.t.chunk("[DONE]");
+    done.t.end();
+    const all = done.events();
+    expect(all.map((e) => e.type)).not.toContain("response.failed");
+    expect(all.at(-1)).toMatchObject({ type: "response.completed", response: { status: "completed", output_text: "Hello", incomplete_details: null } });
+    expect(all.at(-1)!.response.output[0]).toMatchObject({ status: "completed" });
+  });
+
+  it("marks the items incomplete after a length stop, in output_item.done and the final response, as the JSON answer does", () => {
     const long = translator();
     long.t.start();
     long.t.chunk(delta({ content: "Hel" }, "length"));
     long.t.end();
-    expect(long.events().at(-1)).toMatchObject({ type: "response.incomplete", response: { status: "incomplete", incomplete_details: { reason: "max_output_tokens" } } });
+    const all = long.events();
+    expect(all.at(-1)).toMatchObject({ type: "response.incomplete", response: { status: "incomplete", incomplete_details: { reason: "max_output_tokens" } } });
+    expect(all.find((e) => e.type === "response.output_item.done")!.item).toMatchObject({ type: "message", status: "incomplete" });
+    expect(all.at(-1)!.response.output).toMatchObject([{ type: "message", status: "incomplete", content: [{ text: "Hel" }] }]);
+
+    const call = translator();
+    call.t.start();
+    call.t.chunk(delta({ tool_calls: [{ index: 0, id: "call_1", function: { name: "f", arguments: '{"a":' } }] }, "length"));
+    call.t.end();
+    expect(call.events().find((e) => e.type === "response.output_item.done")!.item).toMatchObject({ type: "function_call", status: "incomplete" });
+    const json = fromChatCompletion(request(), { choices: [{ finish_reason: "length", message: { tool_calls: [{ id: "call_1", function: { name: "f", arguments: '{"a":' } }] } }] });
+    expect(json.output).toMatchObject([{ type: "function_call", status: "incomplete" }]);
   });
 });

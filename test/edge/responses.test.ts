@@ -63,8 +63,18 @@ describe("POST /v1/responses", () => {
     const all = await events(res);
     expect(all.map((e) => e.type).slice(-2)).toEqual(["response.failed", "error"]);
     expect(all.some((e) => e.type === "response.completed")).toBe(false);
-    expect(all.at(-2)!.response).toMatchObject({ status: "failed", error: { code: "server_error" } });
+    expect(all.at(-2)!.response).toMatchObject({ status: "failed", error: { code: "server_error" }, output_text: "Hel" });
+    expect(all.at(-2)!.response.output).toMatchObject([{ type: "message", status: "incomplete", content: [{ type: "output_text", text: "Hel" }] }]);
     expect(logs.events().find((e) => e.event === "infer_failed")).toMatchObject({ provider: "cut", status: 200 });
+  });
+
+  it("completes a stream that ends with [DONE] after content but no finish_reason, as the log does", async () => {
+    const base = { id: "c", object: "chat.completion.chunk", created: 1, model: "m" };
+    const a = await scenario([{ type: "sse", events: [{ ...base, choices: [{ index: 0, delta: { role: "assistant", content: "Hi" }, finish_reason: null }] }], end: "done" }]);
+    const res = await responsesCall(chainConfig({ a: provider(a.baseUrl) }), { stream: true });
+    const all = await events(res);
+    expect(all.at(-1)).toMatchObject({ type: "response.completed", response: { status: "completed", output_text: "Hi" } });
+    expect(logs.events().find((e) => e.event === "infer_completed")).toMatchObject({ provider: "a", stream: true });
   });
 
   it("stops the upstream call and logs infer_cancelled when the client stops reading", async () => {
