@@ -82,8 +82,23 @@ describe("Responses request -> chat request", () => {
     expect(issue({ previous_response_id: "resp_1" })).toMatchObject({ path: ["previous_response_id"], message: expect.stringContaining("stateless") });
     expect(issue({ background: true })).toMatchObject({ path: ["background"] });
     expect(issue({ tools: [{ type: "web_search" }] })).toMatchObject({ path: ["tools", 0, "type"], message: expect.stringContaining("web_search") });
-    expect(issue({ input: [{ type: "item_reference", id: "msg_1" }] })).toMatchObject({ path: ["input", 0] });
+    expect(issue({ input: [{ type: "item_reference", id: "msg_1" }] })).toMatchObject({ path: ["input", 0, "type"], message: expect.stringContaining('"item_reference" is not supported') });
     expect(issue({ previous_response_id: null, background: false, store: true })).toBeUndefined();
+  });
+
+  it("names the unsupported content part, role or tool output part and says what is unsupported", () => {
+    const issue = (input: unknown[]) => ResponsesRequestSchema.safeParse({ model: "m", input }).error?.issues[0];
+    const text = { type: "input_text", text: "look" };
+    expect(issue([{ role: "user", content: [text, { type: "input_file", file_id: "file_1" }] }])).toMatchObject({ path: ["input", 0, "content", 1], message: expect.stringMatching(/^input_file parts are not supported/) });
+    expect(issue([{ role: "user", content: [text, { type: "input_audio", input_audio: { data: "", format: "wav" } }] }])).toMatchObject({ path: ["input", 0, "content", 1], message: expect.stringMatching(/^input_audio parts are not supported/) });
+    expect(issue([{ role: "user", content: [{ type: "input_image", file_id: "file_1" }] }])).toMatchObject({ path: ["input", 0, "content", 0, "image_url"], message: expect.stringContaining("file_id") });
+    expect(issue([{ role: "user", content: [{ type: "input_video" }] }])).toMatchObject({ path: ["input", 0, "content", 0, "type"], message: expect.stringContaining('"input_video" is not supported') });
+    expect(issue([{ role: "user", content: "hi" }, { role: "tool", content: "42" }])).toMatchObject({ path: ["input", 1, "role"], message: expect.stringContaining("function_call_output") });
+    const output = (parts: unknown[]) => issue([{ type: "function_call_output", call_id: "call_1", output: parts }]);
+    expect(output([text, { type: "input_image", image_url: "https://img.test/a.png" }])).toMatchObject({ path: ["input", 0, "output", 1], message: expect.stringMatching(/^input_image parts are not supported in function_call_output/) });
+    expect(output([{ type: "input_file", file_id: "f" }])).toMatchObject({ path: ["input", 0, "output", 0] });
+    const joined = toChatRequest(request({ input: [{ type: "function_call_output", call_id: "call_1", output: [{ type: "input_text", text: "a" }, { type: "input_text", text: "b" }] }] }));
+    expect(joined.messages).toEqual([{ role: "tool", tool_call_id: "call_1", content: "ab" }]);
   });
 });
 

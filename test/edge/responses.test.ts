@@ -94,6 +94,8 @@ describe("POST /v1/responses", () => {
       [{ previous_response_id: "resp_123" }, "previous_response_id"],
       [{ background: true }, "background"],
       [{ tools: [{ type: "file_search", vector_store_ids: ["vs_1"] }] }, "tools[0].type"],
+      [{ input: [{ role: "user", content: [{ type: "input_text", text: "read" }, { type: "input_file", file_id: "file_1" }] }] }, "input[0].content[1]"],
+      [{ input: [{ role: "tool", content: "42" }] }, "input[0].role"],
     ] as const) {
       const res = await responsesCall(config, extra);
       expect(res.status).toBe(400);
