@@ -67,6 +67,8 @@ function responseFormat(format: NonNullable<NonNullable<ResponsesRequest["text"]
 export function toChatRequest(request: ResponsesRequest): ChatCompletionRequest {
   const chat: ChatCompletionRequest = { model: request.model, messages: toMessages(request.input, request.instructions) };
   for (const field of CHAT_FIELDS) if (request[field] !== undefined) (chat as Record<string, unknown>)[field] = request[field];
+  // Responses has no logprobs flag (top_logprobs asks for them); chat providers refuse top_logprobs without it.
+  if (request.top_logprobs != null) chat.logprobs = true;
   if (request.tools?.length) {
     chat.tools = request.tools.map((tool) => ({
       type: "function",

@@ -13,12 +13,15 @@ import {
   newId,
   outputText,
   reasoningOf,
+  responseLogprobs,
   responseShell,
   textPart,
+  type ChatLogprobs,
   type ChatUsage,
   type FunctionCallItem,
   type MessageItem,
   type OutputItem,
+  type OutputText,
   type ReasoningItem,
   type ResponseObject,
 } from "./response.ts";
@@ -28,6 +31,7 @@ interface ChatChunk {
   usage?: ChatUsage | null;
   choices?: Array<{
     finish_reason?: string | null;
+    logprobs?: ChatLogprobs | null;
     delta?: {
       content?: string | null;
       reasoning_content?: unknown;
@@ -44,7 +48,7 @@ export class ResponsesTranslator {
   private readonly response: ResponseObject;
   private sequence = 0;
   /** The open message or reasoning item; its one part is filled as deltas arrive, so any snapshot has the text so far. */
-  private text: { item: MessageItem | ReasoningItem; index: number; part: { text: string } } | undefined;
+  private text: { item: MessageItem | ReasoningItem; index: number; part: { text: string; logprobs?: OutputText["logprobs"] } } | undefined;
   private readonly calls = new Map<number, { item: FunctionCallItem; index: number }>();
   private finishReason: string | null | undefined;
   private sawDone = false;
@@ -85,7 +89,7 @@ export class ResponsesTranslator {
     const delta = choice.delta ?? {};
     const reasoning = reasoningOf(delta);
     if (reasoning) this.textDelta("reasoning", reasoning);
-    if (typeof delta.content === "string" && delta.content !== "") this.textDelta("message", delta.content);
+    if (typeof delta.content === "string" && delta.content !== "") this.textDelta("message", delta.content, responseLogprobs(choice.logprobs));
     for (const call of delta.tool_calls ?? []) this.toolCallDelta(call);
     if (choice.finish_reason) this.finishReason = choice.finish_reason;
   }
@@ -120,7 +124,7 @@ export class ResponsesTranslator {
     return index;
   }
 
-  private textDelta(kind: "message" | "reasoning", delta: string): void {
+  private textDelta(kind: "message" | "reasoning", delta: string, logprobs: OutputText["logprobs"] = []): void {
     if (this.text?.item.type !== kind) {
       this.closeText();
       const item: MessageItem | ReasoningItem =
@@ -135,8 +139,9 @@ export class ResponsesTranslator {
     }
     const open = this.text;
     open.part.text += delta;
+    if (logprobs.length) open.part.logprobs!.push(...logprobs);
     const where = { item_id: open.item.id, output_index: open.index, content_index: 0 };
-    if (kind === "message") this.emit("response.output_text.delta", { ...where, delta, logprobs: [] });
+    if (kind === "message") this.emit("response.output_text.delta", { ...where, delta, logprobs });
     else this.emit("response.reasoning_text.delta", { ...where, delta });
   }
 
@@ -146,7 +151,7 @@ export class ResponsesTranslator {
     this.text = undefined;
     const where = { item_id: open.item.id, output_index: open.index, content_index: 0 };
     const { part } = open;
-    if (open.item.type === "message") this.emit("response.output_text.done", { ...where, text: part.text, logprobs: [] });
+    if (open.item.type === "message") this.emit("response.output_text.done", { ...where, text: part.text, logprobs: part.logprobs });
     else this.emit("response.reasoning_text.done", { ...where, text: part.text });
     this.emit("response.content_part.done", { ...where, part });
     open.item.status = status;

@@ -77,6 +77,24 @@ describe("Responses request -> chat request", () => {
     for (const dropped of ["store", "metadata", "truncation", "include", "input", "instructions"]) expect(chat).not.toHaveProperty(dropped);
   });
 
+  it("asks for logprobs when top_logprobs is given (Responses has no separate flag) and hands them back", () => {
+    expect(toChatRequest(request({ top_logprobs: 2 }))).toMatchObject({ top_logprobs: 2, logprobs: true });
+    expect(toChatRequest(request())).not.toHaveProperty("logprobs");
+    const logprobs = { content: [{ token: "Hi", logprob: -0.1, bytes: [72, 105], top_logprobs: [{ token: "Hi", logprob: -0.1, bytes: [72, 105] }, { token: "Yo", logprob: -2, bytes: null }] }] };
+    const expected = [{ token: "Hi", logprob: -0.1, bytes: [72, 105], top_logprobs: [{ token: "Hi", logprob: -0.1, bytes: [72, 105] }, { token: "Yo", logprob: -2, bytes: [] }] }];
+    const response = fromChatCompletion(request({ top_logprobs: 2 }), { choices: [{ finish_reason: "stop", logprobs, message: { content: "Hi" } }] });
+    expect(response.output[0]).toMatchObject({ content: [{ text: "Hi", logprobs: expected }] });
+    const frames: string[] = [];
+    const t = new ResponsesTranslator(request({ stream: true, top_logprobs: 2 }), (frame) => frames.push(frame));
+    t.start();
+    t.chunk(JSON.stringify({ choices: [{ index: 0, delta: { content: "Hi" }, logprobs, finish_reason: "stop" }] }));
+    t.end();
+    const events = frames.map((frame) => JSON.parse(frame.split("\n")[1]!.slice("data: ".length)) as Record<string, any>);
+    expect(events.find((e) => e.type === "response.output_text.delta")!.logprobs).toEqual(expected);
+    expect(events.find((e) => e.type === "response.output_text.done")!.logprobs).toEqual(expected);
+    expect(events.at(-1)!.response.output[0].content[0].logprobs).toEqual(expected);
+  });
+
   it("refuses what needs server state or built-in tools, naming the param", () => {
     const issue = (extra: Record<string, unknown>) => ResponsesRequestSchema.safeParse({ model: "m", input: "x", ...extra }).error?.issues[0];
     expect(issue({ previous_response_id: "resp_1" })).toMatchObject({ path: ["previous_response_id"], message: expect.stringContaining("stateless") });
