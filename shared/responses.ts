@@ -38,7 +38,8 @@ export const ResponsesContentPartSchema = z.discriminatedUnion("type", [
 const MessageItem = z.looseObject({
   type: z.literal("message").optional(),
   role: z.enum(["user", "assistant", "system", "developer"], {
-    error: (issue) => `role ${JSON.stringify(issue.input)} is not supported: messages are user, assistant, system or developer; a tool's result is a function_call_output item`,
+    error: (issue) =>
+      `${issue.input === undefined ? "role is required" : `role ${JSON.stringify(issue.input)} is not supported`}: messages are user, assistant, system or developer; a tool's result is a function_call_output item`,
   }),
   content: textOrParts(ResponsesContentPartSchema, "content parts"),
 });

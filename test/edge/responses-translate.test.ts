@@ -111,7 +111,8 @@ describe("Responses request -> chat request", () => {
     expect(issue([{ role: "user", content: [text, { type: "input_audio", input_audio: { data: "", format: "wav" } }] }])).toMatchObject({ path: ["input", 0, "content", 1], message: expect.stringMatching(/^input_audio parts are not supported/) });
     expect(issue([{ role: "user", content: [{ type: "input_image", file_id: "file_1" }] }])).toMatchObject({ path: ["input", 0, "content", 0, "image_url"], message: expect.stringContaining("file_id") });
     expect(issue([{ role: "user", content: [{ type: "input_video" }] }])).toMatchObject({ path: ["input", 0, "content", 0, "type"], message: expect.stringContaining('"input_video" is not supported') });
-    expect(issue([{ role: "user", content: "hi" }, { role: "tool", content: "42" }])).toMatchObject({ path: ["input", 1, "role"], message: expect.stringContaining("function_call_output") });
+    expect(issue([{ role: "user", content: "hi" }, { role: "tool", content: "42" }])).toMatchObject({ path: ["input", 1, "role"], message: expect.stringMatching(/^role "tool" is not supported: .*function_call_output/) });
+    expect(issue([{ content: "hi" }])).toMatchObject({ path: ["input", 0, "role"], message: expect.stringMatching(/^role is required/) });
     const output = (parts: unknown[]) => issue([{ type: "function_call_output", call_id: "call_1", output: parts }]);
     expect(output([text, { type: "input_image", image_url: "https://img.test/a.png" }])).toMatchObject({ path: ["input", 0, "output", 1], message: expect.stringMatching(/^input_image parts are not supported in function_call_output/) });
     expect(output([{ type: "input_file", file_id: "f" }])).toMatchObject({ path: ["input", 0, "output", 0] });
