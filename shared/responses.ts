@@ -4,6 +4,20 @@
 import { z } from "zod";
 
 const unsupported = (what: string) => ({ error: () => what });
+/** An object of a known `type` that InferRouter cannot translate: its own 400, naming it (input[0].content[1]). */
+const refused = (type: string, why: string) => z.looseObject({ type: z.literal(type) }).pipe(z.never({ error: `${type} ${why}` }));
+/** The no-match error of a discriminated union on `type`, saying which type was given. */
+const otherType = (what: string) => ({
+  error: (issue: { code?: string; input?: unknown }) =>
+    issue.code === "invalid_union" ? `type ${JSON.stringify((issue.input as { type?: unknown })?.type)} is not supported: ${what}` : undefined,
+});
+
+/**
+ * A string or an array of parts, read as parts (a string is one input_text part, which the chat
+ * request joins back into the same string): a union of the two would hide which part is wrong.
+ */
+const textOrParts = <T extends z.ZodType>(parts: T, what: string) =>
+  z.preprocess((value) => (typeof value === "string" ? [{ type: "input_text", text: value }] : value), z.array(parts, { error: `must be a string or an array of ${what}` }));
 
 const InputText = z.looseObject({ type: z.enum(["input_text", "output_text"]), text: z.string() });
 const InputRefusal = z.looseObject({ type: z.literal("refusal"), refusal: z.string() });
@@ -12,12 +26,22 @@ const InputImage = z.looseObject({
   image_url: z.string({ error: "input_image needs image_url: file_id images need OpenAI's file store, which InferRouter does not have" }),
   detail: z.enum(["low", "high", "auto"]).optional(),
 });
-export const ResponsesContentPartSchema = z.discriminatedUnion("type", [InputText, InputRefusal, InputImage]);
+const NO_FILES = "parts are not supported: InferRouter has no file store and chat completions take no files here";
+export const ResponsesContentPartSchema = z.discriminatedUnion("type", [
+  InputText,
+  InputRefusal,
+  InputImage,
+  refused("input_file", NO_FILES),
+  refused("input_audio", "parts are not supported: the providers InferRouter chains take text and images"),
+], otherType("content parts are input_text, output_text, refusal or input_image"));
 
 const MessageItem = z.looseObject({
   type: z.literal("message").optional(),
-  role: z.enum(["user", "assistant", "system", "developer"]),
-  content: z.union([z.string(), z.array(ResponsesContentPartSchema)]),
+  role: z.enum(["user", "assistant", "system", "developer"], {
+    error: (issue) =>
+      `${issue.input === undefined ? "role is required" : `role ${JSON.stringify(issue.input)} is not supported`}: messages are user, assistant, system or developer; a tool's result is a function_call_output item`,
+  }),
+  content: textOrParts(ResponsesContentPartSchema, "content parts"),
 });
 const FunctionCallItem = z.looseObject({
   type: z.literal("function_call"),
@@ -25,22 +49,29 @@ const FunctionCallItem = z.looseObject({
   name: z.string().min(1),
   arguments: z.string(),
 });
+const TEXT_RESULTS = "parts are not supported in function_call_output: chat completions take only text as a tool's result";
 const FunctionCallOutputItem = z.looseObject({
   type: z.literal("function_call_output"),
   call_id: z.string().min(1),
-  output: z.union([z.string(), z.array(z.looseObject({ type: z.string(), text: z.string().optional() }))]),
+  // Chat tool messages hold text: text parts are joined, image and file parts refused.
+  output: textOrParts(z.discriminatedUnion("type", [
+    InputText,
+    refused("input_image", TEXT_RESULTS),
+    refused("input_file", TEXT_RESULTS),
+  ], otherType("function_call_output parts are input_text")), "input_text parts"),
 });
 /** A reasoning item handed back from an earlier answer: chat completions have no place for it, so it is dropped. */
 const ReasoningItem = z.looseObject({ type: z.literal("reasoning") });
 
 const OTHER_ITEM = "only message, function_call, function_call_output and reasoning items are supported (InferRouter is stateless and runs no built-in tools)";
 export type ResponsesInputItem = z.infer<typeof ResponsesInputItemSchema>;
-export const ResponsesInputItemSchema = z.union([
+// On `type` (a message may leave it out), so the chosen item's own issues come out, naming the field.
+export const ResponsesInputItemSchema = z.discriminatedUnion("type", [
   MessageItem,
   FunctionCallItem,
   FunctionCallOutputItem,
   ReasoningItem,
-], unsupported(OTHER_ITEM));
+], otherType(OTHER_ITEM));
 
 export const ResponsesFunctionToolSchema = z.looseObject({
   type: z.literal("function", {

@@ -26,6 +26,11 @@ export class Embedder {
   private readonly model: LlamaModel;
   /** A separate --embedding-model file is freed with the embedder; the chat model is the engine's. */
   private readonly ownsModel: boolean;
+  /**
+   * How many token ids the vocabulary has (as node-llama-cpp's iterateAllTokens counts them), or
+   * undefined when the file does not say: an id past it makes llama.cpp's eval fail.
+   */
+  private readonly vocabularySize: number | undefined;
 
   private constructor(engine: Engine, model: LlamaModel, modelId: string, contexts: LlamaEmbeddingContext[], ownsModel: boolean) {
     this.engine = engine;
@@ -34,6 +39,7 @@ export class Embedder {
     this.all = contexts;
     this.free = [...contexts];
     this.ownsModel = ownsModel;
+    this.vocabularySize = model.fileInfo.metadata?.tokenizer?.ggml?.tokens?.length;
   }
 
   static async create(options: { engine: Engine; model: LlamaModel; modelId: string; threads: number; ownsModel: boolean }): Promise<Embedder> {
@@ -44,16 +50,24 @@ export class Embedder {
     return new Embedder(options.engine, options.model, options.modelId, contexts, options.ownsModel);
   }
 
-  /** The inputs as token lists, checked against the context size before any slot is taken. */
+  /** The inputs as token lists, checked (empty, ids in the vocabulary, context size) before any slot is taken. */
   private tokenize(input: EmbeddingRequest["input"]): Token[][] {
-    const inputs: Array<string | number[]> = typeof input === "string" ? [input] : typeof input[0] === "number" ? [input as number[]] : (input as Array<string | number[]>);
+    const single = typeof input === "string" || typeof input[0] === "number";
+    const inputs = (single ? [input] : input) as Array<string | number[]>;
     const context = this.all[0]!;
     return inputs.map((item, index) => {
+      const param = single ? "input" : `input[${index}]`;
       const tokens = (typeof item === "string" ? this.model.tokenize(item) : item) as Token[];
+      // OpenAI answers 400 for an empty string; the BOS token calculateInputLength adds would hide it.
+      if (tokens.length === 0) throw badRequest(`${param} is empty`, param);
+      const vocabulary = this.vocabularySize ?? Infinity;
+      const outside = tokens.findIndex((token) => token >= vocabulary);
+      if (outside >= 0) {
+        throw badRequest(`${param}[${outside}] is token id ${tokens[outside]}, not in this model's vocabulary (ids 0 to ${vocabulary - 1})`, `${param}[${outside}]`);
+      }
       const length = context.calculateInputLength(tokens);
       const limit = this.engine.contextSize;
-      if (length > limit) throw badRequest(`input[${index}] is ${length} tokens; this model's context holds ${limit}`, "input", "context_length_exceeded");
-      if (length === 0) throw badRequest(`input[${index}] is empty`, "input");
+      if (length > limit) throw badRequest(`${param} is ${length} tokens; this model's context holds ${limit}`, param, "context_length_exceeded");
       return tokens;
     });
   }

@@ -8,6 +8,7 @@ import { categorize, errorStatus, readUpstreamError, retryAfterMs, sanitize, typ
 import type { UpstreamRequest } from "../providers.ts";
 import { assembleCompletion } from "../stream/assemble.ts";
 import { IdleTimeout, SseRelay, type ContinueWith, type Segment, type StreamEnd } from "../stream/relay.ts";
+import { answerProblem } from "./answer-shape.ts";
 
 export interface AttemptFailure {
   ok: false;
@@ -165,11 +166,9 @@ function finishJson(response: Response, text: string, ctx: AttemptContext): Atte
     return upstreamFailure(readUpstreamError(502, text), response.headers, ctx, "upstream answered 200 with a body that is not JSON");
   }
   if (body.error) return upstreamFailure(readUpstreamError(errorStatus(body.error), text), response.headers, ctx);
-  const answer = ctx.endpoint === "embeddings" ? "data" : "choices";
-  if (!Array.isArray(body[answer]) || ctx.stream) {
-    const why = ctx.stream ? "upstream did not answer with an event stream" : `upstream answer has no ${answer}`;
-    return upstreamFailure(readUpstreamError(502, text), response.headers, ctx, why);
-  }
+  // The answer's shape per endpoint (answer-shape.ts): a malformed 200 is a failure, never a success.
+  const why = ctx.stream ? "upstream did not answer with an event stream" : answerProblem(ctx.endpoint, body);
+  if (why) return upstreamFailure(readUpstreamError(502, text), response.headers, ctx, why);
   const first = (body.choices as unknown[] | undefined)?.[0] as { finish_reason?: string | null } | undefined;
   return {
     ok: true,

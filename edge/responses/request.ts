@@ -24,9 +24,8 @@ function chatPart(part: ResponsesContentPart): ChatPart {
   return { type: "text", text: part.type === "refusal" ? part.refusal : part.text };
 }
 
-/** Text-only content stays a string (what every provider accepts); images need the part array. */
-function chatContent(content: string | ResponsesContentPart[]): string | ChatPart[] {
-  if (typeof content === "string") return content;
+/** Text-only content is a string (what every provider accepts); images need the part array. */
+function chatContent(content: ResponsesContentPart[]): string | ChatPart[] {
   const parts = content.map(chatPart);
   return parts.every((part) => part.type === "text") ? parts.map((part) => part.text).join("") : parts;
 }
@@ -34,7 +33,7 @@ function chatContent(content: string | ResponsesContentPart[]): string | ChatPar
 function toMessages(input: ResponsesRequest["input"], instructions: string | null | undefined): ChatMessage[] {
   // developer becomes system: many OpenAI-compatible providers refuse the developer role.
   const messages: ChatMessage[] = instructions ? [{ role: "system", content: instructions }] : [];
-  const items: ResponsesInputItem[] = typeof input === "string" ? [{ role: "user", content: input }] : input;
+  const items: ResponsesInputItem[] = typeof input === "string" ? [{ role: "user", content: [{ type: "input_text", text: input }] }] : input;
   for (const item of items) {
     if (item.type === "reasoning") continue;
     if (item.type === "function_call") {
@@ -46,7 +45,8 @@ function toMessages(input: ResponsesRequest["input"], instructions: string | nul
       continue;
     }
     if (item.type === "function_call_output") {
-      const output = typeof item.output === "string" ? item.output : item.output.map((part) => part.text ?? "").join("");
+      // The schema reads a string output as one text part, and refuses image and file parts.
+      const output = item.output.map((part) => part.text).join("");
       messages.push({ role: "tool", tool_call_id: item.call_id, content: output });
       continue;
     }
@@ -67,6 +67,8 @@ function responseFormat(format: NonNullable<NonNullable<ResponsesRequest["text"]
 export function toChatRequest(request: ResponsesRequest): ChatCompletionRequest {
   const chat: ChatCompletionRequest = { model: request.model, messages: toMessages(request.input, request.instructions) };
   for (const field of CHAT_FIELDS) if (request[field] !== undefined) (chat as Record<string, unknown>)[field] = request[field];
+  // Responses has no logprobs flag (top_logprobs asks for them); chat providers refuse top_logprobs without it.
+  if (request.top_logprobs != null) chat.logprobs = true;
   if (request.tools?.length) {
     chat.tools = request.tools.map((tool) => ({
       type: "function",

@@ -4,11 +4,17 @@ import type { ResponsesRequest } from "../../shared/responses.ts";
 
 export type ResponseStatus = "in_progress" | "completed" | "incomplete" | "failed";
 
+export interface Logprob {
+  token: string;
+  bytes: number[];
+  logprob: number;
+  top_logprobs: Array<{ token: string; bytes: number[]; logprob: number }>;
+}
 export interface OutputText {
   type: "output_text";
   text: string;
   annotations: never[];
-  logprobs: never[];
+  logprobs: Logprob[];
 }
 export interface MessageItem {
   id: string;
@@ -158,7 +164,20 @@ export function outputText(output: OutputItem[]): string {
     .join("");
 }
 
-export const textPart = (text: string): OutputText => ({ type: "output_text", text, annotations: [], logprobs: [] });
+export const textPart = (text: string, logprobs: Logprob[] = []): OutputText => ({ type: "output_text", text, annotations: [], logprobs });
+
+/** A chat choice's token logprobs (there when the request had top_logprobs) in the Responses shape. */
+export interface ChatLogprobs {
+  content?: Array<{ token: string; logprob: number; bytes?: number[] | null; top_logprobs?: Array<{ token: string; logprob: number; bytes?: number[] | null }> }> | null;
+}
+export function responseLogprobs(logprobs: ChatLogprobs | null | undefined): Logprob[] {
+  return (logprobs?.content ?? []).map(({ token, logprob, bytes, top_logprobs }) => ({
+    token,
+    bytes: bytes ?? [],
+    logprob,
+    top_logprobs: (top_logprobs ?? []).map((top) => ({ token: top.token, bytes: top.bytes ?? [], logprob: top.logprob })),
+  }));
+}
 
 /** The reasoning text a provider sends with its answer, under either name in use. */
 export function reasoningOf(message: { reasoning_content?: unknown; reasoning?: unknown } | undefined): string | undefined {
@@ -169,12 +188,14 @@ export function reasoningOf(message: { reasoning_content?: unknown; reasoning?: 
 interface ChatCompletionJson {
   choices: Array<{
     finish_reason?: string | null;
+    logprobs?: ChatLogprobs | null;
     message?: {
       content?: string | null;
       refusal?: string | null;
       reasoning_content?: unknown;
       reasoning?: unknown;
-      tool_calls?: Array<{ id: string; function: { name: string; arguments: string } }>;
+      // answer-shape.ts has checked each call's function; an id is not required (the stream's too).
+      tool_calls?: Array<{ id?: string; function: { name: string; arguments: string } }> | null;
     };
   }>;
   usage?: ChatUsage;
@@ -189,11 +210,11 @@ export function fromChatCompletion(request: ResponsesRequest, completion: ChatCo
   const reasoning = reasoningOf(message);
   if (reasoning) output.push({ id: newId("rs"), type: "reasoning", summary: [], content: [{ type: "reasoning_text", text: reasoning }], status: itemStatus });
   const content: MessageItem["content"] = [];
-  if (message?.content) content.push(textPart(message.content));
+  if (message?.content) content.push(textPart(message.content, responseLogprobs(choice?.logprobs)));
   if (message?.refusal) content.push({ type: "refusal", refusal: message.refusal });
   if (content.length) output.push({ id: newId("msg"), type: "message", role: "assistant", status: itemStatus, content });
   for (const call of message?.tool_calls ?? []) {
-    output.push({ id: newId("fc"), type: "function_call", call_id: call.id, name: call.function.name, arguments: call.function.arguments, status: "completed" });
+    output.push({ id: newId("fc"), type: "function_call", call_id: call.id ?? newId("fc"), name: call.function.name, arguments: call.function.arguments, status: itemStatus });
   }
   return finalize({ ...responseShell(request), output }, choice?.finish_reason, completion.usage);
 }

@@ -1,21 +1,27 @@
 // A chat completion stream -> Responses API events. Each chat chunk is translated as it arrives and
 // its events are passed on at once (nothing is held back). The chat stream comes from the relay:
 // it begins with content (failover is over by then) and reports a failure as `data: {"error":...}`.
-// Such an error, or an end without a finish_reason, ends the response with response.failed and an
-// `error` event, never response.completed.
+// Such an error, or an end with neither a finish_reason nor [DONE] (what the relay, and so the log
+// and /v1/chat/completions, count as complete), ends the response with response.failed and an
+// `error` event, never response.completed; the failed response keeps what was streamed.
 import { createParser } from "eventsource-parser";
 import type { ResponsesRequest } from "../../shared/responses.ts";
 import { sseEvent } from "../../shared/sse.ts";
 import {
   finalize,
+  finishStatus,
   newId,
+  outputText,
   reasoningOf,
+  responseLogprobs,
   responseShell,
   textPart,
+  type ChatLogprobs,
   type ChatUsage,
   type FunctionCallItem,
   type MessageItem,
   type OutputItem,
+  type OutputText,
   type ReasoningItem,
   type ResponseObject,
 } from "./response.ts";
@@ -25,6 +31,7 @@ interface ChatChunk {
   usage?: ChatUsage | null;
   choices?: Array<{
     finish_reason?: string | null;
+    logprobs?: ChatLogprobs | null;
     delta?: {
       content?: string | null;
       reasoning_content?: unknown;
@@ -40,9 +47,11 @@ type Emit = (type: string, fields: Record<string, unknown>) => void;
 export class ResponsesTranslator {
   private readonly response: ResponseObject;
   private sequence = 0;
-  private text: { item: MessageItem | ReasoningItem; index: number; text: string } | undefined;
+  /** The open message or reasoning item; its one part is filled as deltas arrive, so any snapshot has the text so far. */
+  private text: { item: MessageItem | ReasoningItem; index: number; part: { text: string; logprobs?: OutputText["logprobs"] } } | undefined;
   private readonly calls = new Map<number, { item: FunctionCallItem; index: number }>();
   private finishReason: string | null | undefined;
+  private sawDone = false;
   private usage: ChatUsage | undefined;
   private error: { message: string; code: string | null; param: string | null } | undefined;
   private readonly emit: Emit;
@@ -59,7 +68,11 @@ export class ResponsesTranslator {
 
   /** One SSE event of the chat stream. */
   chunk(data: string): void {
-    if (data === "[DONE]" || this.error) return;
+    if (this.error) return;
+    if (data === "[DONE]") {
+      this.sawDone = true;
+      return;
+    }
     let chunk: ChatChunk;
     try {
       chunk = JSON.parse(data) as ChatChunk;
@@ -76,28 +89,27 @@ export class ResponsesTranslator {
     const delta = choice.delta ?? {};
     const reasoning = reasoningOf(delta);
     if (reasoning) this.textDelta("reasoning", reasoning);
-    if (typeof delta.content === "string" && delta.content !== "") this.textDelta("message", delta.content);
+    if (typeof delta.content === "string" && delta.content !== "") this.textDelta("message", delta.content, responseLogprobs(choice.logprobs));
     for (const call of delta.tool_calls ?? []) this.toolCallDelta(call);
     if (choice.finish_reason) this.finishReason = choice.finish_reason;
   }
 
   /** The chat stream ended: close the open items and send the terminal event. */
   end(): void {
-    if (this.error || !this.finishReason) {
+    if (this.error || !(this.finishReason || this.sawDone)) {
       const error = this.error ?? { message: "the stream ended before the answer was complete", code: "stream_interrupted", param: null };
-      const failed: ResponseObject = {
-        ...this.snapshot(),
-        status: "failed",
-        error: { code: "server_error", message: error.message },
-        usage: null,
-      };
-      for (const item of failed.output) item.status = "incomplete";
+      const failed: ResponseObject = { ...this.snapshot(), status: "failed", error: { code: "server_error", message: error.message }, usage: null };
+      // The items still open were cut short; those already done stay completed.
+      for (const item of failed.output) if (item.status === "in_progress") item.status = "incomplete";
+      failed.output_text = outputText(failed.output);
       this.emit("response.failed", { response: failed });
       this.emit("error", { code: error.code, message: error.message, param: error.param });
       return;
     }
-    this.closeText();
-    for (const call of [...this.calls.values()]) this.closeCall(call);
+    // A stop for length or content_filter leaves the open items incomplete, as in the JSON answer.
+    const status = finishStatus(this.finishReason).status === "completed" ? "completed" : "incomplete";
+    this.closeText(status);
+    for (const call of [...this.calls.values()]) this.closeCall(call, status);
     const final = finalize(this.snapshot(), this.finishReason, this.usage);
     this.emit(final.status === "completed" ? "response.completed" : "response.incomplete", { response: final });
   }
@@ -112,7 +124,7 @@ export class ResponsesTranslator {
     return index;
   }
 
-  private textDelta(kind: "message" | "reasoning", delta: string): void {
+  private textDelta(kind: "message" | "reasoning", delta: string, logprobs: OutputText["logprobs"] = []): void {
     if (this.text?.item.type !== kind) {
       this.closeText();
       const item: MessageItem | ReasoningItem =
@@ -123,26 +135,26 @@ export class ResponsesTranslator {
       const part = kind === "message" ? textPart("") : { type: "reasoning_text" as const, text: "" };
       (item.content as unknown[]).push(part);
       this.emit("response.content_part.added", { item_id: item.id, output_index: index, content_index: 0, part });
-      this.text = { item, index, text: "" };
+      this.text = { item, index, part };
     }
     const open = this.text;
-    open.text += delta;
+    open.part.text += delta;
+    if (logprobs.length) open.part.logprobs!.push(...logprobs);
     const where = { item_id: open.item.id, output_index: open.index, content_index: 0 };
-    if (kind === "message") this.emit("response.output_text.delta", { ...where, delta, logprobs: [] });
+    if (kind === "message") this.emit("response.output_text.delta", { ...where, delta, logprobs });
     else this.emit("response.reasoning_text.delta", { ...where, delta });
   }
 
-  private closeText(): void {
+  private closeText(status: "completed" | "incomplete" = "completed"): void {
     const open = this.text;
     if (!open) return;
     this.text = undefined;
     const where = { item_id: open.item.id, output_index: open.index, content_index: 0 };
-    const part = open.item.type === "message" ? textPart(open.text) : { type: "reasoning_text" as const, text: open.text };
-    open.item.content[0] = part as never;
-    if (open.item.type === "message") this.emit("response.output_text.done", { ...where, text: open.text, logprobs: [] });
-    else this.emit("response.reasoning_text.done", { ...where, text: open.text });
+    const { part } = open;
+    if (open.item.type === "message") this.emit("response.output_text.done", { ...where, text: part.text, logprobs: part.logprobs });
+    else this.emit("response.reasoning_text.done", { ...where, text: part.text });
     this.emit("response.content_part.done", { ...where, part });
-    open.item.status = "completed";
+    open.item.status = status;
     this.emit("response.output_item.done", { output_index: open.index, item: structuredClone(open.item) });
   }
 
@@ -167,10 +179,10 @@ export class ResponsesTranslator {
     this.emit("response.function_call_arguments.delta", { item_id: open.item.id, output_index: open.index, delta: args });
   }
 
-  private closeCall(open: { item: FunctionCallItem; index: number }): void {
+  private closeCall(open: { item: FunctionCallItem; index: number }, status: "completed" | "incomplete"): void {
     const { item, index } = open;
     this.emit("response.function_call_arguments.done", { item_id: item.id, output_index: index, name: item.name, arguments: item.arguments });
-    item.status = "completed";
+    item.status = status;
     this.emit("response.output_item.done", { output_index: index, item: structuredClone(item) });
   }
 }

@@ -43,17 +43,22 @@ export function resolveRoute(config: RouterConfig, model: string): Route | undef
 }
 
 const ENDPOINT_PATHS: Record<Endpoint, string> = { chat: "/v1/chat/completions or /v1/responses", embeddings: "/v1/embeddings" };
+const ROUTE_KINDS: Record<Endpoint, string> = { chat: "a chat route", embeddings: "an embeddings route" };
 
-/** The route for `model` that serves `endpoint`: 404 for an unknown model, 400 for a route of the other kind. */
+/**
+ * The route for `model` that serves `endpoint`: 400 for a route of the other kind named by the
+ * client, 404 for an unknown model (also when the default route is of the other kind: the client
+ * named no route, so there is none to point it to).
+ */
 export function requireRoute(config: RouterConfig, model: string, endpoint: Endpoint): Route {
   const route = resolveRoute(config, model);
-  if (!route) {
+  const serves = route && routeEndpoint(config, route.chain);
+  if (!route || (serves !== endpoint && route.name !== model)) {
     throw apiError(404, `The model "${model}" does not exist: known models are ${Object.keys(config.routes).join(", ")}`,
       "invalid_request_error", "model_not_found", "model");
   }
-  const serves = routeEndpoint(config, route.chain);
   if (serves !== endpoint) {
-    throw apiError(400, `The model "${model}" is an ${serves} route: use it with ${ENDPOINT_PATHS[serves]}`,
+    throw apiError(400, `The model "${model}" is ${ROUTE_KINDS[serves!]}: use it with ${ENDPOINT_PATHS[serves!]}`,
       "invalid_request_error", "wrong_endpoint", "model");
   }
   return route;

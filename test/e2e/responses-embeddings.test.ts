@@ -159,8 +159,18 @@ describe("embeddings through the openai SDK", () => {
     expect(floats.usage.prompt_tokens).toBeGreaterThan(0);
   });
 
-  it("refuses a chat route with a 400 naming the model", async () => {
-    await expect(openai().embeddings.create({ model: "default", input: "x" })).rejects.toMatchObject({ status: 400, param: "model" });
+  it("refuses a chat route with a 400 naming the model, and an embeddings route on the chat endpoints", async () => {
+    await expect(openai().embeddings.create({ model: "default", input: "x" })).rejects.toMatchObject({ status: 400, param: "model", code: "wrong_endpoint" });
+    const wrong = { status: 400, param: "model", code: "wrong_endpoint", message: expect.stringContaining("is an embeddings route") };
+    await expect(openai().chat.completions.create({ model: "vectors", messages: [{ role: "user", content: "hi" }] })).rejects.toMatchObject(wrong);
+    await expect(openai().responses.create({ model: "vectors", input: "hi" })).rejects.toMatchObject(wrong);
+  });
+
+  it("passes on the sidecar's 400 for a token id outside the vocabulary, and the sidecar keeps serving", async () => {
+    await expect(openai().embeddings.create({ model: "local-vectors", input: [999_999] })).rejects.toMatchObject({ status: 400 });
+    await expect(openai().embeddings.create({ model: "local-vectors", input: "" })).rejects.toMatchObject({ status: 400 });
+    const after = await openai().embeddings.create({ model: "local-vectors", input: [[1, 2, 3]], encoding_format: "float" });
+    expect(after.data[0]!.embedding.length).toBeGreaterThan(8);
   });
 });
 
@@ -186,7 +196,8 @@ describe("models and browsers", () => {
   it("logged one terminal event per started request, naming the endpoint", () => {
     const events = edge.events();
     const started = events.filter((e) => e.event === "infer_started");
-    expect(new Set(started.map((e) => e.endpoint))).toEqual(new Set(["responses", "embeddings"]));
+    // chat: the embeddings route refused on /v1/chat/completions.
+    expect(new Set(started.map((e) => e.endpoint))).toEqual(new Set(["responses", "embeddings", "chat"]));
     for (const start of started) {
       const terminal = events.filter((e) => e.request_id === start.request_id && ["infer_completed", "infer_failed", "infer_cancelled"].includes(String(e.event)));
       expect(terminal, String(start.request_id)).toHaveLength(1);

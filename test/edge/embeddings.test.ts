@@ -57,6 +57,31 @@ describe("POST /v1/embeddings", () => {
     expect(logs.events().find((e) => e.event === "infer_fallback")).toMatchObject({ provider: "down", category: "ServerError" });
   });
 
+  it("fails over from a 200 whose data items have no vector, in either encoding, and never answers 500", async () => {
+    const malformed = await scenario([{ type: "json", body: { object: "list", data: [{ index: 0 }], model: "m" } }]);
+    const healthy = await scenario();
+    // A provider id per request: the first one's failures open its circuit.
+    const providers = { bad_base64: embedder(malformed.baseUrl), bad_float: embedder(malformed.baseUrl), bad_alone: embedder(malformed.baseUrl), healthy: embedder(healthy.baseUrl) };
+    const routes = { base64: ["bad_base64", "healthy"], float: ["bad_float", "healthy"], alone: ["bad_alone"] };
+    for (const encoding_format of ["base64", "float"] as const) {
+      const res = await embed({ routes, providers }, { model: encoding_format, input: "hello", encoding_format });
+      expect(res.status).toBe(200);
+      expect(res.headers.get("x-inferrouter-provider")).toBe("healthy");
+      const vector = ((await res.json()) as EmbeddingList).data[0]!.embedding;
+      const expected = embeddingVector("hello");
+      expect(encoding_format === "float" ? vector : fromBase64(vector as string)).toEqual(encoding_format === "float" ? expected : expected.map(Math.fround));
+    }
+    const alone = await embed({ routes, providers }, { model: "alone", input: "hello" });
+    expect(alone.status).toBe(503);
+    const events = logs.events();
+    expect(events.filter((e) => e.event === "infer_fallback").map((e) => e.provider)).toEqual(["bad_base64", "bad_float", "bad_alone"]);
+    for (const event of events.filter((e) => e.provider?.startsWith("bad") && e.category)) {
+      expect(event).toMatchObject({ category: "ServerError", message: expect.stringContaining("data[0].embedding") });
+    }
+    expect(events.filter((e) => e.event === "infer_completed").map((e) => e.provider)).toEqual(["healthy", "healthy"]);
+    expect(events.at(-1)).toMatchObject({ event: "infer_failed", route: "alone", status: 503 });
+  });
+
   it("counts the usage against token quotas", async () => {
     const a = await scenario();
     const config = { routes: { vectors: ["a"] }, providers: { a: embedder(a.baseUrl, { tokens_per_day: 5 }) } };
@@ -86,6 +111,24 @@ describe("POST /v1/embeddings", () => {
     expect(((await chat.json()) as { error: { message: string } }).error.message).toContain('"vectors"');
     expect(logs.events().filter((e) => e.event === "infer_started").at(-1)).toMatchObject({ endpoint: "chat", route: "vectors" });
     expect(await a.calls()).toHaveLength(0);
+  });
+
+  it("tells which kind a route of the other endpoint is, and an unknown model is 404 where the default route is of the other kind", async () => {
+    const a = await scenario();
+    const config = { default_route: "default", routes: { vectors: ["e"], default: ["c"] }, providers: { e: embedder(a.baseUrl), c: provider(a.baseUrl) } };
+    const wrong = async (res: Response) => ((await res.json()) as { error: Record<string, unknown> }).error;
+    const chatRoute = await embed(config, { model: "default", input: "x" });
+    expect(chatRoute.status).toBe(400);
+    expect(await wrong(chatRoute)).toMatchObject({ code: "wrong_endpoint", param: "model", message: 'The model "default" is a chat route: use it with /v1/chat/completions or /v1/responses' });
+    const embeddingsRoute = await call({ config, body: { model: "vectors", messages: [{ role: "user", content: "hi" }] } });
+    expect(embeddingsRoute.status).toBe(400);
+    expect(await wrong(embeddingsRoute)).toMatchObject({ code: "wrong_endpoint", param: "model", message: 'The model "vectors" is an embeddings route: use it with /v1/embeddings' });
+    const unknown = await embed(config, { model: "text-embedding-3-small", input: "x" });
+    expect(unknown.status).toBe(404);
+    expect(await wrong(unknown)).toMatchObject({ code: "model_not_found", param: "model", message: expect.stringContaining('"text-embedding-3-small"') });
+    // The default route still answers unknown models where it serves the endpoint.
+    expect((await call({ config, body: { model: "gpt-4o", messages: [{ role: "user", content: "hi" }] } })).status).toBe(200);
+    expect(await a.calls()).toHaveLength(1);
   });
 });
 

@@ -77,13 +77,47 @@ describe("Responses request -> chat request", () => {
     for (const dropped of ["store", "metadata", "truncation", "include", "input", "instructions"]) expect(chat).not.toHaveProperty(dropped);
   });
 
+  it("asks for logprobs when top_logprobs is given (Responses has no separate flag) and hands them back", () => {
+    expect(toChatRequest(request({ top_logprobs: 2 }))).toMatchObject({ top_logprobs: 2, logprobs: true });
+    expect(toChatRequest(request())).not.toHaveProperty("logprobs");
+    const logprobs = { content: [{ token: "Hi", logprob: -0.1, bytes: [72, 105], top_logprobs: [{ token: "Hi", logprob: -0.1, bytes: [72, 105] }, { token: "Yo", logprob: -2, bytes: null }] }] };
+    const expected = [{ token: "Hi", logprob: -0.1, bytes: [72, 105], top_logprobs: [{ token: "Hi", logprob: -0.1, bytes: [72, 105] }, { token: "Yo", logprob: -2, bytes: [] }] }];
+    const response = fromChatCompletion(request({ top_logprobs: 2 }), { choices: [{ finish_reason: "stop", logprobs, message: { content: "Hi" } }] });
+    expect(response.output[0]).toMatchObject({ content: [{ text: "Hi", logprobs: expected }] });
+    const frames: string[] = [];
+    const t = new ResponsesTranslator(request({ stream: true, top_logprobs: 2 }), (frame) => frames.push(frame));
+    t.start();
+    t.chunk(JSON.stringify({ choices: [{ index: 0, delta: { content: "Hi" }, logprobs, finish_reason: "stop" }] }));
+    t.end();
+    const events = frames.map((frame) => JSON.parse(frame.split("\n")[1]!.slice("data: ".length)) as Record<string, any>);
+    expect(events.find((e) => e.type === "response.output_text.delta")!.logprobs).toEqual(expected);
+    expect(events.find((e) => e.type === "response.output_text.done")!.logprobs).toEqual(expected);
+    expect(events.at(-1)!.response.output[0].content[0].logprobs).toEqual(expected);
+  });
+
   it("refuses what needs server state or built-in tools, naming the param", () => {
     const issue = (extra: Record<string, unknown>) => ResponsesRequestSchema.safeParse({ model: "m", input: "x", ...extra }).error?.issues[0];
     expect(issue({ previous_response_id: "resp_1" })).toMatchObject({ path: ["previous_response_id"], message: expect.stringContaining("stateless") });
     expect(issue({ background: true })).toMatchObject({ path: ["background"] });
     expect(issue({ tools: [{ type: "web_search" }] })).toMatchObject({ path: ["tools", 0, "type"], message: expect.stringContaining("web_search") });
-    expect(issue({ input: [{ type: "item_reference", id: "msg_1" }] })).toMatchObject({ path: ["input", 0] });
+    expect(issue({ input: [{ type: "item_reference", id: "msg_1" }] })).toMatchObject({ path: ["input", 0, "type"], message: expect.stringContaining('"item_reference" is not supported') });
     expect(issue({ previous_response_id: null, background: false, store: true })).toBeUndefined();
+  });
+
+  it("names the unsupported content part, role or tool output part and says what is unsupported", () => {
+    const issue = (input: unknown[]) => ResponsesRequestSchema.safeParse({ model: "m", input }).error?.issues[0];
+    const text = { type: "input_text", text: "look" };
+    expect(issue([{ role: "user", content: [text, { type: "input_file", file_id: "file_1" }] }])).toMatchObject({ path: ["input", 0, "content", 1], message: expect.stringMatching(/^input_file parts are not supported/) });
+    expect(issue([{ role: "user", content: [text, { type: "input_audio", input_audio: { data: "", format: "wav" } }] }])).toMatchObject({ path: ["input", 0, "content", 1], message: expect.stringMatching(/^input_audio parts are not supported/) });
+    expect(issue([{ role: "user", content: [{ type: "input_image", file_id: "file_1" }] }])).toMatchObject({ path: ["input", 0, "content", 0, "image_url"], message: expect.stringContaining("file_id") });
+    expect(issue([{ role: "user", content: [{ type: "input_video" }] }])).toMatchObject({ path: ["input", 0, "content", 0, "type"], message: expect.stringContaining('"input_video" is not supported') });
+    expect(issue([{ role: "user", content: "hi" }, { role: "tool", content: "42" }])).toMatchObject({ path: ["input", 1, "role"], message: expect.stringMatching(/^role "tool" is not supported: .*function_call_output/) });
+    expect(issue([{ content: "hi" }])).toMatchObject({ path: ["input", 0, "role"], message: expect.stringMatching(/^role is required/) });
+    const output = (parts: unknown[]) => issue([{ type: "function_call_output", call_id: "call_1", output: parts }]);
+    expect(output([text, { type: "input_image", image_url: "https://img.test/a.png" }])).toMatchObject({ path: ["input", 0, "output", 1], message: expect.stringMatching(/^input_image parts are not supported in function_call_output/) });
+    expect(output([{ type: "input_file", file_id: "f" }])).toMatchObject({ path: ["input", 0, "output", 0] });
+    const joined = toChatRequest(request({ input: [{ type: "function_call_output", call_id: "call_1", output: [{ type: "input_text", text: "a" }, { type: "input_text", text: "b" }] }] }));
+    expect(joined.messages).toEqual([{ role: "tool", tool_call_id: "call_1", content: "ab" }]);
   });
 });
 
@@ -231,17 +265,57 @@ describe("chat stream -> Responses events", () => {
     expect(all.at(-1)).toMatchObject({ code: "stream_interrupted", message: "Stream interrupted: reset", param: null });
   });
 
-  it("fails a stream that ends without a finish_reason, and is incomplete after length", () => {
+  it("keeps the text streamed so far in response.failed, the open item incomplete", () => {
+    const { t, events } = translator();
+    t.start();
+    t.chunk(delta({ reasoning_content: "hmm" }));
+    t.chunk(delta({ content: "Hel" }));
+    t.chunk(delta({ content: "lo" }));
+    t.chunk(JSON.stringify({ error: { message: "Stream interrupted: reset", code: "stream_interrupted" } }));
+    t.end();
+    const failed = events().at(-2)!.response;
+    expect(failed).toMatchObject({ status: "failed", output_text: "Hello" });
+    expect(failed.output).toMatchObject([
+      { type: "reasoning", status: "completed", content: [{ type: "reasoning_text", text: "hmm" }] },
+      { type: "message", status: "incomplete", content: [{ type: "output_text", text: "Hello" }] },
+    ]);
+  });
+
+  it("fails a stream that ends with neither a finish_reason nor [DONE], and completes one that ends with [DONE] after content", () => {
     const cut = translator();
     cut.t.start();
     cut.t.chunk(delta({ content: "Hel" }));
     cut.t.end();
     expect(cut.events().map((e) => e.type).slice(-2)).toEqual(["response.failed", "error"]);
 
+    // What the relay (and so the log and /v1/chat/completions) count as complete.
+    const done = translator();
+    done.t.start();
+    done.t.chunk(delta({ content: "Hello" }));
+    done.t.chunk("[DONE]");
+    done.t.end();
+    const all = done.events();
+    expect(all.map((e) => e.type)).not.toContain("response.failed");
+    expect(all.at(-1)).toMatchObject({ type: "response.completed", response: { status: "completed", output_text: "Hello", incomplete_details: null } });
+    expect(all.at(-1)!.response.output[0]).toMatchObject({ status: "completed" });
+  });
+
+  it("marks the items incomplete after a length stop, in output_item.done and the final response, as the JSON answer does", () => {
     const long = translator();
     long.t.start();
     long.t.chunk(delta({ content: "Hel" }, "length"));
     long.t.end();
-    expect(long.events().at(-1)).toMatchObject({ type: "response.incomplete", response: { status: "incomplete", incomplete_details: { reason: "max_output_tokens" } } });
+    const all = long.events();
+    expect(all.at(-1)).toMatchObject({ type: "response.incomplete", response: { status: "incomplete", incomplete_details: { reason: "max_output_tokens" } } });
+    expect(all.find((e) => e.type === "response.output_item.done")!.item).toMatchObject({ type: "message", status: "incomplete" });
+    expect(all.at(-1)!.response.output).toMatchObject([{ type: "message", status: "incomplete", content: [{ text: "Hel" }] }]);
+
+    const call = translator();
+    call.t.start();
+    call.t.chunk(delta({ tool_calls: [{ index: 0, id: "call_1", function: { name: "f", arguments: '{"a":' } }] }, "length"));
+    call.t.end();
+    expect(call.events().find((e) => e.type === "response.output_item.done")!.item).toMatchObject({ type: "function_call", status: "incomplete" });
+    const json = fromChatCompletion(request(), { choices: [{ finish_reason: "length", message: { tool_calls: [{ id: "call_1", function: { name: "f", arguments: '{"a":' } }] } }] });
+    expect(json.output).toMatchObject([{ type: "function_call", status: "incomplete" }]);
   });
 });

@@ -83,6 +83,17 @@ describe("sidecar embeddings", () => {
     const openai = client(sidecar, workspace.token);
     await expect(openai.embeddings.create({ model: "local", input: "x", dimensions: 100_000 })).rejects.toMatchObject({ status: 400, param: "dimensions" });
     await expect(openai.embeddings.create({ model: "local", input: [] as string[] })).rejects.toBeInstanceOf(OpenAI.BadRequestError);
+    // As OpenAI does: an empty string is a 400, not an empty vector.
+    await expect(openai.embeddings.create({ model: "local", input: "" })).rejects.toMatchObject({ status: 400, param: "input" });
+    await expect(openai.embeddings.create({ model: "local", input: ["ok", ""] })).rejects.toMatchObject({ status: 400, param: "input[1]" });
+  });
+
+  it("refuses token ids outside the vocabulary with a 400 naming the id, and stays healthy", async () => {
+    const openai = client(sidecar, workspace.token);
+    await expect(openai.embeddings.create({ model: "local", input: [999_999] })).rejects.toMatchObject({ status: 400, param: "input[0]", message: expect.stringContaining("999999") });
+    await expect(openai.embeddings.create({ model: "local", input: [[1, 2], [3, 999_999]] })).rejects.toMatchObject({ status: 400, param: "input[1][1]" });
+    const after = await openai.embeddings.create({ model: "local", input: [[1, 2]], encoding_format: "float" });
+    expect(after.data[0]!.embedding.length).toBeGreaterThan(8);
     const events = await eventually(async () => {
       const all = await workspace.events();
       return all.filter((e) => e.event === "infer_failed").length >= 1 && all;
