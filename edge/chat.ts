@@ -11,7 +11,7 @@ export const validateChatRequest = validateBody(ChatCompletionRequestSchema);
 
 export async function chatCompletions(c: Context<AppEnv, "/v1/chat/completions", { out: { json: ChatCompletionRequest } }>) {
   const body = c.req.valid("json");
-  const route = requireRoute(c.get("config"), body.model, "chat");
+  const route = requireRoute(c, body.model, "chat");
   const response = await walkRoute(c, route, body, { stream: body.stream === true });
   // Through the context, so the headers set by middleware (x-request-id) are added; the body is not copied.
   return c.newResponse(response.body, response);

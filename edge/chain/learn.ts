@@ -12,12 +12,16 @@ import type { AttemptFailure } from "./attempt.ts";
 /** Failures that say the provider is down (not that the request or the key is wrong): they open circuits. */
 export const OUTAGE_CATEGORIES: ReadonlySet<ErrorCategory> = new Set(["Timeout", "NetworkError", "ServerError"]);
 
-/** A success: a provider that says it has no requests left cools down, and its circuit closes. */
-export function learnFromSuccess(quota: QuotaClient, admitted: Admitted, upstreamHeaders: Headers): void {
+/**
+ * An answer: a provider that says it has no requests left cools down, and a JSON answer closes its
+ * circuit. A stream closes it only when it ends well (learnFromStreamEnd): one that breaks after it
+ * began counts as an outage, so a provider that cuts every stream still opens its circuit.
+ */
+export function learnFromSuccess(quota: QuotaClient, admitted: Admitted, upstreamHeaders: Headers, streamed: boolean): void {
   const { providerId, provider } = admitted;
   const exhausted = cooldownFromHeaders(upstreamHeaders, Date.now());
   if (exhausted) quota.coolDown(providerId, provider, exhausted);
-  quota.circuitSuccess(providerId, provider, admitted.failures);
+  if (!streamed) quota.circuitSuccess(providerId, provider, admitted.failures);
 }
 
 /**
@@ -49,7 +53,8 @@ export function learnTokens(quota: QuotaClient, admitted: Admitted, usage: Usage
   quota.recordTokens(admitted.providerId, admitted.provider, usage?.total_tokens);
 }
 
-/** A stream that broke after it began (continued or not) is an outage like any other for its provider's circuit. */
-export function learnFromBreak(quota: QuotaClient, admitted: Admitted, end: StreamEnd): void {
+/** A stream that broke after it began (continued or not) is an outage for its provider's circuit; one that ended well closes it. */
+export function learnFromStreamEnd(quota: QuotaClient, admitted: Admitted, end: StreamEnd): void {
   if (end.tap.broke) countOutage(quota, admitted, end.tap.broke.category);
+  else if (end.outcome === "completed") quota.circuitSuccess(admitted.providerId, admitted.provider, admitted.failures);
 }

@@ -8,7 +8,7 @@ import type { StreamEnd } from "../stream/relay.ts";
 import type { Admitted } from "./admit.ts";
 import type { AttemptFailure, AttemptSuccess } from "./attempt.ts";
 import { addUsage } from "../stream/continuation.ts";
-import { learnFromBreak, learnTokens } from "./learn.ts";
+import { learnFromStreamEnd, learnTokens } from "./learn.ts";
 import { unservable } from "./plan.ts";
 import type { ChainRequest, Outcome, WalkState } from "./walk.ts";
 
@@ -80,7 +80,7 @@ export function streamEndHandler(req: ChainRequest, admitted: Admitted, attempts
   return (end: StreamEnd) => {
     learnTokens(req.quota, admitted, end.tap.usage);
     // A stream that broke after it began is an outage like any other for the circuit.
-    learnFromBreak(req.quota, admitted, end);
+    learnFromStreamEnd(req.quota, admitted, end);
     // A continued stream ends at another provider: name it, count every attempt and both usages.
     const { continued } = end;
     const fields = {

@@ -80,6 +80,7 @@ async function walkProviders(req: ChainRequest, walk: WalkState): Promise<WalkEn
     const end = await callProvider(req, walk, admitted);
     if (end) return end;
   }
+  if (walk.attempts === 0) req.quota.releaseClient(); // it called no provider: it does not count
   return { kind: "spent" };
 }
 
@@ -121,7 +122,7 @@ async function callProvider(req: ChainRequest, walk: WalkState, admitted: Admitt
     });
     if (result.ok) {
       ttftMs = result.ttftMs;
-      learnFromSuccess(req.quota, admitted, result.upstreamHeaders);
+      learnFromSuccess(req.quota, admitted, result.upstreamHeaders, body.stream === true);
       if (!body.stream) learnTokens(req.quota, admitted, result.usage);
       return { kind: "answered", admitted, attempts, result };
     }

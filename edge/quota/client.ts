@@ -82,6 +82,17 @@ export interface RequestClient {
   config: ClientConfig;
 }
 
+/** A denial this isolate still holds for any of `keys`; expired ones are dropped. */
+function cachedDenial(keys: Iterable<string>, now: number): (Denial & { admitted: false }) | undefined {
+  for (const key of keys) {
+    const denial = denials.get(key);
+    if (!denial) continue;
+    if (denial.retryAt > now) return { admitted: false, ...denial };
+    denials.delete(key);
+  }
+  return undefined;
+}
+
 export type AdmitResult =
   | { admitted: true; /** The one call a half-open circuit lets through: not retried. */ trial: boolean; failures: number; trackerError?: string }
   | ({ admitted: false } & Denial);
@@ -95,6 +106,8 @@ export class QuotaClient {
   private readonly groups: Groups;
   /** The named client this request came from, when it has limits of its own. */
   private readonly client?: RequestClient;
+  /** This request holds an admission from its client's tracker (to give back if it calls no provider). */
+  private clientAdmitted = false;
 
   /** `onUnavailable` logs a tracker that could not answer, under the request's id. */
   constructor(
@@ -127,7 +140,24 @@ export class QuotaClient {
   async admitClient(): Promise<AdmitResult> {
     const limits = this.client && limitsFrom(this.client.config);
     if (!this.client || !limits) return { admitted: true, trial: false, failures: 0 };
-    return this.ask(clientTrackerName(this.client.name), limits, (stub) => stub.admit(limits));
+    const name = clientTrackerName(this.client.name);
+    const denied = cachedDenial([name], Date.now());
+    if (denied) return denied;
+    const result = await this.ask(name, limits, (stub) => stub.admit(limits));
+    if (result.admitted && !result.trackerError) this.clientAdmitted = true;
+    return result;
+  }
+
+  /**
+   * Only requests that call a provider count against a client's limits, but the client is admitted
+   * before any provider is (so a client over its limit costs no provider anything): a request that
+   * then called no provider at all gives its admission back, after the answer.
+   */
+  releaseClient(): void {
+    if (!this.clientAdmitted || !this.client) return;
+    this.clientAdmitted = false;
+    const name = clientTrackerName(this.client.name);
+    this.background(this.client.name, () => this.tracker(name).release());
   }
 
   /** One admit call with the isolate's denial cache in front and a time limit; fails open. */
@@ -161,12 +191,8 @@ export class QuotaClient {
   async admit(providerId: string, provider: ProviderConfig, trialLeaseMs: number): Promise<AdmitResult> {
     const { name, member, circuitKey, limits } = this.ref(providerId, provider);
     const now = Date.now();
-    for (const key of new Set([name, circuitKey])) {
-      const denial = denials.get(key);
-      if (!denial) continue;
-      if (denial.retryAt > now) return { admitted: false, ...denial };
-      denials.delete(key);
-    }
+    const denied = cachedDenial(new Set([name, circuitKey]), now);
+    if (denied) return denied;
     if (!limits) {
       const circuit = localCircuits.get(circuitKey);
       if (!circuit) return { admitted: true, trial: false, failures: 0 };

@@ -35,8 +35,9 @@ export async function quotaReport(c: Context<AppEnv>) {
   const clients = await Promise.all(
     Object.entries(config.clients).map(async ([name, client]) => {
       const usage = await stub(clientTrackerName(name)).snapshot(limitsFrom(client) ?? {});
-      const { requests_today, requests_per_day, requests_last_minute, requests_per_minute, tokens_today, tokens_per_day, next_reset } = usage;
-      return [name, { routes: client.routes ?? null, requests_today, requests_per_day, requests_last_minute, requests_per_minute, tokens_today, tokens_per_day, next_reset }] as const;
+      const { requests_today, requests_per_day, requests_last_minute, requests_per_minute, tokens_today, tokens_per_day, next_reset, checks } = usage;
+      const entry = { routes: client.routes ?? null, requests_today, requests_per_day, requests_last_minute, requests_per_minute, tokens_today, tokens_per_day, next_reset, checks };
+      return [name, entry] as const;
     }),
   );
   // `recent`: this isolate's last skips and failovers, newest first (see recent.ts).

@@ -20,6 +20,7 @@ import {
   emptyState,
   memberState,
   recordTokens,
+  release,
   roll,
   snapshot,
   WINDOW_MS,
@@ -120,6 +121,15 @@ export class QuotaTracker extends DurableObject<Env> {
         this.sql.exec("INSERT INTO token_records (at, tokens) VALUES (?, ?)", now, tokens);
         if (member !== undefined) this.sql.exec("INSERT INTO member_events (at, member, requests, tokens) VALUES (?, ?, 0, ?)", now, member, tokens);
       }
+    });
+  }
+
+  /** Takes back the newest admission (client trackers: the request called no provider after all). */
+  release(): void {
+    this.change((state) => {
+      const newest = state.window.at(-1);
+      release(state);
+      if (newest !== undefined) this.sql.exec("DELETE FROM admissions WHERE rowid IN (SELECT rowid FROM admissions WHERE at = ? LIMIT 1)", newest);
     });
   }
 

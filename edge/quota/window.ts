@@ -170,6 +170,12 @@ function limitDenial(state: QuotaState, limits: QuotaLimits, now: number): Admis
   return undefined;
 }
 
+/** Takes back the newest admission (a client request that, in the end, called no provider). */
+export function release(state: QuotaState): void {
+  if (state.dayRequests > 0) state.dayRequests--;
+  state.window.pop();
+}
+
 /** Counts an answer's tokens against the day and the window. */
 export function recordTokens(state: QuotaState, tokens: number, limits: QuotaLimits, now: number, member?: string): void {
   roll(state, now, limits.daily_reset_tz);

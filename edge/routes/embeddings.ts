@@ -10,7 +10,7 @@ export const validateEmbeddingRequest = validateBody(EmbeddingRequestSchema);
 
 export async function embeddings(c: Context<AppEnv, "/v1/embeddings", { out: { json: EmbeddingRequest } }>) {
   const request = c.req.valid("json");
-  const route = requireRoute(c.get("config"), request.model, "embeddings");
+  const route = requireRoute(c, request.model, "embeddings");
   const answer = await walkRoute(c, route, toUpstreamRequest(request), { stream: false, endpoint: "embeddings" });
   if (!answer.ok) return c.newResponse(answer.body, answer);
   const headers = new Headers(answer.headers);

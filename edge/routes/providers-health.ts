@@ -60,7 +60,10 @@ export async function providersHealth(c: Context<AppEnv>) {
       const limits = limitsOf(provider, config.quota_groups) ?? {};
       const [result, circuit] = await Promise.all([
         probe(provider, c.env),
-        provider.quota_group === undefined ? stub.snapshot(limits).then((s) => s.circuit) : stub.memberSnapshot(limits, providerId).then((s) => s.circuit),
+        (provider.quota_group === undefined ? stub.snapshot(limits) : stub.memberSnapshot(limits, providerId))
+          .then((s) => s.circuit)
+          // A tracker that cannot answer costs this provider its circuit state, not the whole report.
+          .catch(() => null),
       ]);
       return [providerId, { type: provider.type, model: provider.model, ...result, circuit }] as const;
     }),

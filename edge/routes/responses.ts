@@ -13,7 +13,7 @@ export const validateResponsesRequest = validateBody(ResponsesRequestSchema);
 
 export async function responses(c: Context<AppEnv, "/v1/responses", { out: { json: ResponsesRequest } }>) {
   const request = c.req.valid("json");
-  const route = requireRoute(c.get("config"), request.model, "chat");
+  const route = requireRoute(c, request.model, "chat");
   const stream = request.stream === true;
   const answer = await walkRoute(c, route, toChatRequest(request), { stream });
   // Errors are already OpenAI-shaped, as the Responses API shapes them too.

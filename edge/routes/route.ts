@@ -8,6 +8,7 @@ import { zodToOpenAIError } from "../../shared/errors.ts";
 import { walkChain, type ChainRequest } from "../chain/walk.ts";
 import { apiError, type AppEnv } from "../http.ts";
 import { requestClient, requireRouteAllowed } from "../clients/access.ts";
+import { routeAllowed } from "../clients/keys.ts";
 import { QuotaClient } from "../quota/client.ts";
 
 /** Checks the JSON body against `schema`; unknown fields stay in it. The model, when there is one, names the log's route. */
@@ -50,11 +51,15 @@ const ROUTE_KINDS: Record<Endpoint, string> = { chat: "a chat route", embeddings
  * client, 404 for an unknown model (also when the default route is of the other kind: the client
  * named no route, so there is none to point it to).
  */
-export function requireRoute(config: RouterConfig, model: string, endpoint: Endpoint): Route {
+export function requireRoute(c: Context<AppEnv>, model: string, endpoint: Endpoint): Route {
+  const config = c.get("config");
   const route = resolveRoute(config, model);
   const serves = route && routeEndpoint(config, route.chain);
   if (!route || (serves !== endpoint && route.name !== model)) {
-    throw apiError(404, `The model "${model}" does not exist: known models are ${Object.keys(config.routes).join(", ")}`,
+    // Only the routes this key may use: a client limited to some is not told of the others.
+    const client = requestClient(c);
+    const known = Object.keys(config.routes).filter((name) => routeAllowed(client?.config, name));
+    throw apiError(404, `The model "${model}" does not exist: known models are ${known.join(", ")}`,
       "invalid_request_error", "model_not_found", "model");
   }
   if (serves !== endpoint) {

@@ -7,7 +7,7 @@ import { capabilitiesOf } from "../../shared/config.ts";
 import type { ChatCompletionRequest, Usage } from "../../shared/openai.ts";
 import { admitProvider, type Admitted } from "../chain/admit.ts";
 import { attempt } from "../chain/attempt.ts";
-import { learnFromBreak, learnFromFailure, learnFromSuccess, learnTokens } from "../chain/learn.ts";
+import { learnFromStreamEnd, learnFromFailure, learnFromSuccess, learnTokens } from "../chain/learn.ts";
 import type { ChainRequest, WalkState } from "../chain/walk.ts";
 import type { ContinuationEnd, Continued, ContinuedStream, ContinueRequest, ContinueWith, StreamEnd } from "./relay.ts";
 
@@ -16,7 +16,8 @@ import type { ContinuationEnd, Continued, ContinuedStream, ContinueRequest, Cont
  * providers has prefill: then the relay keeps no text and parses only the frames it must.
  */
 export function continuationFor(req: ChainRequest, walk: WalkState, broken: Admitted, later: readonly string[]): ContinueWith | undefined {
-  if (!req.body.stream) return undefined;
+  // n > 1 streams several answers at once: one prefill cannot carry them all.
+  if (!req.body.stream || Number((req.body as { n?: unknown }).n ?? 1) > 1) return undefined;
   const candidates = later.filter((id) => capabilitiesOf(req.config.providers[id]!).has("prefill"));
   if (!candidates.length) return undefined;
   return (request) => continueOn(req, walk, broken, candidates, request);
@@ -82,7 +83,7 @@ async function continueOn(
       segment: { chunkId: request.chunkId, carried: request.text, original: request.original },
     });
     if (result.ok) {
-      learnFromSuccess(req.quota, admitted, result.upstreamHeaders);
+      learnFromSuccess(req.quota, admitted, result.upstreamHeaders, true);
       return { body: result.response.body!, ended: ended.then((end) => segmentEnded(req, admitted, end)) };
     }
     // A client that left has its terminal line already: nothing may be logged after it.
@@ -106,7 +107,7 @@ async function continueOn(
 /** What a continuation's end teaches about its provider, and where the answer ended up. */
 function segmentEnded(req: ChainRequest, admitted: Admitted, end: StreamEnd): ContinuationEnd {
   learnTokens(req.quota, admitted, end.tap.usage);
-  learnFromBreak(req.quota, admitted, end);
+  learnFromStreamEnd(req.quota, admitted, end);
   const own: Continued = {
     provider: admitted.providerId,
     model: admitted.provider.model,

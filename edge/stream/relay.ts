@@ -140,6 +140,8 @@ const encoder = new TextEncoder();
 const USAGE_OBJECT = /"usage"\s*:\s*\{/;
 const ERROR_KEY = /"error"\s*:/;
 const FINISH_REASON = /"finish_reason"\s*:\s*"(\w+)"/;
+/** How much of a stream is kept for a continuation; a longer answer that breaks ends honestly instead. */
+const MAX_KEPT_CHARS = 1024 * 1024;
 /** One `data:` line with a JSON object's braces, ended by a blank line (LF line ends): the common frame. */
 const PLAIN_OBJECT_FRAME = /^data: ?\{[^\n]*\}\n\n$/;
 /** What the tap reads from a frame after the answer began: usage, an error, a finish reason. */
@@ -168,6 +170,10 @@ export class SseRelay {
   private pendingError: UpstreamError | undefined;
   /** Set by an error event after the answer began, when the stream will be continued instead of ended. */
   private breakError: StreamFailure | undefined;
+  /** Frames kept for a possible continuation, unread until a break (keepFrame). */
+  private kept: string[] = [];
+  private keptChars = 0;
+  private keptOverflow = false;
   /** The stream carrying on from this one's break, once one is found. */
   private continuation: { reader: ReadableStreamDefaultReader<Uint8Array>; ended: Promise<ContinuationEnd> } | undefined;
 
@@ -183,10 +189,6 @@ export class SseRelay {
     return this.options.continueWith !== undefined;
   }
 
-  /** Reads every frame: to keep the text, or to rewrite a continuation's chunks. */
-  private get parsesAll(): boolean {
-    return this.keepsText || this.options.segment !== undefined;
-  }
 
   /**
    * Reads until the answer begins (ok), or until upstream shows it will not give one: an error
@@ -263,6 +265,8 @@ export class SseRelay {
           controller.close();
           return;
         }
+        // The answer had finished (its finish_reason came): a cut or a stall now loses nothing.
+        if (this.tap.finishReason && !(error instanceof FrameTooLarge)) return this.completeWithDone(controller);
         return await this.broken(controller, failure);
       } finally {
         this.idle.readEnded();
@@ -313,25 +317,63 @@ export class SseRelay {
     if (forward) controller.enqueue(concatFrames([forward]));
     if (this.breakError) return this.broken(controller, this.breakError);
     if (this.tap.sawDone || this.tap.upstreamError) return this.endNow(controller);
-    if (this.tap.finishReason) {
-      controller.enqueue(encoder.encode(SSE_DONE));
-      controller.close();
-      this.finish({ outcome: "completed", tap: this.tap });
-      return;
-    }
+    if (this.tap.finishReason) return this.completeWithDone(controller);
     return this.broken(controller, { category: "NetworkError", message: "upstream stream ended before the answer was complete" });
   }
 
-  /** Whether a break now can be continued: text only, unfinished, and a later provider that can. */
-  private get continuable(): boolean {
-    return this.keepsText && this.tap.sawAnswer && !this.tap.sawToolCall && !this.tap.finishReason && this.tap.chunkId !== undefined;
+  /** The answer is whole but upstream left out [DONE] (or broke after its finish reason): the edge adds it. */
+  private completeWithDone(controller: ReadableStreamDefaultController<Uint8Array>): void {
+    this.releaseUpstream(undefined);
+    controller.enqueue(encoder.encode(SSE_DONE));
+    controller.close();
+    this.finish({ outcome: "completed", tap: this.tap });
+  }
+
+  /** Whether a break now can be continued: text only, unfinished, not too long, and a later provider that can. */
+  private canContinue(): boolean {
+    this.readKept();
+    return this.keepsText && !this.keptOverflow && this.tap.sawAnswer && !this.tap.sawToolCall && !this.tap.finishReason && this.tap.chunkId !== undefined;
+  }
+
+  /**
+   * Keeps a frame's text for a possible continuation. It is read (text, tool calls) only if the
+   * stream breaks (readKept), so a stream that ends well parses no more than one that cannot be
+   * continued. Past MAX_KEPT_CHARS the stream is no longer continued and nothing more is kept.
+   */
+  private keepFrame(text: string): void {
+    if (this.keptOverflow) return;
+    this.keptChars += text.length;
+    if (this.keptChars > MAX_KEPT_CHARS) {
+      this.keptOverflow = true;
+      this.kept = [];
+    } else {
+      this.kept.push(text);
+    }
+  }
+
+  /** Reads the kept frames into the tap's text and tool-call flag. */
+  private readKept(): void {
+    if (!this.kept.length) return;
+    const frames = this.kept;
+    this.kept = [];
+    const parser = createParser({
+      onEvent: (event) => {
+        try {
+          const chunk = JSON.parse(event.data) as Chunk | null;
+          if (chunk && typeof chunk === "object") this.keep(chunk);
+        } catch {
+          // not JSON: it was dropped when it went by
+        }
+      },
+    });
+    for (const frame of frames) parser.feed(frame);
   }
 
   /** The committed stream broke: continue it on another provider when one can, else end it honestly. */
   private async broken(controller: ReadableStreamDefaultController<Uint8Array>, failure: StreamFailure): Promise<void> {
     const original = this.options.segment?.original ?? failure;
     this.tap.broke = failure;
-    if (this.continuable && this.options.continueWith) {
+    if (this.canContinue() && this.options.continueWith) {
       this.releaseUpstream(failure);
       const signal = AbortSignal.any([this.options.clientSignal, this.gone.signal]);
       const next = await this.options.continueWith({ failure, text: this.tap.text, chunkId: this.tap.chunkId!, original, signal });
@@ -384,10 +426,11 @@ export class SseRelay {
    */
   private inspect(frame: Uint8Array): Uint8Array | null {
     const text = decoder.decode(frame);
-    // The hot path, once the answer is flowing and nothing is kept or rewritten: a frame that is one
-    // `data:` line holding a JSON object, with no usage, error or finish reason in it, needs nothing
-    // from the tap and goes on as it is, unparsed. Anything else takes the parser below.
-    if (this.tap.sawAnswer && !this.parsesAll && PLAIN_OBJECT_FRAME.test(text) && !TAP_NEEDS.test(text)) return frame;
+    if (this.keepsText && !this.options.segment) this.keepFrame(text);
+    // The hot path, once the answer is flowing and nothing is rewritten: a frame that is one `data:`
+    // line holding a JSON object, with no usage, error or finish reason in it, needs nothing from
+    // the tap and goes on as it is, unparsed. Anything else takes the parser below.
+    if (this.tap.sawAnswer && !this.options.segment && PLAIN_OBJECT_FRAME.test(text) && !TAP_NEEDS.test(text)) return frame;
     this.event = undefined;
     this.comment = false;
     this.parser.feed(text);
@@ -402,7 +445,7 @@ export class SseRelay {
     if (finish) this.tap.finishReason = finish[1];
     // Once the answer is flowing, parse only the frames that can hold what the tap needs, unless
     // the text is kept or the chunks rewritten for a continuation.
-    if (this.tap.sawAnswer && !this.parsesAll && OBJECT_SHAPE.test(data) && !USAGE_OBJECT.test(data) && !ERROR_KEY.test(data)) return frame;
+    if (this.tap.sawAnswer && !this.options.segment && OBJECT_SHAPE.test(data) && !USAGE_OBJECT.test(data) && !ERROR_KEY.test(data)) return frame;
     let chunk: Chunk;
     try {
       chunk = JSON.parse(data) as Chunk;
@@ -421,7 +464,8 @@ export class SseRelay {
     }
     if (!this.tap.sawAnswer && beginsAnswer(chunk)) this.tap.sawAnswer = true;
     if (this.tap.chunkId === undefined && typeof chunk.id === "string") this.tap.chunkId = chunk.id;
-    if (this.keepsText) this.keep(chunk);
+    // A continuation's relay parses every frame anyway: it keeps its text as it goes.
+    if (this.keepsText && this.options.segment) this.keep(chunk);
     return this.options.segment ? this.asContinuation(chunk) : frame;
   }
 
@@ -433,7 +477,7 @@ export class SseRelay {
       return null;
     }
     const described = this.options.describeError(error);
-    if (this.continuable) {
+    if (this.canContinue()) {
       this.breakError = described;
       return null;
     }

@@ -3,7 +3,7 @@
 // used again once it answers. Both homes of a circuit are covered: the tracker (a provider with
 // limits) and the isolate (a provider without).
 import { describe, expect, it } from "vitest";
-import { call, chainConfig, provider, scenario } from "./harness.ts";
+import { call, chainConfig, chat, provider, scenario, settled } from "./harness.ts";
 import { checkLogInvariant } from "./log-invariant.ts";
 import type { Step } from "../support/fake-provider-protocol.ts";
 
@@ -117,6 +117,27 @@ describe("a circuit in its tracker", () => {
     const config = chainConfig({ flaky: provider(flaky.baseUrl, { retry_backoff_ms: 1, requests_per_day: 1000 }) });
     const res = await call({ config });
     expect(res.headers.get("x-inferrouter-attempts")).toBe("2");
+    expect(await circuitOf(config, "flaky")).toEqual({ state: "closed", failures: 0, open_until: null });
+  });
+});
+
+describe("streams", () => {
+  it("a provider that cuts every stream after it began opens its circuit (the commit does not reset it)", async () => {
+    const cut = await scenario([{ type: "sse", content: "an answer that never ends well", cut_after: 3, end: "reset" }]);
+    const config = chainConfig({ cut: provider(cut.baseUrl, { retries: 0 }) });
+    for (let i = 0; i < 3; i++) await (await call({ config, body: chat({ stream: true }) })).text();
+    expect(await cut.calls()).toHaveLength(2);
+    expect(await circuitOf(config, "cut")).toMatchObject({ state: "open", failures: 2 });
+  });
+
+  it("a stream that ends well closes the circuit", async () => {
+    const flaky = await scenario({ steps: [{ type: "json", status: 500, body: { error: { message: "blip" } } }], after: "success" });
+    const config = chainConfig({ flaky: provider(flaky.baseUrl, { retries: 0 }) });
+    await call({ config });
+    expect((await circuitOf(config, "flaky")).failures).toBe(1);
+    const res = await call({ config, body: chat({ stream: true }) });
+    await res.text();
+    await settled(res);
     expect(await circuitOf(config, "flaky")).toEqual({ state: "closed", failures: 0, open_until: null });
   });
 });

@@ -67,7 +67,46 @@ describe("client limits", () => {
       tokens_today: 20, // the fake provider's usage, 10 per answer
       tokens_per_day: 1000,
       next_reset: expect.any(String),
+      checks: 3,
     });
+  });
+
+  it("does not count a request that in the end called no provider (every provider skipped)", async () => {
+    const a = await scenario();
+    const config = {
+      routes: { default: ["a"] },
+      providers: { a: provider(a.baseUrl, { api_key_secret: "NOT_SET_ANYWHERE" }) },
+      clients: { refunded: { key_secret: "APP_KEY", requests_per_minute: 2 } },
+    };
+    const env = { APP_KEY: "sk-app-1" };
+    for (let i = 0; i < 3; i++) expect((await call({ config, env, headers: as("sk-app-1") })).status).toBe(503);
+    const report = (await (await call({ config, env, method: "GET", path: "/v1/quota", headers: ADMIN })).json()) as {
+      clients: Record<string, { requests_today: number; requests_last_minute: number }>;
+    };
+    expect(report.clients.refunded).toMatchObject({ requests_today: 0, requests_last_minute: 0 });
+  });
+
+  it("serves a client over its limit from the isolate's denial cache (no tracker call)", async () => {
+    // Client names are unique per test: the denial cache belongs to the isolate, shared by the file's tests.
+    const { config } = await setup({ cached: { key_secret: "BOT_KEY", requests_per_day: 1 } });
+    const env = { BOT_KEY: "sk-bot-1" };
+    expect((await call({ config, env, headers: as("sk-bot-1") })).status).toBe(200);
+    expect((await call({ config, env, headers: as("sk-bot-1") })).status).toBe(429); // denied by the tracker: cached
+    for (let i = 0; i < 4; i++) expect((await call({ config, env, headers: as("sk-bot-1") })).status).toBe(429);
+    const report = (await (await call({ config, env, method: "GET", path: "/v1/quota", headers: ADMIN })).json()) as {
+      clients: Record<string, { checks?: number; requests_today: number }>;
+    };
+    expect(report.clients.cached).toMatchObject({ requests_today: 1, checks: 2 });
+    expect(logs.events().filter((e) => e.event === "infer_failed" && e.status === 429)).toHaveLength(5);
+  });
+
+  it("does not name routes a client may not use in a 404", async () => {
+    const { config } = await setup({ hidden: { key_secret: "APP_KEY", routes: ["default"] } });
+    const res = await call({ config, env: { APP_KEY: "sk-app-1" }, headers: as("sk-app-1"), body: chat({ model: "no-such-model" }) });
+    expect(res.status).toBe(404);
+    const error = await errorOf(res);
+    expect(error.message).toContain("known models are default");
+    expect(error.message).not.toContain("other");
   });
 
   it("answers 403 model_not_allowed for a route the client may not use, counting nothing", async () => {

@@ -124,6 +124,15 @@ describe("a client that leaves while the answer is being continued", () => {
 });
 
 describe("when the answer cannot be continued", () => {
+  it("never continues an n > 1 stream: one prefill cannot carry several answers", async () => {
+    const a = await scenario([{ type: "sse", content: ANSWER, cut_after: 41, end: "reset" }]);
+    const c = await scenario([continuing]);
+    const res = await call({ config: chainConfig({ a: provider(a.baseUrl), c: prefillProvider(c.baseUrl) }), body: chat({ stream: true, n: 2 }) });
+    const data = await sseData(res);
+    expect(JSON.parse(data.at(-1)!).error.code).toBe("stream_interrupted");
+    expect(await c.calls()).toHaveLength(0);
+  });
+
   it("ends with the honest error when no later provider has prefill", async () => {
     const a = await scenario([{ type: "sse", content: ANSWER, cut_after: 41, end: "reset" }]);
     const plain = await scenario();

@@ -265,8 +265,18 @@ describe("stream pass-through", () => {
 });
 
 describe("streams that break after the first content byte", () => {
+  it.each(["reset", "hang"] as const)("complete when they break after the finish reason (%s): the answer was whole", async (end) => {
+    const a = await scenario([{ type: "sse", content: "a whole answer", end }]);
+    const res = await call({ config: chainConfig({ a: provider(a.baseUrl, { stream_idle_timeout_ms: 300 }) }), body: chat({ stream: true }) });
+    const data = await sseData(res);
+    expect(data.at(-1)).toBe("[DONE]");
+    expect(data.slice(0, -1).map((d) => JSON.parse(d).choices[0]?.delta?.content ?? "").join("")).toBe("a whole answer");
+    expect(logs.events().find((e) => e.event === "infer_completed")).toMatchObject({ provider: "a", finish_reason: "stop" });
+  });
+
   it("ends with an OpenAI error event, never a clean [DONE], and logs infer_failed", async () => {
-    const a = await scenario([{ type: "sse", content: "partial answer that breaks", end: "reset" }]);
+    // Cut after its third chunk, before the finish reason: the answer is not whole.
+    const a = await scenario([{ type: "sse", content: "partial answer that breaks", cut_after: 3, end: "reset" }]);
     const b = await scenario();
     const res = await call({ config: chainConfig({ a: provider(a.baseUrl), b: provider(b.baseUrl) }), body: chat({ stream: true }) });
     expect(res.status).toBe(200);
@@ -280,7 +290,7 @@ describe("streams that break after the first content byte", () => {
   });
 
   it("ends with an error event when upstream stalls mid-stream", async () => {
-    const a = await scenario([{ type: "sse", content: "half", end: "hang" }]);
+    const a = await scenario([{ type: "sse", content: "half an answer", cut_after: 3, end: "hang" }]);
     const res = await call({ config: chainConfig({ a: provider(a.baseUrl, { stream_idle_timeout_ms: 300 }) }), body: chat({ stream: true }) });
     const data = await sseData(res);
     expect(JSON.parse(data.at(-1)!).error.type).toBe("timeout_error");
