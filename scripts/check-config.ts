@@ -3,7 +3,7 @@
 // config at its top level, or a JSON file holding the config; default wrangler.toml. `--schema` prints the config's JSON Schema instead.
 import { readFileSync } from "node:fs";
 import { parse as parseToml } from "smol-toml";
-import { z } from "zod";
+import * as z from "zod";
 import { parseRouterConfig, routeParts, RouterConfigSchema, type RouterConfig } from "../shared/config.ts";
 
 export function readConfigFile(path: string): unknown {

@@ -1,6 +1,6 @@
 // The router config (ROUTER_CONFIG): routes, providers, failover policy and error rules.
 // Keys are snake_case; unknown keys are errors so a typo is reported, not ignored.
-import { z } from "zod";
+import * as z from "zod";
 import { DEFAULT_FAILOVER_ON, ERROR_CATEGORIES, KEY_PATTERNS } from "./errors.ts";
 
 const Category = z.enum(ERROR_CATEGORIES);

@@ -1,5 +1,5 @@
 // The OpenAI embeddings wire format: the request the edge and the sidecar accept, and the answer.
-import { z } from "zod";
+import * as z from "zod";
 
 const Tokens = z.array(z.number().int().nonnegative()).min(1);
 

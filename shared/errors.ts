@@ -1,5 +1,7 @@
 // Error categories every provider failure is normalized into, and the OpenAI error body.
-import { z } from "zod";
+import * as z from "zod";
+// Named, not z.core.toDotPath: a reference to the core namespace keeps every zod locale in the bundle.
+import { toDotPath } from "zod/v4/core";
 
 export const ERROR_CATEGORIES = [
   "RateLimit",
@@ -52,7 +54,7 @@ export function openAIError(
 /** A zod error as an OpenAI 400: `param` is the path of the first bad field (`messages[0].role`). */
 export function zodToOpenAIError(error: z.ZodError, prefix = "Invalid request"): OpenAIErrorBody {
   const issue = error.issues[0];
-  const param = issue ? z.core.toDotPath(issue.path) : null;
+  const param = issue ? toDotPath(issue.path) : null;
   const detail = issue ? `${param ? `${param}: ` : ""}${issue.message}` : error.message;
   return openAIError(`${prefix}: ${detail}`, "invalid_request_error", "invalid_value", param || null);
 }

@@ -1,7 +1,7 @@
 // The operation log: one JSON object per line, written by the edge (console.log -> Workers Logs /
 // Logpush) and the sidecar (pino). Every `infer_started` is followed by exactly one terminal event
 // (`infer_completed`, `infer_failed` or `infer_cancelled`) with the same `request_id`.
-import { z } from "zod";
+import * as z from "zod";
 import { ERROR_CATEGORIES } from "./errors.ts";
 
 export const EVENT_NAMES = [

@@ -1,6 +1,6 @@
 // The OpenAI Chat Completions wire format, as both the edge and the sidecar accept and answer it.
 // Request schemas are loose: fields we do not know pass through untouched to the provider.
-import { z } from "zod";
+import * as z from "zod";
 
 const TextPart = z.looseObject({ type: z.literal("text"), text: z.string() });
 const ContentPart = z.looseObject({ type: z.string() });

@@ -1,7 +1,7 @@
 // The OpenAI Responses API request, as the edge accepts it (stateless): the fields it translates
 // onto a chat completion, and a clear 400 naming the param for what needs server state or tools
 // only OpenAI can run. Unknown fields are kept (loose) so the translator can pass chat fields on.
-import { z } from "zod";
+import * as z from "zod";
 
 const unsupported = (what: string) => ({ error: () => what });
 /** An object of a known `type` that InferRouter cannot translate: its own 400, naming it (input[0].content[1]). */

@@ -8,7 +8,7 @@
 // does not know but can express are rewritten: anyOf -> oneOf (what zod's .nullable() and
 // pydantic's Optional produce), definitions -> $defs.
 import type { GbnfJsonSchema } from "node-llama-cpp";
-import { z } from "zod";
+import * as z from "zod";
 import { badRequest } from "./errors.ts";
 
 const UNENFORCED = new Set([

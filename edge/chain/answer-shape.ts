@@ -2,7 +2,9 @@
 // answer is a provider fault (ServerError: the walk fails over and logs it), never a success that
 // the translation back to the client then turns into a 500 or an answer without a vector.
 // Only what the edge and its clients read is checked; everything else passes through as it came.
-import { z } from "zod";
+import * as z from "zod";
+// Named, not z.core.toDotPath: a reference to the core namespace keeps every zod locale in the bundle.
+import { toDotPath } from "zod/v4/core";
 import type { Endpoint } from "../../shared/config.ts";
 
 const ToolCall = z.looseObject({ function: z.looseObject({ name: z.string(), arguments: z.string() }) });
@@ -34,5 +36,5 @@ export function answerProblem(endpoint: Endpoint, body: unknown): string | undef
   const parsed = ANSWERS[endpoint].safeParse(body);
   if (parsed.success) return undefined;
   const issue = parsed.error.issues[0]!;
-  return `upstream answer is malformed: ${z.core.toDotPath(issue.path) || "body"}: ${issue.message}`;
+  return `upstream answer is malformed: ${toDotPath(issue.path) || "body"}: ${issue.message}`;
 }

@@ -2,7 +2,7 @@
 // (`npm run serve`) the daily files are read through the LOGS_DIR disk service and streamed as they
 // are; on Cloudflare there is no such directory, and the answer says where the log goes instead.
 import type { Context } from "hono";
-import { z } from "zod";
+import * as z from "zod";
 import { apiError, type AppEnv } from "../http.ts";
 
 const LogDate = z.iso.date();

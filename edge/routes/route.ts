@@ -2,7 +2,7 @@
 // find the route (of the endpoint's kind) and walk its chain.
 import type { Context } from "hono";
 import { validator } from "hono/validator";
-import type { z } from "zod";
+import type * as z from "zod";
 import { routeEndpoint, routeParts, type Endpoint, type RouterConfig, type Strategy } from "../../shared/config.ts";
 import { zodToOpenAIError } from "../../shared/errors.ts";
 import { walkChain, type ChainRequest } from "../chain/walk.ts";
