@@ -2,12 +2,14 @@
 // deployed Worker as daily files on the free plan (Logpush needs Workers Paid). Runs `wrangler tail
 // --format json`, takes InferRouter's JSON lines out of each tail event's console logs and appends
 // them to `<log-dir>/operations-YYYY-MM-DD.jsonl`, as `npm run serve` does; when tail exits it
-// reconnects with a bounded backoff. Tail is best effort: under heavy load it samples events, and
-// events during a reconnect are not replayed.
+// reconnects with a bounded backoff. It stops instead when reconnecting cannot help: wrangler says
+// the account or the arguments are wrong (exit 1), it exited 0 at once without tailing (--help:
+// exit 0), or MAX_FAILURES connections in a row ended without one event (exit 1). Tail is best
+// effort: under heavy load it samples events, and events during a reconnect are not replayed.
 import { spawn, type ChildProcess } from "node:child_process";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
-import { parseArgs } from "node:util";
+import { parseArgs, stripVTControlCharacters } from "node:util";
 import { DailyLog, isOperationLine } from "./serve/daily-log.ts";
 
 const root = new URL("../", import.meta.url).pathname;
@@ -17,6 +19,16 @@ const FIRST_DELAY_MS = 1_000;
 const MAX_DELAY_MS = 30_000;
 /** A connection that lasted this long counts as healthy: the next reconnect starts from the first delay. */
 const HEALTHY_MS = 60_000;
+/** Connections in a row that end without one event (and before HEALTHY_MS) before it gives up. */
+const MAX_FAILURES = 5;
+/** wrangler's words for a failure that a reconnect cannot fix: no account or token, a bad argument, no such Worker. */
+const FATAL = [/CLOUDFLARE_API_TOKEN/, /Authentication error/i, /Unknown arguments?:/, /Not enough non-option arguments/, /not logged in|wrangler login/i, /does not exist on your account|\[code: 10007\]/];
+
+/** The line of wrangler's output that says reconnecting is pointless, if this is one. */
+export function fatalMessage(line: string): string | undefined {
+  const text = stripVTControlCharacters(line).replace(/^\s*✘\s*\[ERROR\]\s*/, "").trim();
+  return FATAL.some((pattern) => pattern.test(text)) ? text : undefined;
+}
 
 export interface TailEvent {
   logs?: Array<{ message?: unknown[]; level?: string; timestamp?: number }>;
@@ -86,29 +98,50 @@ if (import.meta.main) {
     }
   };
 
+  const stop = (code: number, message: string) => {
+    note(message);
+    log.close();
+    process.exit(code);
+  };
+
   const connect = () => {
     const started = Date.now();
+    let events = 0;
+    let fatal: string | undefined;
+    /** wrangler's other output goes on to stderr, read for the errors a reconnect cannot fix. */
+    const other = (line: string) => {
+      fatal ??= fatalMessage(line);
+      process.stderr.write(`${line}\n`);
+    };
     child = spawn(process.execPath, [wranglerJs, "tail", ...passthrough, "--format", "json"], {
-      stdio: ["ignore", "pipe", "inherit"],
+      stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
     });
     const reader = createInterface({ input: child.stdout!, crlfDelay: Infinity });
-    reader.on("line", eventReader(onEvent, (line) => process.stderr.write(`${line}\n`)));
-    const closed = new Promise((resolve) => reader.once("close", resolve));
+    reader.on("line", eventReader((event) => (events++, onEvent(event)), other));
+    const errors = createInterface({ input: child.stderr!, crlfDelay: Infinity });
+    errors.on("line", other);
+    const closed = Promise.all([new Promise((resolve) => reader.once("close", resolve)), new Promise((resolve) => errors.once("close", resolve))]);
     const exited = new Promise<string>((resolve) => child!.once("exit", (code, signal) => resolve(String(code ?? signal))));
     const done = Promise.all([exited, closed]);
     childDone = done.then(() => undefined);
     void done.then(([code]) => {
       if (stopping) return;
-      failures = Date.now() - started >= HEALTHY_MS ? 0 : failures + 1;
-      const delay = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** (failures - 1));
+      const healthy = events > 0 || Date.now() - started >= HEALTHY_MS;
+      if (fatal) return stop(1, `wrangler tail cannot run: ${fatal} (log in with wrangler login or set CLOUDFLARE_API_TOKEN, check the arguments; not reconnecting)`);
+      if (code === "0" && !healthy) return stop(0, "wrangler tail exited (0) without tailing; not reconnecting");
+      failures = healthy ? 0 : failures + 1;
+      if (failures >= MAX_FAILURES) return stop(1, `wrangler tail ended ${failures} times in a row without delivering an event (last exit ${code}); giving up`);
+      const delay = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** Math.max(0, failures - 1));
       note(`wrangler tail exited (${code}); reconnecting in ${delay / 1000} s`);
       timer = setTimeout(connect, delay);
     });
   };
 
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
-    process.once(signal, () => {
+    // on, not once: a second signal during the stop is ignored rather than killing us with wrangler left running.
+    process.on(signal, () => {
+      if (stopping) return;
       stopping = true;
       clearTimeout(timer);
       if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");

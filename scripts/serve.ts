@@ -1,20 +1,23 @@
-// npm run serve [-- --host --port --config FILE --secrets-dir DIR --state-dir DIR --log-dir DIR]:
+// npm run serve [-- --host --port --config FILE --secrets-dir DIR --state-dir DIR --log-dir DIR
+//   --bundle DIR --grace-ms N]:
 // InferRouter self-hosted on one machine, no Cloudflare account. The Worker is bundled as
-// `wrangler deploy` would and run by plain `workerd serve` (the production runtime, no dev proxy):
-// secrets are files read at request time, Durable Object state lives under --state-dir, and the
-// operation log goes to stdout and to daily files under --log-dir. SIGTERM stops it (exit 0).
+// `wrangler deploy` would (or taken ready-made from --bundle) and run by plain `workerd serve` (the
+// production runtime, no dev proxy): secrets are files read at request time, Durable Object state
+// lives under --state-dir, and the operation log goes to stdout and to daily files under --log-dir.
+// SIGTERM/SIGINT stop it (exit 0), at any point, also during start-up; a second one is ignored.
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { parseRouterConfig, type RouterConfig } from "../shared/config.ts";
 import { readConfigFile, secretNames } from "./check-config.ts";
 import { DailyLog, isOperationLine } from "./serve/daily-log.ts";
-import { supervise } from "./serve/supervisor.ts";
+import { OpenRequests } from "./serve/open-requests.ts";
+import { supervise, type Supervisor } from "./serve/supervisor.ts";
 import { workerdConfig } from "./serve/workerd-config.ts";
-import { startWorkerd } from "./serve/workerd-process.ts";
-import { bundleWorker } from "./serve/worker-project.ts";
+import { DEFAULT_GRACE_MS, startWorkerd, type WorkerdProcess } from "./serve/workerd-process.ts";
+import { readWorkerProject, startBundle, type Bundling, type WorkerProject } from "./serve/worker-project.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 const { values } = parseArgs({
@@ -25,14 +28,50 @@ const { values } = parseArgs({
     "secrets-dir": { type: "string" },
     "state-dir": { type: "string", default: join(root, ".inferrouter/state") },
     "log-dir": { type: "string", default: join(root, ".inferrouter/logs") },
+    bundle: { type: "string" },
+    "grace-ms": { type: "string", default: String(DEFAULT_GRACE_MS) },
   },
 });
 const DOCKER_SECRETS = "/run/secrets";
+const wranglerToml = join(root, "wrangler.toml");
 const note = (message: string) => console.error(`serve: ${message}`);
+
+// What a stop has to undo, filled in as start-up goes on.
+let bundleDir: string | undefined;
+let bundling: Bundling | undefined;
+let supervisor: Supervisor | undefined;
+let log: DailyLog | undefined;
+let stopping = false;
+
+function exit(code: number): never {
+  log?.close();
+  if (bundleDir) rmSync(bundleDir, { recursive: true, force: true });
+  process.exit(code);
+}
 function fail(message: string): never {
   note(message);
-  process.exit(1);
+  exit(1);
 }
+
+const graceMs = Number(values["grace-ms"]);
+if (!Number.isInteger(graceMs) || graceMs < 0) fail(`--grace-ms must be a whole number of milliseconds, not ${values["grace-ms"]}`);
+
+// Installed before anything starts: a signal during bundling kills the bundler and cleans up, and a
+// signal after the first is noted and ignored (the first stop is already under way), so Node's
+// default action (exit 143, workerd left running) never applies.
+function onSignal(signal: NodeJS.Signals) {
+  if (stopping) return note(`${signal} again: already stopping (requests in flight get up to ${graceMs} ms)`);
+  stopping = true;
+  if (supervisor) {
+    note(`${signal}, stopping workerd`);
+    void supervisor.stop(graceMs).then(() => exit(0), () => exit(0));
+  } else {
+    note(`${signal} during start-up: stopping`);
+    bundling?.kill();
+    void (bundling?.project ?? Promise.resolve()).catch(() => undefined).then(() => exit(0));
+  }
+}
+for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, onSignal);
 
 /** The router config from --config, validated before anything starts (a bad one: exit 1 naming the bad path). */
 function routerConfig(path: string): { raw: unknown; config: RouterConfig } {
@@ -64,6 +103,24 @@ function localSecrets(stateDir: string): string {
   return dir;
 }
 
+/** The Worker in `dir`: copied from --bundle (built ahead, e.g. in the image), or bundled now. */
+async function workerIn(dir: string): Promise<WorkerProject | undefined> {
+  if (values.bundle) {
+    const ready = readWorkerProject(wranglerToml, resolve(values.bundle));
+    if (!existsSync(ready.modulePath)) fail(`no bundled Worker at ${ready.modulePath}: build it with wrangler deploy --dry-run --outdir ${values.bundle}`);
+    cpSync(resolve(values.bundle), dir, { recursive: true });
+    return readWorkerProject(wranglerToml, dir);
+  }
+  bundling = startBundle(wranglerToml, dir);
+  note(`bundling the Worker (wrangler deploy --dry-run, pid ${bundling.pid})`);
+  try {
+    return await bundling.project;
+  } catch (error) {
+    if (stopping) return undefined; // killed by a signal: its handler exits
+    fail((error as Error).message);
+  }
+}
+
 const { raw, config } = routerConfig(values.config);
 const stateDir = resolve(values["state-dir"]);
 const logDir = resolve(values["log-dir"]);
@@ -74,46 +131,46 @@ const missing = expected.filter((name) => !existsSync(join(secretsDir, name)));
 if (missing.length) note(`no file in ${secretsDir} for ${missing.join(", ")} (providers without a key are skipped; the files are read at request time)`);
 mkdirSync(stateDir, { recursive: true });
 
-const bundleDir = mkdtempSync(join(tmpdir(), "inferrouter-serve-"));
-const worker = bundleWorker(join(root, "wrangler.toml"), bundleDir);
-worker.vars = { ...worker.vars, ROUTER_CONFIG: raw };
-const configPath = join(bundleDir, "config.capnp");
-writeFileSync(configPath, workerdConfig({ worker, address: `${values.host}:${values.port}`, stateDir, readDirs: { SECRETS_DIR: secretsDir, LOGS_DIR: logDir } }));
-
-const log = new DailyLog(logDir);
-const onConsole = (message: string, level: string) => {
-  if (!isOperationLine(message)) return void process.stderr.write(`workerd: ${level}: ${message}\n`);
-  log.write(message);
-  process.stdout.write(`${message}\n`);
-};
-const host = values.host.includes(":") ? `[${values.host}]` : values.host;
-const supervisor = supervise({
-  port: Number(values.port),
-  log: note,
-  start: (port) => startWorkerd({ configPath, address: `${host}:${port}`, onConsole }),
-});
-
-let exiting = false;
-async function exit(code: number) {
-  if (exiting) return;
-  exiting = true;
-  log.close();
-  rmSync(bundleDir, { recursive: true, force: true });
-  process.exit(code);
+bundleDir = mkdtempSync(join(tmpdir(), "inferrouter-serve-"));
+const worker = await workerIn(bundleDir);
+if (worker && !stopping) {
+  worker.vars = { ...worker.vars, ROUTER_CONFIG: raw };
+  const configPath = join(bundleDir, "config.capnp");
+  writeFileSync(configPath, workerdConfig({ worker, address: `${values.host}:${values.port}`, stateDir, readDirs: { SECRETS_DIR: secretsDir, LOGS_DIR: logDir } }));
+  run(configPath);
 }
-for (const signal of ["SIGTERM", "SIGINT"] as const) {
-  process.once(signal, () => {
-    note(`${signal}, stopping workerd`);
-    void supervisor.stop().then(() => exit(0), () => exit(0));
-  });
-}
-void supervisor.done.then(exit, (error: Error) => {
-  note(error.message);
-  void exit(1);
-});
 
-const port = await supervisor.ready.catch(() => undefined);
-if (port !== undefined) {
-  note(`InferRouter (workerd ${supervisor.current()?.pid}) listening on http://${host}:${port}`);
-  note(`state ${stateDir}, logs ${logDir}/operations-YYYY-MM-DD.jsonl, secrets ${secretsDir}`);
+function run(configPath: string) {
+  const daily = (log = new DailyLog(logDir));
+  const open = new OpenRequests();
+  const emit = (line: string) => {
+    daily.write(line);
+    process.stdout.write(`${line}\n`);
+  };
+  const onConsole = (message: string, level: string) => {
+    if (!isOperationLine(message)) return void process.stderr.write(`workerd: ${level}: ${message}\n`);
+    open.see(message);
+    emit(message);
+  };
+  /** A workerd whose `exited` also ends, in the log, the requests it left open (killed or crashed). */
+  const start = async (address: string): Promise<WorkerdProcess> => {
+    const child = await startWorkerd({ configPath, address, onConsole });
+    const exited = child.exited.then((code) => {
+      if (open.size) note(`workerd exited (${code}) with ${open.size} request(s) open: logging them as infer_cancelled`);
+      const message = stopping ? `ended by serve's shutdown: workerd killed after --grace-ms ${graceMs}` : `workerd exited (${code}) during the request`;
+      for (const line of open.endAll(stopping ? "serve_shutdown" : "workerd_exited", message)) emit(line);
+      return code;
+    });
+    return { ...child, exited, stop: (grace, onForceKill) => child.stop(grace, onForceKill).then(() => exited) };
+  };
+  const host = values.host.includes(":") ? `[${values.host}]` : values.host;
+  supervisor = supervise({ port: Number(values.port), log: note, start: (port) => start(`${host}:${port}`) });
+  void supervisor.done.then(exit, (error: Error) => fail(error.message));
+  void supervisor.ready.then(
+    (port) => {
+      note(`InferRouter (workerd ${supervisor?.current()?.pid}) listening on http://${host}:${port}`);
+      note(`state ${stateDir}, logs ${logDir}/operations-YYYY-MM-DD.jsonl, secrets ${secretsDir}`);
+    },
+    () => undefined,
+  );
 }

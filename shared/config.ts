@@ -245,6 +245,7 @@ export const RouterConfigSchema = z
       });
     }
     checkEndpoints(config, ctx);
+    checkSecretNames(config, ctx);
     for (const [id, provider] of Object.entries(config.providers)) {
       const group = provider.quota_group;
       if (group === undefined) continue;
@@ -297,6 +298,37 @@ function checkEndpoints(config: Pick<RouterConfig, "providers" | "routes">, ctx:
         });
       }
     }
+  }
+}
+
+/** A secret name is one plain file name (self-hosted, a file in the secrets dir): the rule of edge/env.ts. */
+export const SECRET_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+/** Names the edge itself holds: the client and admin keys, and its bindings. Never a provider's or a client's secret. */
+export const RESERVED_SECRET_NAMES: ReadonlySet<string> = new Set(["PROXY_API_KEYS", "ADMIN_API_KEYS", "QUOTA", "SECRETS_DIR", "LOGS_DIR", "ROUTER_CONFIG"]);
+const PROVIDER_SECRET_KEYS = ["api_key_secret", "access_client_id_secret", "access_client_secret_secret"] as const;
+
+/**
+ * Every *_secret names a plain file name, none names the edge's own keys or bindings (a provider
+ * given ADMIN_API_KEYS would send the admin key upstream), and a client's key secret is no
+ * provider's secret (a client key would be an upstream key, or the other way round).
+ */
+function checkSecretNames(config: Pick<RouterConfig, "providers" | "clients">, ctx: z.core.$RefinementCtx<unknown>) {
+  const providerSecrets = new Set<string>();
+  const check = (path: PropertyKey[], name: string) => {
+    if (!SECRET_NAME.test(name)) ctx.addIssue({ code: "custom", path, message: `"${name}" is not a plain secret name (letters, digits, _ . -, not starting with . or -; no path)` });
+    else if (RESERVED_SECRET_NAMES.has(name)) ctx.addIssue({ code: "custom", path, message: `"${name}" is the edge's own (client keys, admin keys or a binding): name a secret of its own` });
+  };
+  for (const [id, provider] of Object.entries(config.providers)) {
+    for (const key of PROVIDER_SECRET_KEYS) {
+      const name = provider[key];
+      if (name === undefined) continue;
+      check(["providers", id, key], name);
+      providerSecrets.add(name);
+    }
+  }
+  for (const [client, { key_secret }] of Object.entries(config.clients)) {
+    check(["clients", client, "key_secret"], key_secret);
+    if (providerSecrets.has(key_secret)) ctx.addIssue({ code: "custom", path: ["clients", client, "key_secret"], message: `"${key_secret}" is also a provider's secret: a client key must not be an upstream key` });
   }
 }
 

@@ -1,6 +1,6 @@
 // Keeps one workerd running: a crash is restarted at once on the same port, at most `maxRestarts`
 // times in `windowMs` (then it gives up, exit code 1); every restart is logged. stop() ends it.
-import type { WorkerdProcess } from "./workerd-process.ts";
+import { DEFAULT_GRACE_MS, type WorkerdProcess } from "./workerd-process.ts";
 
 export interface SupervisorOptions {
   /** Starts workerd on `port` (0: any free port, first start only). */
@@ -18,7 +18,8 @@ export interface Supervisor {
   done: Promise<number>;
   /** The workerd now running (its pid changes on a restart). */
   current(): WorkerdProcess | undefined;
-  stop(): Promise<number>;
+  /** Stops workerd (SIGKILL after `graceMs`, logged) and resolves with `done`'s code. */
+  stop(graceMs?: number): Promise<number>;
 }
 
 export function supervise(options: SupervisorOptions): Supervisor {
@@ -63,10 +64,10 @@ export function supervise(options: SupervisorOptions): Supervisor {
     ready,
     done,
     current: () => running,
-    stop: async () => {
+    stop: async (graceMs = DEFAULT_GRACE_MS) => {
       stopping = true;
       await ready.catch(() => undefined);
-      await running?.stop();
+      await running?.stop(graceMs, () => options.log(`workerd still running ${graceMs} ms after SIGTERM (--grace-ms): killing it (SIGKILL); requests still open get an infer_cancelled line (reason serve_shutdown)`));
       return done;
     },
   };

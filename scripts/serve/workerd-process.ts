@@ -8,14 +8,20 @@ import type { Readable } from "node:stream";
 const root = new URL("../../", import.meta.url).pathname;
 export const WORKERD = `${root}node_modules/workerd/bin/workerd`;
 
+/** How long a stop lets requests in flight finish before SIGKILL: a local generation can take this long. */
+export const DEFAULT_GRACE_MS = 30_000;
+
 export interface WorkerdProcess {
   child: ChildProcess;
   pid: number;
   port: number;
   /** Resolves with the exit code (or the signal's name) once workerd has exited and its output is read. */
   exited: Promise<number | string>;
-  /** SIGTERM, SIGKILL after `graceMs`; resolves when the process is gone and every line was handed on. */
-  stop(graceMs?: number): Promise<number | string>;
+  /**
+   * SIGTERM, then SIGKILL after `graceMs` (calling `onForceKill` first); resolves when the process
+   * is gone and every line was handed on.
+   */
+  stop(graceMs?: number, onForceKill?: () => void): Promise<number | string>;
 }
 
 export interface WorkerdOptions {
@@ -68,10 +74,13 @@ export async function startWorkerd(options: WorkerdOptions): Promise<WorkerdProc
     child.once("error", reject);
     void exited.then((code) => reject(new Error(`workerd exited (${code}) before it listened`)));
   });
-  const stop = async (graceMs = 8_000) => {
+  const stop = async (graceMs = DEFAULT_GRACE_MS, onForceKill?: () => void) => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+      const timer = setTimeout(() => {
+        onForceKill?.();
+        child.kill("SIGKILL");
+      }, graceMs);
       await exited;
       clearTimeout(timer);
     }

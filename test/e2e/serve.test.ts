@@ -2,22 +2,32 @@
 // state on disk, daily log files, a supervisor that restarts a crashed workerd, and SIGTERM that
 // ends everything with exit code 0. Providers are the scripted fake provider.
 import { spawnSync } from "node:child_process";
-import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startFakeProvider, type FakeProvider } from "../support/fake-provider.ts";
 import type { RecordedCall } from "../support/fake-provider-protocol.ts";
-import { alive, serveDirs, startServe, type ServeDirs } from "../support/serve-process.ts";
+import { startProcess } from "../../scripts/processes.ts";
+import { bundleWorker } from "../../scripts/serve/worker-project.ts";
+import { alive, removeServeDirs, serveDirs, startServe, type ServeDirs } from "../support/serve-process.ts";
 
+const root = new URL("../../", import.meta.url).pathname;
 const CLIENT = "sk-serve-client";
 const ADMIN = "sk-serve-admin";
 let fake: FakeProvider;
+/** The Worker bundled once, for the tests that start serve with --bundle (as the edge image does). */
+let bundle: string;
 
 beforeAll(async () => {
   fake = await startFakeProvider();
+  bundle = mkdtempSync(join(tmpdir(), "inferrouter-serve-test-bundle-"));
+  bundleWorker(join(root, "wrangler.toml"), bundle);
 });
 afterAll(async () => {
   await fake?.close();
+  removeServeDirs();
+  if (bundle) rmSync(bundle, { recursive: true, force: true });
 });
 
 function setup(id: string, extra: Record<string, unknown> = {}): ServeDirs {
@@ -35,6 +45,17 @@ const chat = (url: string, key = CLIENT, stream = false) =>
     body: JSON.stringify({ model: "default", stream, messages: [{ role: "user", content: "hi" }] }),
   });
 
+const script = (id: string, steps: unknown[]) => fetch(`${fake.url}/_script/${id}`, { method: "POST", body: JSON.stringify({ steps }) });
+const quota = async (url: string) =>
+  (await (await fetch(`${url}/v1/quota`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as {
+    providers: Record<string, { requests_today: number; cooldown_until: string | null; circuit: { state: string; open_until: string | null } }>;
+  };
+/** A fresh TMPDIR for serve, to see that it leaves nothing there. */
+const freshTmp = () => {
+  const dir = join(serveDirs({}, {}).dir, "tmp");
+  mkdirSync(dir);
+  return dir;
+};
 const calls = async (id: string) => (await (await fetch(`${fake.url}/_calls/${id}`)).json()) as RecordedCall[];
 const eventLines = (output: string) => output.split("\n").filter((line) => line.startsWith('{"ts"'));
 
@@ -165,6 +186,113 @@ describe("npm run serve", () => {
     expect(await stopped).toBe(0);
     const file = readdirSync(dirs.logs).map((name) => readFileSync(join(dirs.logs, name), "utf8")).join("");
     expect(file).toMatch(/"event":"infer_completed".*"stream":true/);
+  });
+
+  it("keeps cool-downs and open circuits across a restart: neither provider is called again", async () => {
+    const providers = {
+      cool: { type: "openai_compatible", base_url: `${fake.url}/s/cool/v1`, model: "m", api_key_secret: "UPSTREAM_KEY", retries: 0, requests_per_day: 1000 },
+      trip: { type: "openai_compatible", base_url: `${fake.url}/s/trip/v1`, model: "m", api_key_secret: "UPSTREAM_KEY", retries: 0, requests_per_day: 1000, breaker_cooldown_ms: 600_000 },
+    };
+    const dirs = serveDirs({ routes: { default: ["cool"], trip: ["trip"] }, providers }, { PROXY_API_KEYS: CLIENT, ADMIN_API_KEYS: ADMIN, UPSTREAM_KEY: "sk-upstream-1" });
+    await script("cool", [{ type: "json", status: 429, headers: { "retry-after": "600" }, body: { error: { message: "slow down" } } }]);
+    await script("trip", [{ type: "json", status: 500, body: { error: { message: "down" } } }]);
+    const ask = (url: string, model: string) =>
+      fetch(`${url}/v1/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${CLIENT}`, "content-type": "application/json" }, body: JSON.stringify({ model, messages: [{ role: "user", content: "hi" }] }) });
+    let serve = await startServe(dirs, { bundle });
+    let before: Awaited<ReturnType<typeof quota>>;
+    try {
+      expect((await ask(serve.url, "default")).status).toBe(429);
+      // breaker_failures (default 2) server errors open the circuit.
+      for (let i = 0; i < 2; i++) expect((await ask(serve.url, "trip")).status).toBe(503);
+      before = await quota(serve.url);
+      expect(Date.parse(before.providers.cool!.cooldown_until!)).toBeGreaterThan(Date.now() + 500_000);
+      expect(before.providers.trip!.circuit.state).toBe("open");
+    } finally {
+      expect(await serve.stop()).toBe(0);
+    }
+    serve = await startServe(dirs, { bundle });
+    try {
+      const after = await quota(serve.url);
+      expect(after.providers.cool!.cooldown_until).toBe(before.providers.cool!.cooldown_until);
+      expect(after.providers.trip!.circuit).toEqual(before.providers.trip!.circuit);
+      expect((await ask(serve.url, "default")).status).toBe(429);
+      expect((await ask(serve.url, "trip")).status).toBe(503);
+      expect(await calls("cool")).toHaveLength(1);
+      expect(await calls("trip")).toHaveLength(2);
+    } finally {
+      expect(await serve.stop()).toBe(0);
+    }
+  });
+
+  it("ignores a second SIGTERM during the stop: the slow request finishes, exit 0, workerd gone", async () => {
+    const dirs = setup("twice");
+    await script("twice", [{ type: "json", delay_ms: 2_000, body: { id: "x", object: "chat.completion", created: 1, model: "m", choices: [{ index: 0, message: { role: "assistant", content: "slow" }, finish_reason: "stop" }] } }]);
+    const serve = await startServe(dirs, { bundle });
+    const exited = new Promise<number | null>((resolve) => serve.child.once("exit", resolve));
+    const answer = chat(serve.url);
+    await vi.waitFor(() => expect(serve.output()).toContain('"event":"infer_started"'), { timeout: 5_000, interval: 50 });
+    serve.child.kill("SIGTERM");
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    serve.child.kill("SIGTERM");
+    const res = await answer;
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { choices: Array<{ message: { content: string } }> }).choices[0]!.message.content).toBe("slow");
+    expect(await exited).toBe(0);
+    expect(alive(serve.workerdPid)).toBe(false);
+    expect(serve.output()).toContain("serve: SIGTERM again: already stopping");
+    const file = readdirSync(dirs.logs).map((name) => readFileSync(join(dirs.logs, name), "utf8")).join("");
+    expect(file).toContain('"event":"infer_completed"');
+  });
+
+  it("kills workerd after --grace-ms, says so, and ends each request still open with an infer_cancelled line", async () => {
+    const dirs = setup("graceless");
+    await script("graceless", [{ type: "json", delay_ms: 20_000, body: {} }]);
+    const serve = await startServe(dirs, { bundle, args: ["--grace-ms", "300"] });
+    const answer = chat(serve.url).then((res) => res.text()).then(() => "answered", () => "cut");
+    await vi.waitFor(() => expect(serve.output()).toContain('"event":"infer_started"'), { timeout: 5_000, interval: 50 });
+    expect(await serve.stop()).toBe(0);
+    expect(await answer).toBe("cut");
+    expect(alive(serve.workerdPid)).toBe(false);
+    expect(serve.output()).toContain("workerd still running 300 ms after SIGTERM (--grace-ms): killing it (SIGKILL)");
+    const events = readdirSync(dirs.logs).flatMap((name) => readFileSync(join(dirs.logs, name), "utf8").trim().split("\n")).map((line) => JSON.parse(line) as Record<string, unknown>);
+    const started = events.filter((e) => e.event === "infer_started");
+    expect(started).toHaveLength(1);
+    const ends = events.filter((e) => e.request_id === started[0]!.request_id && /^infer_(completed|failed|cancelled)$/.test(String(e.event)));
+    expect(ends).toEqual([expect.objectContaining({ event: "infer_cancelled", reason: "serve_shutdown", route: "default", source: "edge", message: expect.stringContaining("--grace-ms 300") })]);
+    // The same line went to stdout.
+    expect(eventLines(serve.output()).some((line) => line.includes('"reason":"serve_shutdown"'))).toBe(true);
+  });
+
+  it("SIGTERM while it bundles: the bundler is stopped, its temp dir removed, exit 0", async () => {
+    const tmp = freshTmp();
+    const dirs = setup("early");
+    const args = ["scripts/serve.ts", "--port", "0", "--config", dirs.config, "--secrets-dir", dirs.secrets, "--state-dir", dirs.state, "--log-dir", dirs.logs];
+    const serve = await startProcess(process.execPath, args, { ready: /bundling the Worker \(wrangler deploy --dry-run, pid (\d+)\)/, timeoutMs: 30_000, cwd: root, env: { TMPDIR: tmp } });
+    const bundler = Number(serve.match[1]);
+    expect(alive(bundler)).toBe(true);
+    expect(await serve.stop()).toBe(0);
+    expect(alive(bundler)).toBe(false);
+    expect(serve.output()).toContain("serve: SIGTERM during start-up: stopping");
+    expect(serve.output()).not.toContain("listening");
+    expect(readdirSync(tmp)).toEqual([]);
+  });
+
+  it("a failed bundle is one serve: line with wrangler's message (no colours, no stack), exit 1, no temp dir left", () => {
+    const tmp = freshTmp();
+    const dirs = setup("nobundle");
+    const failing = join(dirs.dir, "failing-wrangler.mjs");
+    writeFileSync(failing, `process.stderr.write("\\x1b[31m✘ \\x1b[41;31m[\\x1b[41;97mERROR\\x1b[41;31m]\\x1b[0m \\x1b[1mA permission error occurred while accessing the file system.\\x1b[0m\\n\\n  Affected path: /app/.wrangler/tmp\\n"); process.exitCode = 1;\n`);
+    const run = spawnSync(process.execPath, ["scripts/serve.ts", "--port", "0", "--config", dirs.config, "--secrets-dir", dirs.secrets, "--state-dir", dirs.state, "--log-dir", dirs.logs], {
+      encoding: "utf8",
+      cwd: root,
+      env: { ...process.env, TMPDIR: tmp, INFERROUTER_WRANGLER_JS: failing },
+    });
+    expect(run.status).toBe(1);
+    const lines = run.stderr.trim().split("\n");
+    expect(lines.at(-1)).toBe("serve: bundling the Worker failed (wrangler 1): ✘ [ERROR] A permission error occurred while accessing the file system. Affected path: /app/.wrangler/tmp");
+    expect(run.stderr).not.toContain("\x1b");
+    expect(run.stderr).not.toMatch(/^\s+at /m);
+    expect(readdirSync(tmp)).toEqual([]);
   });
 
   it("refuses to start, saying why, with an invalid config or without the secrets dir", () => {

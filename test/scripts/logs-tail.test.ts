@@ -1,10 +1,11 @@
 // npm run logs:tail on recorded `wrangler tail --format json` output: a stand-in wrangler plays
 // one recording per connection and exits, so the reconnect is exercised too.
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
-import { eventReader, operationLines, type TailEvent } from "../../scripts/logs-tail.ts";
+import { eventReader, fatalMessage, operationLines, type TailEvent } from "../../scripts/logs-tail.ts";
 import { startProcess } from "../../scripts/processes.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
@@ -48,6 +49,53 @@ describe("npm run logs:tail", () => {
     expect(tail.output()).toContain("wrangler tail exited (0); reconnecting in 1 s");
     expect(tail.output()).toContain("under heavy load Cloudflare samples the events");
     expect(tail.output()).toContain("tail says: Tail is currently in sampling mode");
+  });
+
+  /** logs:tail run to its end against the fake wrangler that plays no recording. */
+  const runFailing = (env: Record<string, string>, args: string[] = ["inferrouter"]) => {
+    const dir = mkdtempSync(join(tmpdir(), "logs-tail-"));
+    const runs = join(dir, "runs.txt");
+    const result = spawnSync(process.execPath, [join(root, "scripts/logs-tail.ts"), ...args, "--log-dir", join(dir, "logs")], {
+      cwd: root,
+      encoding: "utf8",
+      timeout: 60_000,
+      env: { ...process.env, INFERROUTER_WRANGLER_JS: join(fixtures, "fake-wrangler.ts"), FAKE_WRANGLER_RUNS: runs, FAKE_WRANGLER_PLAY: "0", ...env },
+    });
+    return { ...result, runs: readFileSync(runs, "utf8").trim().split("\n").length };
+  };
+
+  it("stops at once (exit 1, saying why) when wrangler says there is no account or an argument is wrong", () => {
+    const noAccount = runFailing({ FAKE_WRANGLER_STDERR: "In a non-interactive environment, it's necessary to set a CLOUDFLARE_API_TOKEN environment variable for wrangler to work." });
+    expect(noAccount.status).toBe(1);
+    expect(noAccount.runs).toBe(1);
+    expect(noAccount.stderr).toContain("logs:tail: wrangler tail cannot run: In a non-interactive environment, it's necessary to set a CLOUDFLARE_API_TOKEN");
+    expect(noAccount.stderr).not.toContain("reconnecting in");
+    const badArgument = runFailing({ FAKE_WRANGLER_STDERR: "Unknown argument: bogus" }, ["inferrouter", "--bogus"]);
+    expect(badArgument.status).toBe(1);
+    expect(badArgument.runs).toBe(1);
+    expect(badArgument.stderr).toContain("wrangler tail cannot run: Unknown argument: bogus");
+  });
+
+  it("stops with exit 0 when wrangler exits 0 without tailing (--help)", () => {
+    const help = runFailing({ FAKE_WRANGLER_CODE: "0" }, ["--help"]);
+    expect(help.status).toBe(0);
+    expect(help.runs).toBe(1);
+    expect(help.stderr).toContain("wrangler tail exited (0) without tailing; not reconnecting");
+  });
+
+  it("gives up (exit 1) after 5 connections in a row that end without an event", () => {
+    const down = runFailing({ FAKE_WRANGLER_STDERR: "Unable to resolve Cloudflare's API hostname (api.cloudflare.com or dash.cloudflare.com)." });
+    expect(down.status).toBe(1);
+    expect(down.runs).toBe(5);
+    expect(down.stderr).toContain("reconnecting in 8 s");
+    expect(down.stderr).toContain("wrangler tail ended 5 times in a row without delivering an event (last exit 1); giving up");
+  }, 60_000);
+
+  it("recognises wrangler's errors that a reconnect cannot fix, and only those", () => {
+    expect(fatalMessage("\x1b[31m✘ \x1b[41;31m[\x1b[41;97mERROR\x1b[41;31m]\x1b[0m \x1b[1mAuthentication error [code: 10000]\x1b[0m")).toBe("Authentication error [code: 10000]");
+    expect(fatalMessage("✘ [ERROR] This Worker does not exist on your account. [code: 10007]")).toContain("does not exist");
+    expect(fatalMessage("✘ [ERROR] Unable to resolve Cloudflare's API hostname")).toBeUndefined();
+    expect(fatalMessage("Connected to inferrouter, waiting for logs...")).toBeUndefined();
   });
 
   it("reads indented and one-line events and passes other output on", () => {
