@@ -9,7 +9,8 @@ const root = new URL("../../", import.meta.url).pathname;
 export const WORKERD = `${root}node_modules/workerd/bin/workerd`;
 
 /** How long a stop lets requests in flight finish before SIGKILL: a local generation can take this long. */
-export const DEFAULT_GRACE_MS = 30_000;
+// Under 10 s, so a `docker stop` (10 s by default) ends serve itself, not a SIGKILL; compose raises it for local generations.
+export const DEFAULT_GRACE_MS = 8_000;
 
 export interface WorkerdProcess {
   child: ChildProcess;
