@@ -218,16 +218,24 @@ export class QuotaClient {
   circuitFailure(providerId: string, provider: ProviderConfig, kind: FailureKind): void {
     const { name, member, circuitKey, limits } = this.ref(providerId, provider);
     const settings = breakerSettings(provider);
+    unresetFailures.add(circuitKey);
     if (!limits) {
       let circuit = localCircuits.get(circuitKey);
       if (!circuit) localCircuits.set(circuitKey, (circuit = closedCircuit()));
+      const openBefore = circuit.openUntil;
       circuitFailure(circuit, kind, Date.now(), settings);
+      // No tracker decides this circuit; its tracker only shows it in /v1/quota, so it hears of each
+      // opening (a write there costs time), not of every failure.
+      if (circuit.openUntil !== openBefore) {
+        const shown = { ...circuit };
+        this.background(providerId, () => this.tracker(name).showCircuit(shown));
+      }
+      return;
     }
-    unresetFailures.add(circuitKey);
     this.background(providerId, async () => {
       const report = await this.tracker(name).circuitFailure(kind, settings, member);
       // The tracker opened it: later requests here skip the provider without an RPC.
-      if (limits && report.open_until && report.state === "open") {
+      if (report.open_until && report.state === "open") {
         denials.set(circuitKey, { reason: "circuit_open", retryAt: Date.parse(report.open_until) });
       }
     });

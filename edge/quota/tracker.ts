@@ -13,7 +13,16 @@
 // in it, passed as `member`), and a client's (its own limits, no circuit in use).
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env.ts";
-import { circuitFailure, circuitReport, circuitSuccess, closedCircuit, type BreakerSettings, type CircuitReport, type FailureKind } from "./circuit.ts";
+import {
+  circuitFailure,
+  circuitReport,
+  circuitSuccess,
+  closedCircuit,
+  type BreakerSettings,
+  type CircuitReport,
+  type CircuitState,
+  type FailureKind,
+} from "./circuit.ts";
 import {
   admit,
   coolDown,
@@ -143,6 +152,13 @@ export class QuotaTracker extends DurableObject<Env> {
       const circuit = this.circuitOf(member);
       circuitFailure(circuit, kind, now, settings);
       return circuitReport(circuit, now);
+    });
+  }
+
+  /** The circuit as an isolate holds it, for a provider without limits (whose circuit no tracker decides): shown in /v1/quota. */
+  showCircuit(circuit: CircuitState): void {
+    this.change((state) => {
+      state.circuit = { ...circuit };
     });
   }
 

@@ -132,7 +132,7 @@ describe("streams", () => {
 
   it("a stream that ends well closes the circuit", async () => {
     const flaky = await scenario({ steps: [{ type: "json", status: 500, body: { error: { message: "blip" } } }], after: "success" });
-    const config = chainConfig({ flaky: provider(flaky.baseUrl, { retries: 0 }) });
+    const config = chainConfig({ flaky: provider(flaky.baseUrl, { retries: 0, requests_per_day: 1000 }) });
     await call({ config });
     expect((await circuitOf(config, "flaky")).failures).toBe(1);
     const res = await call({ config, body: chat({ stream: true }) });
