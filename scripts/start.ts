@@ -26,13 +26,18 @@ function readVars(path: string): Map<string, string | undefined> {
   return new Map(existsSync(path) ? Object.entries(parseEnv(readFileSync(path, "utf8"))) : []);
 }
 
-/** First run: a random local client key and sidecar token, and a place for provider keys. */
-function ensureDevVars(path: string): { proxyKey: string; sidecarToken: string } {
+/** First run: a random local client key, admin key and sidecar token, and a place for provider keys. */
+function ensureDevVars(path: string): { proxyKey: string; adminKey: string; sidecarToken: string } {
   const vars = readVars(path);
   const added: string[] = [];
   if (!vars.get("PROXY_API_KEYS")) {
     vars.set("PROXY_API_KEYS", `sk-local-${randomBytes(18).toString("base64url")}`);
     added.push(`PROXY_API_KEYS=${vars.get("PROXY_API_KEYS")}`);
+  }
+  if (!vars.get("ADMIN_API_KEYS")) {
+    // For /v1/quota, /v1/providers/health and the status page.
+    vars.set("ADMIN_API_KEYS", `sk-admin-${randomBytes(18).toString("base64url")}`);
+    added.push(`ADMIN_API_KEYS=${vars.get("ADMIN_API_KEYS")}`);
   }
   if (!vars.get("SIDECAR_TOKEN")) {
     vars.set("SIDECAR_TOKEN", randomBytes(24).toString("base64url"));
@@ -45,9 +50,10 @@ function ensureDevVars(path: string): { proxyKey: string; sidecarToken: string }
       : "";
     const before = fresh ? "" : readFileSync(path, "utf8").replace(/\n?$/, "\n");
     writeFileSync(path, `${before}${header}${added.join("\n")}\n`, { mode: 0o600 });
-    console.log(`wrote ${added.map((line) => line.split("=")[0]).join(" and ")} to ${path}`);
+    console.log(`wrote ${added.map((line) => line.split("=")[0]).join(", ")} to ${path}`);
   }
-  return { proxyKey: vars.get("PROXY_API_KEYS")!.split(",")[0]!.trim(), sidecarToken: vars.get("SIDECAR_TOKEN")! };
+  const first = (name: string) => vars.get(name)!.split(",")[0]!.trim();
+  return { proxyKey: first("PROXY_API_KEYS"), adminKey: first("ADMIN_API_KEYS"), sidecarToken: vars.get("SIDECAR_TOKEN")! };
 }
 
 async function ensureModel(stateDir: string): Promise<string> {
@@ -78,7 +84,7 @@ function relay(running: Running, prefix: string) {
 const stateDir = resolve(values["state-dir"]);
 const devVars = resolve(values["dev-vars"]);
 mkdirSync(join(stateDir, "secrets"), { recursive: true, mode: 0o700 });
-const { proxyKey, sidecarToken } = ensureDevVars(devVars);
+const { proxyKey, adminKey, sidecarToken } = ensureDevVars(devVars);
 writeFileSync(join(stateDir, "secrets", "sidecar_token"), `${sidecarToken}\n`, { mode: 0o600 });
 const model = await ensureModel(stateDir);
 
@@ -120,6 +126,7 @@ try {
   console.log(`
 InferRouter is running at ${url}/v1 (the sidecar at ${sidecar.url}, model ${model})
 Client key: ${proxyKey}
+Status page: ${url}/status (admin key: ${adminKey})
 
   curl ${url}/v1/chat/completions -H "authorization: Bearer ${proxyKey}" \\
     -H "content-type: application/json" -d '{"model":"default","messages":[{"role":"user","content":"Hello"}]}'

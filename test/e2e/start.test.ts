@@ -29,6 +29,11 @@ describe("npm start", () => {
       expect(res.headers.get("x-inferrouter-provider")).toBe("local");
       const body = (await res.json()) as { choices: Array<{ message: { content: string } }> };
       expect(body.choices[0]!.message.content.length).toBeGreaterThan(0);
+      // An admin key for the status page and /v1/quota, written and printed on the first run.
+      const adminKey = /Status page: \S+ \(admin key: (\S+)\)/.exec(start.output())?.[1];
+      expect(adminKey).toMatch(/^sk-admin-/);
+      expect(readFileSync(devVars, "utf8")).toContain(`ADMIN_API_KEYS=${adminKey}`);
+      expect((await fetch(`${start.url}/v1/quota`, { headers: { authorization: `Bearer ${adminKey}` } })).status).toBe(200);
     } finally {
       start.child.kill("SIGINT");
     }
