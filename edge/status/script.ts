@@ -107,7 +107,11 @@ export const statusScript = `
     byId("forget").hidden = false;
     byId("board").hidden = false;
     notice("");
-    render(body);
+    try {
+      render(body);
+    } catch (error) {
+      return retry("Could not draw /v1/quota's answer (" + error.message + "); retrying every " + REFRESH_MS / 1000 + " s.");
+    }
     timer = setTimeout(load, REFRESH_MS);
   }
   function retry(message) {
@@ -118,25 +122,39 @@ export const statusScript = `
   // --- providers --------------------------------------------------------------------------------
   const STATE_TEXT = { serving: "serving", half_open: "circuit half-open", limited: "limit reached", cooldown: "cooling down", open: "circuit open", missing: "key missing" };
 
-  /** What a person needs first: can this provider take a request now, and if not, until when. */
-  function stateOf(p, now) {
+  /** Whether an allowance (a provider's own, or its quota group's) lets a request through now. */
+  function allowanceState(a, now, whose) {
+    if (a.cooldown_until && Date.parse(a.cooldown_until) > now) {
+      return { kind: "cooldown", until: a.cooldown_until, detail: a.cooldown_reason ? "reason: " + a.cooldown_reason : whose };
+    }
+    if (full(a.requests_today, a.requests_per_day) || full(a.tokens_today, a.tokens_per_day)) {
+      return { kind: "limited", until: a.next_reset, detail: (whose ? whose + ": " : "") + "today's allowance is used up" };
+    }
+    if (full(a.requests_last_minute, a.requests_per_minute) || full(a.tokens_last_minute, a.tokens_per_minute)) {
+      return { kind: "limited", detail: (whose ? whose + ": " : "") + "the last minute's allowance is used up" };
+    }
+    return null;
+  }
+
+  /**
+   * What a person needs first: can this provider take a request now, and if not, until when. A
+   * member of a quota group is out when the group is: its own counts are its share of the group's.
+   */
+  function stateOf(p, now, group) {
     const circuit = p.circuit || null;
     if (p.key === "missing") return { kind: "missing", detail: "its api_key_secret is not set, so it is skipped" };
     if (circuit && circuit.state === "open") {
       return { kind: "open", until: circuit.open_until, detail: isSet(circuit.failures) ? circuit.failures + " failures in a row" : "" };
     }
-    if (p.cooldown_until && Date.parse(p.cooldown_until) > now) {
-      return { kind: "cooldown", until: p.cooldown_until, detail: p.cooldown_reason ? "reason: " + p.cooldown_reason : "" };
-    }
+    const own = allowanceState(p, now, "");
+    if (own && own.kind === "cooldown") return own;
     if (circuit && circuit.state === "half_open") return { kind: "half_open", detail: "trying one request to see if it recovered" };
-    if (full(p.requests_today, p.requests_per_day) || full(p.tokens_today, p.tokens_per_day)) {
-      return { kind: "limited", until: p.next_reset, detail: "today's allowance is used up" };
-    }
-    if (full(p.requests_last_minute, p.requests_per_minute) || full(p.tokens_last_minute, p.tokens_per_minute)) {
-      return { kind: "limited", detail: "the last minute's allowance is used up" };
-    }
-    return { kind: "serving", detail: "" };
+    return (group && allowanceState(group, now, "group " + p.quota_group)) || own || { kind: "serving", detail: "" };
   }
+
+  /** Limits the provider (or its group) sets: without any, nothing counts its requests. */
+  const LIMIT_FIELDS = ["requests_per_day", "requests_per_minute", "tokens_per_day", "tokens_per_minute"];
+  const hasLimits = (a) => LIMIT_FIELDS.some((field) => isSet(a[field]));
 
   function bar(metric, label, used, limit) {
     const track = el("div", { class: "track" + (isSet(limit) ? "" : " unlimited"), role: "meter", "aria-label": label,
@@ -159,8 +177,8 @@ export const statusScript = `
     return el("p", { class: "reset" }, "Daily counts reset ", timeEl(iso, inZone(iso, zone || "UTC")), named + ", in " + span(Date.parse(iso) - now));
   }
 
-  function providerCard(id, p, now) {
-    const state = stateOf(p, now);
+  function providerCard(id, p, now, group) {
+    const state = stateOf(p, now, group);
     const label = el("span", { class: "state " + state.kind }, STATE_TEXT[state.kind]);
     if (state.until) label.append(" until ", timeEl(state.until, clock(state.until)));
     const detail = [state.until ? "in " + span(Date.parse(state.until) - now) : "", state.detail].filter(Boolean).join(" \\u00b7 ");
@@ -170,16 +188,22 @@ export const statusScript = `
       el("p", { class: "meta" }, meta),
       label,
       detail ? el("p", { class: "state-detail" }, detail) : null,
-      bar("requests_today", "Requests today", p.requests_today, p.requests_per_day),
-      bar("requests_last_minute", "Requests, last minute", p.requests_last_minute, p.requests_per_minute),
-      bar("tokens_today", "Tokens today", p.tokens_today, p.tokens_per_day),
-      bar("tokens_last_minute", "Tokens, last minute", p.tokens_last_minute, p.tokens_per_minute),
+      ...(hasLimits(p) || group
+        ? [
+            bar("requests_today", "Requests today", p.requests_today, p.requests_per_day),
+            bar("requests_last_minute", "Requests, last minute", p.requests_last_minute, p.requests_per_minute),
+            bar("tokens_today", "Tokens today", p.tokens_today, p.tokens_per_day),
+            bar("tokens_last_minute", "Tokens, last minute", p.tokens_last_minute, p.tokens_per_minute),
+          ]
+        : [el("p", { class: "uncounted" }, "No limits set: its requests are not counted (no tracker call).")]),
       resetLine(p.next_reset, p.daily_reset_tz, now));
   }
 
   // --- groups, clients, recent events -----------------------------------------------------------
+  /** A table that scrolls on its own on a narrow screen, so the page itself never does. */
   function table(headings, rows) {
-    return el("table", {}, el("thead", {}, el("tr", {}, headings.map((h) => el("th", {}, h)))), el("tbody", {}, rows));
+    return el("div", { class: "table-scroll" },
+      el("table", {}, el("thead", {}, el("tr", {}, headings.map((h) => el("th", {}, h)))), el("tbody", {}, rows)));
   }
   const cell = (...content) => el("td", {}, content);
 
@@ -188,15 +212,17 @@ export const statusScript = `
       Object.entries(groups).map(([name, g]) => {
         const members = g.providers || [];
         const zone = (members.map((id) => (providers[id] || {}).daily_reset_tz).find(Boolean)) || "UTC";
-        const cooling = g.cooldown_until && Date.parse(g.cooldown_until) > now;
-        return el("tr", { "data-group": name },
+        const state = allowanceState(g, now, "") || { kind: "serving" };
+        const label = el("span", { class: "state " + state.kind }, STATE_TEXT[state.kind]);
+        if (state.until) label.append(" until ", timeEl(state.until, clock(state.until)));
+        return el("tr", { "data-group": name, "data-state": state.kind },
           cell(el("strong", {}, name)), cell(members.join(", ")),
           cell(bar("requests_today", "Requests today", g.requests_today, g.requests_per_day)),
           cell(bar("requests_last_minute", "Requests, last minute", g.requests_last_minute, g.requests_per_minute)),
           cell(bar("tokens_today", "Tokens today", g.tokens_today, g.tokens_per_day)),
           cell(bar("tokens_last_minute", "Tokens, last minute", g.tokens_last_minute, g.tokens_per_minute)),
           cell(g.next_reset ? timeEl(g.next_reset, inZone(g.next_reset, zone)) : ""),
-          cell(cooling ? el("span", { class: "state cooldown" }, "cooling down until ", timeEl(g.cooldown_until, clock(g.cooldown_until))) : el("span", { class: "state serving" }, "serving")));
+          cell(label));
       }));
   }
 
@@ -204,9 +230,13 @@ export const statusScript = `
     return table(["Client", "Routes", "Requests today", "Requests, last minute", "Tokens today", "Resets"],
       Object.entries(clients).map(([name, c]) => el("tr", { "data-client": name },
         cell(el("strong", {}, name)), cell(Array.isArray(c.routes) ? c.routes.join(", ") : "all routes"),
-        cell(bar("requests_today", "Requests today", c.requests_today, c.requests_per_day)),
-        cell(bar("requests_last_minute", "Requests, last minute", c.requests_last_minute, c.requests_per_minute)),
-        cell(bar("tokens_today", "Tokens today", c.tokens_today, c.tokens_per_day)),
+        ...(hasLimits(c)
+          ? [
+              cell(bar("requests_today", "Requests today", c.requests_today, c.requests_per_day)),
+              cell(bar("requests_last_minute", "Requests, last minute", c.requests_last_minute, c.requests_per_minute)),
+              cell(bar("tokens_today", "Tokens today", c.tokens_today, c.tokens_per_day)),
+            ]
+          : [el("td", { colspan: 3, class: "uncounted" }, "No limits set: its requests are not counted.")]),
         cell(c.next_reset ? timeEl(c.next_reset, inZone(c.next_reset, "UTC")) : ""))));
   }
 
@@ -240,7 +270,8 @@ export const statusScript = `
     byId("updated").replaceChildren("Updated ", timeEl(q.generated_at, clock(now)), " \\u00b7 times in " + (zone ? zone.value : "your zone") +
       " unless marked \\u00b7 refreshes every " + REFRESH_MS / 1000 + " s");
     const providers = q.providers || {};
-    const cards = Object.entries(providers).map(([id, p]) => providerCard(id, p, now));
+    const groupOf = (p) => (p.quota_group && q.groups ? q.groups[p.quota_group] : undefined);
+    const cards = Object.entries(providers).map(([id, p]) => providerCard(id, p, now, groupOf(p)));
     const counts = {};
     for (const card of cards) counts[card.dataset.state] = (counts[card.dataset.state] || 0) + 1;
     byId("summary").replaceChildren(...Object.keys(STATE_TEXT).filter((k) => counts[k]).map((k) =>

@@ -49,7 +49,12 @@ form.login p { color: var(--muted); font-size: 13px; margin: 10px 0 0; }
 table { border-collapse: collapse; width: 100%; background: var(--card); border: 1px solid var(--line); border-radius: 8px; font-size: 14px; }
 th, td { text-align: left; padding: 6px 10px; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { background: #f6f8fa; font-weight: 600; font-size: 13px; color: var(--muted); }
-td .bar { margin: 0; min-width: 120px; }
+td .bar { margin: 0; min-width: 90px; }
+/* In a table the column heading names the bar. */
+td .bar-label > span:first-child { display: none; }
+td .bar-label { justify-content: flex-end; }
+.table-scroll { overflow-x: auto; max-width: 100%; }
+.uncounted { color: var(--muted); font-size: 13px; margin: 6px 0; }
 td.why { max-width: 480px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .tag { display: inline-block; padding: 0 8px; border-radius: 999px; font-size: 12px; font-weight: 600; color: #fff; }
 .tag.infer_fallback { background: #bc4c00; } .tag.infer_skipped { background: var(--off); }

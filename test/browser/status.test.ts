@@ -152,6 +152,9 @@ describe("GET /status in Chromium", () => {
 
     expect(await card("gamma").getAttribute("data-state")).toBe("missing");
     expect(await card("gamma").locator(".state").textContent()).toBe("key missing");
+    // A provider without limits is not counted: no bars that would read as "no traffic".
+    expect(await card("gamma").locator(".uncounted").textContent()).toContain("not counted");
+    expect(await card("gamma").locator(".bar").count()).toBe(0);
     expect(await barValue("beta", "requests_today")).toBe("0 / 50");
     expect(await barValue("beta", "tokens_today")).toBe("0 · no limit");
 
@@ -215,26 +218,30 @@ describe("GET /status in Chromium", () => {
       ...extra,
     });
     const config = {
-      routes: { fast: ["groq", "cerebras", "openrouter"], all: ["openrouter"] },
+      routes: { fast: ["groq", "cerebras", "openrouter"], all: ["openrouter"], solo: ["mistral"] },
       providers: {
         groq: provider("g2-groq", { quota_group: "meta", breaker_cooldown_ms: 600_000 }),
         // Its circuit opens for 1 ms: half-open by the time the page looks.
         cerebras: provider("g2-cerebras", { quota_group: "meta", breaker_cooldown_ms: 1 }),
         openrouter: provider("g2-openrouter", { model: "free", requests_per_day: 2 }),
+        // The only member of a group whose day is spent: its own counts are under no limit of its own.
+        mistral: provider("g2-mistral", { quota_group: "solo" }),
       },
-      quota_groups: { meta: { requests_per_day: 1000, requests_per_minute: 30 } },
+      quota_groups: { meta: { requests_per_day: 1000, requests_per_minute: 30 }, solo: { requests_per_day: 1 } },
       clients: {
         "ci-bot": { key_secret: "CI_BOT_KEY", routes: ["fast"], requests_per_day: 500, requests_per_minute: 30 },
         alice: { key_secret: "ALICE_KEY", tokens_per_day: 5000 },
+        "solo-app": { key_secret: "SOLO_KEY", routes: ["solo"] },
       },
     };
     const down = [{ type: "json", status: 500, body: { error: { message: "down" } } }] as Step[];
     await script("g2-groq", down);
     await script("g2-cerebras", down);
     await script("g2-openrouter", []);
+    await script("g2-mistral", []);
     const second = await startWranglerDev({
       config,
-      vars: { ADMIN_API_KEYS: ADMIN_KEY, STATUS_UPSTREAM_KEY: "sk-upstream-status", CI_BOT_KEY: "sk-ci-bot-1", ALICE_KEY: "sk-alice-1" },
+      vars: { ADMIN_API_KEYS: ADMIN_KEY, STATUS_UPSTREAM_KEY: "sk-upstream-status", CI_BOT_KEY: "sk-ci-bot-1", ALICE_KEY: "sk-alice-1", SOLO_KEY: "sk-solo-1" },
     });
     try {
       const ask = async (key: string, model: string) => {
@@ -248,6 +255,7 @@ describe("GET /status in Chromium", () => {
       };
       await ask("sk-ci-bot-1", "fast"); // groq 500 (circuit opens), cerebras 500 (opens, 1 ms), openrouter answers
       await ask("sk-alice-1", "all"); // openrouter's second and last request of the day
+      await ask("sk-solo-1", "solo"); // group solo's one request of the day
       const report = (await (await fetch(`${second.url}/v1/quota`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })).json()) as {
         providers: Record<string, { next_reset: string; circuit: { open_until: string | null } }>;
       };
@@ -275,6 +283,12 @@ describe("GET /status in Chromium", () => {
       expect(await state("openrouter").getAttribute("data-state")).toBe("limited");
       expect(await state("openrouter").locator(".state").textContent()).toBe(`limit reached until ${clock(report.providers.openrouter!.next_reset)}`);
 
+      // A member of a spent group is out, though its own counts are under no limit of its own.
+      expect(await state("mistral").getAttribute("data-state")).toBe("limited");
+      expect(await state("mistral").locator(".state-detail").textContent()).toContain("group solo: today's allowance is used up");
+      expect(await other.locator('#groups tr[data-group="solo"]').getAttribute("data-state")).toBe("limited");
+      expect(await other.locator('#groups tr[data-group="meta"]').getAttribute("data-state")).toBe("serving");
+      expect(await other.locator('#clients tr[data-client="solo-app"] .uncounted').textContent()).toContain("not counted");
       const group = other.locator('#groups tr[data-group="meta"] td');
       expect((await group.allTextContents()).slice(0, 4)).toEqual(["meta", "groq, cerebras", "Requests today2 / 1,000", "Requests, last minute2 / 30"]);
       expect(await other.locator('#clients tr[data-client="ci-bot"] td').nth(1).textContent()).toBe("fast");
@@ -282,6 +296,9 @@ describe("GET /status in Chromium", () => {
       expect(await other.locator('#clients tr[data-client="alice"] td').nth(1).textContent()).toBe("all routes");
       expect(await other.locator('#clients tr[data-client="alice"] [data-metric="tokens_today"] .bar-value').textContent()).toBe("10 / 5,000");
       await other.screenshot({ path: screenshotPath("status-health.png"), fullPage: true });
+      // On a phone the page itself never scrolls sideways (wide tables scroll on their own).
+      await other.setViewportSize({ width: 390, height: 800 });
+      expect(await other.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(390);
       await other.close();
     } finally {
       await second.stop();
