@@ -1,6 +1,7 @@
 // The Worker's bindings. Provider keys are looked up by the names the config gives
 // (`api_key_secret`), so any secret, var or Secrets Store binding name works. Self-hosted
 // (`npm run serve`), secrets are files in a directory that workerd exposes as a disk service.
+import { SECRET_NAME } from "../shared/config.ts";
 import type { QuotaTracker } from "./quota/tracker.ts";
 
 export interface Env {
@@ -21,13 +22,12 @@ interface SecretsStoreSecret {
 
 /** How long a secret file's content is reused: rotating a file takes effect within this. */
 const SECRET_FILE_TTL_MS = 1_000;
-/** A secret name that is one plain file name (no path, no dot file). */
-const SECRET_FILE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 const secretFiles = new Map<string, { at: number; value: Promise<string | undefined> }>();
 
 /** A secret file through the disk service, cached for at most a second (one read per name at a time). */
 function readSecretFile(dir: Fetcher, name: string): Promise<string | undefined> {
-  if (!SECRET_FILE_NAME.test(name)) return Promise.resolve(undefined);
+  // The config allows no other names; this keeps a name from ever reaching outside the directory.
+  if (!SECRET_NAME.test(name)) return Promise.resolve(undefined);
   const now = Date.now();
   const cached = secretFiles.get(name);
   if (cached && now - cached.at < SECRET_FILE_TTL_MS) return cached.value;

@@ -145,7 +145,7 @@ const MAX_KEPT_CHARS = 1024 * 1024;
 /** One `data:` line with a JSON object's braces, ended by a blank line (LF line ends): the common frame. */
 const PLAIN_OBJECT_FRAME = /^data: ?\{[^\n]*\}\n\n$/;
 /** What the tap reads from a frame after the answer began: usage, an error, a finish reason. */
-const TAP_NEEDS = /"usage"\s*:\s*\{|"error"\s*:|"finish_reason"\s*:\s*"/;
+const TAP_NEEDS = new RegExp([USAGE_OBJECT, ERROR_KEY, FINISH_REASON].map((pattern) => pattern.source).join("|"));
 /** A cheap shape check for the fast path: a JSON object starts and ends with braces (anything else is parsed, and dropped if it is not JSON). */
 const OBJECT_SHAPE = /^\s*\{[\s\S]*\}\s*$/;
 
@@ -445,7 +445,7 @@ export class SseRelay {
     if (finish) this.tap.finishReason = finish[1];
     // Once the answer is flowing, parse only the frames that can hold what the tap needs, unless
     // the text is kept or the chunks rewritten for a continuation.
-    if (this.tap.sawAnswer && !this.options.segment && OBJECT_SHAPE.test(data) && !USAGE_OBJECT.test(data) && !ERROR_KEY.test(data)) return frame;
+    if (this.tap.sawAnswer && !this.options.segment && OBJECT_SHAPE.test(data) && !TAP_NEEDS.test(data)) return frame;
     let chunk: Chunk;
     try {
       chunk = JSON.parse(data) as Chunk;
