@@ -96,7 +96,7 @@ describe("chat completions", () => {
   });
 
   it("sends no usage chunk to clients that did not ask for one", async () => {
-    const stream = await openai.chat.completions.create({ model: "local", messages: user("hi"), max_tokens: 3, stream: true });
+    const stream = await openai.chat.completions.create({ model: "local", messages: user("hi"), max_tokens: 3, temperature: 0, stream: true });
     const chunks: OpenAI.Chat.Completions.ChatCompletionChunk[] = [];
     for await (const chunk of stream) chunks.push(chunk);
     expect(chunks.every((c) => c.choices.length === 1 && !("usage" in c))).toBe(true);
@@ -441,7 +441,8 @@ describe("models, health and the operation log", () => {
 
   it("logs one terminal event per infer_started, with token counts and never the prompt", async () => {
     const marker = "ZEBRA-PROMPT-MARKER";
-    const completion = await openai.chat.completions.create({ model: "local", messages: user(marker), max_tokens: 6 }).withResponse();
+    // Greedy (temperature 0): the tiny model then never ends before max_tokens, so the finish reason is "length".
+    const completion = await openai.chat.completions.create({ model: "local", messages: user(marker), max_tokens: 6, temperature: 0 }).withResponse();
     const requestId = completion.response.headers.get("x-request-id")!;
     expect(requestId).toBeTruthy();
     // pino writes asynchronously: wait (bounded) for the terminal line.

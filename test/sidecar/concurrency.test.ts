@@ -98,7 +98,7 @@ describe("concurrency", () => {
     await eventually(async () => (await health(sidecar, workspace.token)).busy === 0, "the slot to free");
 
     const openai = client(sidecar, workspace.token);
-    const next = await openai.chat.completions.create({ model: "local", messages: [{ role: "user", content: "next" }], max_tokens: 3 });
+    const next = await openai.chat.completions.create({ model: "local", messages: [{ role: "user", content: "next" }], max_tokens: 3, temperature: 0 });
     expect(next.choices[0]!.finish_reason).toBe("length");
 
     const events = await eventually(async () => {
