@@ -116,6 +116,15 @@ function checkProvider(value: Record<string, unknown>, ctx: z.RefinementCtx): vo
   }
 }
 
+const UsdPerMtok = z.number().nonnegative();
+/** USD per million tokens; a price that is absent is unknown (never taken as 0). */
+export const PriceSchema = z.strictObject({
+  input_per_mtok: UsdPerMtok.describe("USD per million prompt tokens (0 for a free tier)"),
+  output_per_mtok: UsdPerMtok.describe("USD per million completion tokens (0 for a free tier)"),
+  cached_input_per_mtok: UsdPerMtok.optional().describe("USD per million cached prompt tokens (default input_per_mtok)"),
+});
+export type Price = z.infer<typeof PriceSchema>;
+
 export const ProviderSchema = z.strictObject({
   type: z.enum(PROVIDER_TYPES),
   base_url: z
@@ -153,6 +162,7 @@ export const ProviderSchema = z.strictObject({
   max_retry_wait_ms: NonNegativeInt.optional().describe("a 429 whose retry-after is at most this is waited out and retried once (default 3000)"),
   context_window: PositiveInt.optional().describe("tokens the model takes, prompt and answer together; a request estimated over it skips the provider"),
   max_output_tokens: PositiveInt.optional().describe("answer length assumed for the context check when the request sets no max_tokens / max_completion_tokens"),
+  price: PriceSchema.optional().describe("what the provider charges; absent = unknown, shown as unknown, never as 0"),
   weight: z.number().positive().optional().describe("share of first picks under strategy = \"weighted\" (default requests_per_day, else 1)"),
   quota_group: z.string().min(1).optional().describe("name of a quota_groups entry whose tracker and limits this provider shares (then it sets no limits of its own)"),
   allow_fields: z.array(z.string().min(1)).optional().describe("dropped body fields this provider may receive from clients"),
