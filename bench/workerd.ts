@@ -50,7 +50,7 @@ async function serveWorker(wranglerToml: string, vars: Record<string, unknown>, 
 }
 
 /** utime + stime of a process, all threads, in ms. */
-function cpuMs(pid: number): number {
+export function cpuMs(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;

@@ -27,12 +27,12 @@ process.once("exit", () => {
 export async function startProcess(
   command: string,
   args: string[],
-  options: { ready: RegExp; timeoutMs: number; env?: NodeJS.ProcessEnv; cwd?: string },
+  options: { ready: RegExp; timeoutMs: number; env?: NodeJS.ProcessEnv; cwd?: string; /** Discard stdout (a long run's event lines): output() then holds stderr only. */ ignoreStdout?: boolean },
 ): Promise<Running & { match: RegExpMatchArray }> {
   const child = spawn(command, args, {
     cwd: options.cwd,
     env: { ...process.env, ...options.env },
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: ["ignore", options.ignoreStdout ? "ignore" : "pipe", "pipe"],
   });
   live.add(child);
   let output = "";
@@ -61,7 +61,7 @@ export async function startProcess(
         resolve(found);
       }
     };
-    child.stdout!.on("data", onData);
+    child.stdout?.on("data", onData);
     child.stderr!.on("data", onData);
     child.once("exit", (code) => {
       clearTimeout(timer);

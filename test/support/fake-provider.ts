@@ -107,7 +107,8 @@ export async function startFakeProvider(): Promise<FakeProvider> {
   };
 }
 
-async function play(step: Step | undefined, body: Record<string, unknown>, id: string, req: IncomingMessage, res: ServerResponse) {
+/** Answers one call as `step` says (a default answer when undefined); bench/soak's providers pick steps at random. */
+export async function play(step: Step | undefined, body: Record<string, unknown>, id: string, req: IncomingMessage, res: ServerResponse) {
   const model = String(body.model);
   const stream = body.stream === true;
   const includeUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;

@@ -49,6 +49,8 @@ export interface ServeOptions {
   bundle?: string;
   /** More flags, e.g. --grace-ms. */
   args?: string[];
+  /** Discard serve's stdout (the event lines, also in the daily files): a soak writes too many to keep. */
+  ignoreStdout?: boolean;
 }
 
 export async function startServe(dirs: ServeDirs, options: ServeOptions = {}): Promise<ServeProcess> {
@@ -58,6 +60,7 @@ export async function startServe(dirs: ServeDirs, options: ServeOptions = {}): P
     ready: /InferRouter \(workerd (\d+)\) listening on (http:\/\/\S+)/,
     timeoutMs: 60_000,
     cwd: root,
+    ignoreStdout: options.ignoreStdout,
   });
   return { ...running, url: running.match[2]!, workerdPid: Number(running.match[1]) };
 }
