@@ -22,21 +22,25 @@ interface SecretsStoreSecret {
 
 /** How long a secret file's content is reused: rotating a file takes effect within this. */
 const SECRET_FILE_TTL_MS = 1_000;
-const secretFiles = new Map<string, { at: number; value: Promise<string | undefined> }>();
+/**
+ * What each secret file held when last read. Only the settled text is shared between requests:
+ * a read in flight belongs to the request that started it (its response body is that request's
+ * I/O object; another request awaiting it can fail with "Cannot perform I/O on behalf of a
+ * different request"), so concurrent misses each read the file.
+ */
+const secretFiles = new Map<string, { at: number; value: string | undefined }>();
 
-/** A secret file through the disk service, cached for at most a second (one read per name at a time). */
-function readSecretFile(dir: Fetcher, name: string): Promise<string | undefined> {
+/** A secret file through the disk service, its content cached for at most a second. */
+async function readSecretFile(dir: Fetcher, name: string): Promise<string | undefined> {
   // The config allows no other names; this keeps a name from ever reaching outside the directory.
-  if (!SECRET_NAME.test(name)) return Promise.resolve(undefined);
-  const now = Date.now();
+  if (!SECRET_NAME.test(name)) return undefined;
+  const at = Date.now();
   const cached = secretFiles.get(name);
-  if (cached && now - cached.at < SECRET_FILE_TTL_MS) return cached.value;
-  const value = dir
-    .fetch(`http://secrets/${name}`)
-    .then(async (res) => (res.ok ? (await res.text()).trim() || undefined : (await res.body?.cancel(), undefined)));
-  secretFiles.set(name, { at: now, value });
-  // A failed read is not kept: the next request tries again.
-  value.catch(() => secretFiles.delete(name));
+  if (cached && at - cached.at < SECRET_FILE_TTL_MS) return cached.value;
+  // A failed read throws and is not kept: the next request tries again.
+  const res = await dir.fetch(`http://secrets/${name}`);
+  const value = res.ok ? (await res.text()).trim() || undefined : (await res.body?.cancel(), undefined);
+  secretFiles.set(name, { at, value });
   return value;
 }
 

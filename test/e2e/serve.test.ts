@@ -105,6 +105,30 @@ describe("npm run serve", () => {
     }
   });
 
+  it("answers every request while the secret files' cache turns over under load (no request awaits another's read)", async () => {
+    // Found by bench:soak: a secret-file read in flight was shared with concurrent requests, and one
+    // of them now and then failed as a plain 500 ("Cannot perform I/O on behalf of a different
+    // request"): about twice a second under 8 back-to-back clients, so 4 s shows it.
+    const serve = await startServe(setup("busy"), { bundle, ignoreStdout: true });
+    const statuses = new Map<number, number>();
+    const until = Date.now() + 4_000;
+    try {
+      await Promise.all(
+        Array.from({ length: 8 }, async () => {
+          while (Date.now() < until) {
+            const res = await chat(serve.url);
+            await res.text();
+            statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+          }
+        }),
+      );
+      expect([...statuses.keys()]).toEqual([200]);
+      expect(serve.output()).not.toContain("different request");
+    } finally {
+      expect(await serve.stop()).toBe(0);
+    }
+  });
+
   it("writes each event to stdout and to the day's operations file, and serves the file at /v1/logs", async () => {
     const dirs = setup("logged");
     const serve = await startServe(dirs);
