@@ -78,7 +78,7 @@ export function soakConfig(baseUrl: (id: string) => string) {
       "emb-steady": embedder("emb-steady"),
     },
     quota_groups: { shared: { requests_per_minute: 1_200, requests_per_day: 10_000_000 } },
-    clients: { metered: { key_secret: "SOAK_METERED_KEY", requests_per_minute: 300, requests_per_day: 10_000_000 } },
+    clients: { metered: { key_secret: "SOAK_METERED_KEY", requests_per_minute: 1_000, requests_per_day: 10_000_000 } },
   };
 }
 
