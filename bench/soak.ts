@@ -118,8 +118,8 @@ removeServeDirs();
 
 // --- the books ---------------------------------------------------------------------------
 const logCheck = checkLog(logLines);
-// A connection error is honest when a kill caused it: from the kill to a second after the restart.
-const inKill = (o: Outcome) => kills.some((k) => o.endedAt >= k.killAt && o.endedAt <= k.backAt + 1_000);
+// A connection error is honest when a kill caused it: from the kill to 2 s after the restart.
+const inKill = (o: Outcome) => kills.some((k) => o.endedAt >= k.killAt && o.endedAt <= k.backAt + 2_000);
 for (const o of outcomes) {
   if (!o.network) continue;
   if (inKill(o)) o.detail = `${o.detail} (workerd killed)`;
@@ -135,11 +135,17 @@ const byDetail = (result: Outcome["result"]) => {
 // What the client saw against the request's terminal line (when the answer named its request id).
 const disagreements: string[] = [];
 let withoutStarted = 0;
+/** Whole answers the kill came too late to cut but early enough to beat their log line: serve logged them cut. */
+let answeredThenCut = 0;
 for (const o of outcomes) {
   if (!o.requestId || o.network) continue;
   const terminal = logCheck.terminal.get(o.requestId);
   if (!terminal) {
     withoutStarted++;
+    continue;
+  }
+  if (o.result === "answered" && terminal.reason === "workerd_exited") {
+    answeredThenCut++;
     continue;
   }
   const expected = o.result === "answered" ? "infer_completed" : o.result === "failed" ? "infer_failed" : undefined;
@@ -200,6 +206,7 @@ const results = {
   // The first requests that broke an invariant, with what workerd said on stderr (its errors).
   not_allowed_requests: outcomes.filter((o) => !["answered", "failed", "disconnected"].includes(o.result)).slice(0, 20).map((o) => ({ ...o, at_s: (o.startedAt - startedAt) / 1000 })),
   workerd_stderr: serveStderr.split("\n").filter((line) => line.startsWith("workerd:")).slice(-40),
+  answered_then_logged_cut_by_kill: answeredThenCut,
   log: { events: logCheck.events, started: logCheck.started, missing: logCheck.missing.slice(0, 20), duplicate: logCheck.duplicate.slice(0, 20), orphan: logCheck.orphan.slice(0, 20), cut_by_kill: logCheck.cutByKill, tracker_unavailable: logCheck.trackerUnavailable },
   trackers,
   provider_calls: Object.fromEntries([...providers.records].map(([id, r]) => [id, { calls: r.calls, requests: r.markers.size, behaviours: r.behaviours }])),
@@ -227,6 +234,7 @@ ${rows([
   ["CPU per request (workerd process CPU / requests logged)", `${results.cpu_ms_per_request} ms`],
   ["kills: restarted after (ms)", kills.map((k) => k.restarted_after_ms ?? "never").join(", ") || "none"],
   ["requests cut by the kills (infer_cancelled workerd_exited)", logCheck.cutByKill],
+  ["of which the client had the whole answer (the line was not out yet)", answeredThenCut],
   ["workerd RSS MiB per process: after warm-up → end (max)", byPid.map((p) => `${p.rss_mib_after_warmup} → ${p.rss_mib_end} (${p.rss_mib_max})`).join("; ")],
   ["Durable Object state on disk (KiB): start → max → end", `${Math.round(samples[0]!.state_bytes / 1024)} → ${Math.round(Math.max(...samples.map((s) => s.state_bytes)) / 1024)} → ${Math.round(samples.at(-1)!.state_bytes / 1024)}`],
 ])}
