@@ -28,9 +28,9 @@ type JsonSchema = {
   exclusiveMinimum?: number;
 };
 
-/** The config as editors and the docs see it: what a user writes (input), defaults included. */
+/** The config as editors and the docs see it: what a user writes (input), defaults included; draft-07, which Taplo (Even Better TOML) and VS Code both read. */
 export function configJsonSchema(): JsonSchema {
-  return z.toJSONSchema(RouterConfigSchema, { io: "input" }) as JsonSchema;
+  return z.toJSONSchema(RouterConfigSchema, { io: "input", target: "draft-07" }) as JsonSchema;
 }
 
 export const schemaFileText = (): string => `${JSON.stringify(configJsonSchema(), null, 2)}\n`;
