@@ -126,7 +126,7 @@ export const PriceSchema = z.strictObject({
 export type Price = z.infer<typeof PriceSchema>;
 
 export const ProviderSchema = z.strictObject({
-  type: z.enum(PROVIDER_TYPES),
+  type: z.enum(PROVIDER_TYPES).describe("openai_compatible (any OpenAI-compatible API) or local_gguf (the InferRouter sidecar); required"),
   base_url: z
     .url({ protocol: /^https?$/ })
     .refine((url) => !/[?#]/.test(url), { message: "base_url may not have a query or a fragment: the edge appends /chat/completions" })
@@ -140,14 +140,14 @@ export const ProviderSchema = z.strictObject({
   timeout_ms: PositiveInt.optional().describe("whole call for JSON answers (default 30000; local_gguf 120000)"),
   first_token_timeout_ms: PositiveInt.optional().describe("streams: wait for the first content, reasoning or tool-call delta, then fail over (default 10000; local_gguf 120000)"),
   stream_idle_timeout_ms: PositiveInt.optional().describe("streams: longest silence between events once the answer has begun (default 10000; local_gguf 30000)"),
-  requests_per_day: PositiveInt.optional(),
-  requests_per_minute: PositiveInt.optional(),
-  tokens_per_day: PositiveInt.optional(),
-  tokens_per_minute: PositiveInt.optional(),
+  requests_per_day: PositiveInt.optional().describe("requests a day, restarting at midnight of daily_reset_tz (default none: unlimited)"),
+  requests_per_minute: PositiveInt.optional().describe("requests in any sliding 60 seconds (default none: unlimited)"),
+  tokens_per_day: PositiveInt.optional().describe("tokens a day, counted from the answers' usage (default none: unlimited)"),
+  tokens_per_minute: PositiveInt.optional().describe("tokens in any sliding 60 seconds, from the answers' usage (default none: unlimited)"),
   daily_reset_tz: TimeZone.optional().describe("zone whose midnight restarts the daily counts (default UTC)"),
   rate_limit_cooldown_ms: PositiveInt.optional().describe("cool-down after a 429 without retry-after (default 60000)"),
   auth_error_cooldown_ms: PositiveInt.optional().describe("cool-down after an auth or billing error (default 300000)"),
-  error_rules: z.array(ErrorRuleSchema).default([]),
+  error_rules: z.array(ErrorRuleSchema).default([]).describe("this provider's error rules, applied before the global ones (default [])"),
   endpoint: z.enum(ENDPOINTS).optional().describe('what the provider serves (default "chat"): "chat" ({base_url}/chat/completions) or "embeddings" ({base_url}/embeddings)'),
   embedding_space: z.string().min(1).optional().describe('embeddings: the model and size its vectors live in (e.g. "nomic-embed-text-v1.5@768"); one space per route'),
   capabilities: z
@@ -192,7 +192,7 @@ export const RouteSchema = z.union(
   [
     ProviderList,
     z.strictObject({
-      providers: ProviderList,
+      providers: ProviderList.describe("provider ids of the route; local_gguf ones always come last; required"),
       strategy: z.enum(STRATEGIES).default("ordered").describe("ordered: as listed; weighted: first pick by weight; least_used: lowest share of the daily limit first"),
     }),
   ],
@@ -207,10 +207,10 @@ export function routeParts(route: RouteConfig): { providers: readonly string[]; 
 
 /** Providers that count against one upstream account's allowance (OpenRouter's :free models). */
 export const QuotaGroupSchema = z.strictObject({
-  requests_per_day: PositiveInt.optional(),
-  requests_per_minute: PositiveInt.optional(),
-  tokens_per_day: PositiveInt.optional(),
-  tokens_per_minute: PositiveInt.optional(),
+  requests_per_day: PositiveInt.optional().describe("requests a day across the group's providers (default none: unlimited)"),
+  requests_per_minute: PositiveInt.optional().describe("requests in any sliding 60 seconds across the group (default none: unlimited)"),
+  tokens_per_day: PositiveInt.optional().describe("tokens a day across the group, from the answers' usage (default none: unlimited)"),
+  tokens_per_minute: PositiveInt.optional().describe("tokens in any sliding 60 seconds across the group (default none: unlimited)"),
   daily_reset_tz: TimeZone.optional().describe("zone whose midnight restarts the group's daily counts (default UTC)"),
 });
 export type QuotaGroupConfig = z.infer<typeof QuotaGroupSchema>;
@@ -219,24 +219,25 @@ export type QuotaGroupConfig = z.infer<typeof QuotaGroupSchema>;
 export const ClientSchema = z.strictObject({
   key_secret: z.string().min(1).describe("name of the secret holding the client's key (comma-separated to rotate)"),
   routes: z.array(z.string().min(1)).optional().describe("routes (models) the client may use; absent: all"),
-  requests_per_day: PositiveInt.optional(),
-  requests_per_minute: PositiveInt.optional(),
-  tokens_per_day: PositiveInt.optional(),
+  requests_per_day: PositiveInt.optional().describe("the client's requests a day, UTC; beyond: 429 client_rate_limited (default none: unlimited)"),
+  requests_per_minute: PositiveInt.optional().describe("the client's requests in any sliding 60 seconds (default none: unlimited)"),
+  tokens_per_day: PositiveInt.optional().describe("the client's tokens a day, from the answers' usage (default none: unlimited)"),
 });
 export type ClientConfig = z.infer<typeof ClientSchema>;
 
 export const RouterConfigSchema = z
   .strictObject({
+    $schema: z.string().optional().describe("editor hint only, ignored by the router: path or URL of config.schema.json (JSON configs)"),
     auth: z.enum(["keys", "none"]).default("keys").describe('"none" disables client auth (local development only)'),
     default_route: z.string().optional().describe("route used when a request names an unknown model"),
-    failover_on: z.array(Category).default([...DEFAULT_FAILOVER_ON]),
-    error_rules: z.array(ErrorRuleSchema).default([]),
-    max_body_bytes: PositiveInt.default(4 * 1024 * 1024),
+    failover_on: z.array(Category).default([...DEFAULT_FAILOVER_ON]).describe("error categories that move on to the next provider (default every category but BadRequest and ContentFiltered)"),
+    error_rules: z.array(ErrorRuleSchema).default([]).describe("global error rules, applied after each provider's own (default [])"),
+    max_body_bytes: PositiveInt.default(4 * 1024 * 1024).describe("larger request bodies get 413 (default 4194304, 4 MiB)"),
     request_timeout_ms: PositiveInt.default(120_000).describe("bounds the whole chain walk until a stream commits or a JSON answer arrives: then 504"),
     max_attempts: PositiveInt.default(8).describe("upstream calls per request, retries included"),
     drop_fields: z.array(z.string().min(1)).default([]).describe("body fields dropped before the upstream call, on top of the built-in list"),
-    routes: z.record(z.string().min(1), RouteSchema),
-    providers: z.record(z.string().min(1), ProviderSchema),
+    routes: z.record(z.string().min(1), RouteSchema).describe("route name (what clients send as model) -> providers; required"),
+    providers: z.record(z.string().min(1), ProviderSchema).describe("provider id -> how to call it; required"),
     cors_origins: z.array(z.string().min(1)).default([]).describe('browser origins allowed to call the API with a client key ("*": any, check-config warns)'),
     quota_groups: z.record(z.string().min(1), QuotaGroupSchema).default({}).describe("shared allowances; providers join one with quota_group"),
     clients: z.record(z.string().min(1), ClientSchema).default({}).describe("client apps with their own keys, routes and limits (PROXY_API_KEYS stay unlimited)"),
