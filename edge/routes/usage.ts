@@ -43,7 +43,10 @@ export const validateUsageQuery = validator("query", (value, c: Context<AppEnv>)
     return parsed.data;
   }
   const { error } = zodToOpenAIError(parsed.error, "Invalid usage query");
-  throw apiError(400, error.message, error.type, error.code, error.param);
+  // An unknown parameter has no path of its own: name it.
+  const issue = parsed.error.issues[0];
+  const param = issue?.code === "unrecognized_keys" ? (issue.keys[0] ?? null) : error.param;
+  throw apiError(400, error.message, error.type, error.code, param);
 });
 
 export async function usageReport(c: Context<AppEnv, string, { out: { query: z.output<typeof UsageQuery> } }>) {
