@@ -16,6 +16,7 @@ import { quotaReport } from "./quota/report.ts";
 import { recordLine } from "./usage/recorder.ts";
 import { metrics } from "./routes/metrics.ts";
 import { usageReport, validateUsageQuery } from "./routes/usage.ts";
+import { usageFlush } from "./routes/usage-flush.ts";
 import { statusRoutes } from "./routes/status.ts";
 import { embeddings, validateEmbeddingRequest } from "./routes/embeddings.ts";
 import { listModels, retrieveModel } from "./routes/models.ts";
@@ -115,6 +116,7 @@ export function createApp() {
   app.get("/v1/providers/health", withConfig, adminAuth, providersHealth);
   app.get("/v1/usage", withConfig, adminAuth, validateUsageQuery, usageReport);
   app.get("/metrics", withConfig, metricsAuth, metrics);
+  app.post("/internal/usage/flush", usageFlush);
   app.route("/status", statusRoutes); // the status page (HTML; its script sends the admin key to /v1/quota)
   app.get("/v1/logs", adminAuth, operationLog);
   return app;

@@ -14,6 +14,8 @@ export interface Env {
   USAGE?: DurableObjectNamespace<UsageStore>;
   /** Milliseconds between an isolate's history writes (default 2000; tests set 0). */
   USAGE_FLUSH_MS?: string;
+  /** Self-hosted only: the token `npm run serve` calls POST /internal/usage/flush with before a stop. */
+  USAGE_FLUSH_TOKEN?: string;
   /** A bearer token for GET /metrics alone (a scraper), besides the admin keys. */
   METRICS_TOKEN?: string;
   /** Self-hosted only: the secrets directory (one file per secret name), a read-only disk service. */

@@ -315,7 +315,7 @@ function checkEndpoints(config: Pick<RouterConfig, "providers" | "routes">, ctx:
 /** A secret name is one plain file name (self-hosted, a file in the secrets dir): the rule of edge/env.ts. */
 export const SECRET_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 /** Names the edge itself holds: the client and admin keys, and its bindings. Never a provider's or a client's secret. */
-export const RESERVED_SECRET_NAMES: ReadonlySet<string> = new Set(["PROXY_API_KEYS", "ADMIN_API_KEYS", "QUOTA", "USAGE", "USAGE_FLUSH_MS", "METRICS_TOKEN", "SECRETS_DIR", "LOGS_DIR", "ROUTER_CONFIG"]);
+export const RESERVED_SECRET_NAMES: ReadonlySet<string> = new Set(["PROXY_API_KEYS", "ADMIN_API_KEYS", "QUOTA", "USAGE", "USAGE_FLUSH_MS", "USAGE_FLUSH_TOKEN", "METRICS_TOKEN", "SECRETS_DIR", "LOGS_DIR", "ROUTER_CONFIG"]);
 const PROVIDER_SECRET_KEYS = ["api_key_secret", "access_client_id_secret", "access_client_secret_secret"] as const;
 
 /**

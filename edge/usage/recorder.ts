@@ -15,8 +15,11 @@ const DEFAULT_RETENTION_DAYS = 90;
 let batch = new Map<string, BucketRow>();
 let scheduled = false;
 let writing: Promise<void> = Promise.resolve();
+/** Set once the process is about to stop (drainUsage): every later line is written at once. */
+let draining = false;
 
 function flushDelay(env: Env): number {
+  if (draining) return 0;
   const value = Number(env.USAGE_FLUSH_MS);
   return env.USAGE_FLUSH_MS !== undefined && Number.isFinite(value) && value >= 0 ? value : DEFAULT_FLUSH_MS;
 }
@@ -57,6 +60,12 @@ export function flushUsage(env: Env): Promise<void> {
     }
   });
   return writing;
+}
+
+/** Self-hosted stop (routes/usage-flush.ts): writes the batch, and from now on each request's counts as it ends. */
+export function drainUsage(env: Env): Promise<void> {
+  draining = true;
+  return flushUsage(env);
 }
 
 function retentionDays(env: Env): number {

@@ -83,3 +83,17 @@ describe("cost_usd on the terminal line", () => {
     expect(terminal("cost-failed")).toMatchObject({ event: "infer_failed", cost_usd: 0 });
   });
 });
+
+describe("POST /internal/usage/flush", () => {
+  const flush = (authorization: string, env: Record<string, unknown> = {}) =>
+    call({ config: config("r6", { free: provider("http://127.0.0.1:1/v1", { price: PRICES.free }) }), method: "POST", path: "/internal/usage/flush", headers: { authorization }, env, rawBody: "" });
+
+  it("does not exist without USAGE_FLUSH_TOKEN (Cloudflare), nor for a wrong token", async () => {
+    expect((await flush("Bearer anything")).status).toBe(404);
+    expect((await flush("Bearer wrong", { USAGE_FLUSH_TOKEN: "serve-token" })).status).toBe(404);
+  });
+
+  it("writes the pending history for serve's stop when given its token", async () => {
+    expect((await flush("Bearer serve-token", { USAGE_FLUSH_TOKEN: "serve-token" })).status).toBe(204);
+  });
+});
