@@ -18,8 +18,9 @@ export const historyScript = `
   let generation = 0;
 
   const num = (n) => Number(n || 0).toLocaleString();
-  const usd = (n) => n === null || n === undefined ? "unknown" : "$" + Number(n).toFixed(Number(n) !== 0 && Math.abs(n) < 0.01 ? 6 : 2);
-  const ms = (n) => n === null || n === undefined ? "\\u2013" : Math.round(n) + " ms";
+  // Cost is a sum at known prices (requests at an unknown price are counted apart, history-note).
+  const usd = (n) => n === null || n === undefined ? "\u2013" : "$" + Number(n).toFixed(Number(n) !== 0 && Math.abs(n) < 0.01 ? 6 : 2);
+  const ms = (n) => n === null || n === undefined ? "\\u2013" : (n < 10 ? n.toFixed(1) : String(Math.round(n))) + " ms";
   const label = (name) => name === "" ? "(no provider)" : name;
 
   async function usage(groupBy) {
@@ -53,6 +54,8 @@ export const historyScript = `
     return { xs, names, data };
   }
 
+  const widthOf = (box) => Math.max(240, Math.min(box.clientWidth || 600, 1300) - 26);
+
   function chart(id, title, total, series, format) {
     const box = byId(id);
     box.replaceChildren();
@@ -62,11 +65,10 @@ export const historyScript = `
     sum.className = "period-total";
     sum.textContent = total;
     box.append(head, sum);
-    const width = Math.max(280, Math.min(box.clientWidth || 600, 1300) - 24);
     const plot = new uPlot({
-      width, height: 200,
+      width: widthOf(box), height: 200,
       scales: { x: { time: true } },
-      axes: [{}, { values: (u, splits) => splits.map((v) => format(v)), size: 70 }],
+      axes: [{}, { values: (u, splits) => splits.map((v) => format(v)), size: 84 }],
       series: [{ label: RANGES[range].interval === "hour" ? "Hour" : "Day" }].concat(series.names.map((name, i) => ({
         label: name, stroke: COLORS[i % COLORS.length], width: 2, points: { show: true, size: 5 }, value: (u, v) => format(v), spanGaps: false,
       }))),
@@ -112,6 +114,15 @@ export const historyScript = `
     byId("history-note").textContent = unknown ? num(unknown) + " request(s) at a provider without a price are not in the cost (unknown, not 0)." : "";
     timer = setTimeout(draw, ${HISTORY_REFRESH_SECONDS * 1000});
   }
+
+  // A chart follows its box's width (a phone turned, a window resized): uPlot draws at a fixed size.
+  let resizing = 0;
+  window.addEventListener("resize", () => {
+    cancelAnimationFrame(resizing);
+    resizing = requestAnimationFrame(() => {
+      for (const plot of charts) plot.setSize({ width: widthOf(plot.root.parentElement), height: 200 });
+    });
+  });
 
   for (const [name, r] of Object.entries(RANGES)) {
     const button = byId("range-" + name);

@@ -34,11 +34,11 @@ function screenshotPath(name: string): string {
   return join(dir, name);
 }
 
-async function chat(key: string, route: string) {
+async function chat(key: string, route: string, stream = false) {
   const res = await fetch(`${edge.url}/v1/chat/completions`, {
     method: "POST",
     headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-    body: JSON.stringify({ model: route, messages: [{ role: "user", content: "hi" }] }),
+    body: JSON.stringify({ model: route, stream, messages: [{ role: "user", content: "hi" }] }),
   });
   expect(res.status).toBe(200);
   await res.text();
@@ -57,8 +57,9 @@ beforeAll(async () => {
   edge = await startWranglerDev({ config, vars: { ADMIN_API_KEYS: ADMIN_KEY, UP_KEY: "sk-up", ALPHA_KEY: "sk-alpha", BETA_KEY: "sk-beta" } });
   // alpha: 4 answers from cheap, the first after paid's 500 (paid's circuit then skips it or it fails over again).
   for (let i = 0; i < 4; i++) await chat("sk-alpha", "main");
-  // beta: 2 free answers.
+  // beta: 2 free answers and a free stream.
   for (let i = 0; i < 2; i++) await chat("sk-beta", "gratis");
+  await chat("sk-beta", "gratis", true);
   browser = await chromium.launch({ executablePath: chromiumPath() });
   const context = await browser.newContext({ locale: "en-US", timezoneId: "UTC", viewport: { width: 1400, height: 900 } });
   page = await context.newPage();
@@ -82,6 +83,7 @@ async function usage(groupBy: string) {
 /** Hovers the chart's last period (the current hour) and reads its legend: series label → value. */
 async function hoverLast(chartId: string): Promise<Record<string, string>> {
   const over = page.locator(`#${chartId} .u-over`);
+  await over.scrollIntoViewIfNeeded();
   const box = (await over.boundingBox())!;
   await page.mouse.move(box.x + box.width - 1, box.y + box.height / 2);
   const rows = page.locator(`#${chartId} .u-legend .u-series`);
@@ -107,13 +109,19 @@ describe("the status page's history", () => {
     const requests = await hoverLast("chart-requests");
     for (const provider of ["cheap", "free"]) expect(requests[provider]).toBe(now(byProvider, provider, "provider").requests.toLocaleString("en-US"));
     expect(requests.cheap).toBe("4");
-    expect(requests.free).toBe("2");
+    expect(requests.free).toBe("3");
 
     const failures = await hoverLast("chart-failures");
     expect(failures.paid).toBe(String(byProvider.groups.paid.failed + byProvider.groups.paid.failed_over));
 
     const tokens = await hoverLast("chart-tokens");
     expect(tokens.cheap).toBe(String(now(byProvider, "cheap", "provider").total_tokens));
+
+    const ttft = await hoverLast("chart-ttft");
+    const freeTtft = now(byProvider, "free", "provider").ttft_ms;
+    const ms = (n: number) => `${n < 10 ? n.toFixed(1) : Math.round(n)} ms`;
+    expect(ttft["free p50"]).toBe(ms(freeTtft.p50));
+    expect(ttft["free p95"]).toBe(ms(freeTtft.p95));
 
     const cost = await hoverLast("chart-cost-client");
     const alphaCost = now(byClient, "alpha", "client").cost_usd as number;
@@ -122,7 +130,9 @@ describe("the status page's history", () => {
     expect(cost.beta).toBe("$0.00");
 
     // Period totals under each title.
-    expect(await page.locator("#chart-requests .period-total").textContent()).toBe(`Period total: 6 (cheap 4, free 2${byProvider.groups.paid ? ", paid 0" : ""})`.replace(/\(cheap 4, free 2, paid 0\)/, "(cheap 4, free 2, paid 0)"));
+    const perProvider = Object.entries(byProvider.groups).map(([name, totals]) => `${name} ${totals.requests}`).join(", ");
+    expect(perProvider).toContain("cheap 4, free 3");
+    expect(await page.locator("#chart-requests .period-total").textContent()).toBe(`Period total: 7 (${perProvider})`);
     expect(await page.locator("#chart-cost-provider .period-total").textContent()).toContain(`Period total: $${(byProvider.totals.cost_usd as number).toFixed(6)}`);
 
     await page.click("#range-week");
@@ -131,7 +141,6 @@ describe("the status page's history", () => {
     expect(week.cheap).toBe("4");
     await page.click("#range-day");
     await expect.poll(() => page.locator("#chart-requests .u-legend .u-series").first().locator(".u-label").textContent(), POLL).toBe("Hour");
-    await hoverLast("chart-requests");
     await page.locator("#history").screenshot({ path: screenshotPath("status-history.png") });
   });
 
