@@ -4,6 +4,7 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
+import { getMetricsFromIterator, type PromData } from "prom2javascript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeProvider, type FakeProvider } from "../support/fake-provider.ts";
 import { startWranglerDev, type WranglerDev } from "../support/wrangler-dev.ts";
@@ -142,6 +143,17 @@ describe("the status page's history", () => {
     await page.click("#range-day");
     await expect.poll(() => page.locator("#chart-requests .u-legend .u-series").first().locator(".u-label").textContent(), POLL).toBe("Hour");
     await page.locator("#history").screenshot({ path: screenshotPath("status-history.png") });
+  });
+
+  it("gives /metrics under wrangler dev that adds up to the same traffic", async () => {
+    const res = await fetch(`${edge.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+    const metrics = await getMetricsFromIterator((await res.text()).split("\n")[Symbol.iterator]());
+    const total = (name: string, where: Record<string, string> = {}) =>
+      (metrics[name]!.data as PromData[]).filter((d) => Object.entries(where).every(([k, v]) => d.labels[k] === v)).reduce((sum, d) => sum + d.value, 0);
+    expect(total("inferrouter_requests_total")).toBe(7);
+    expect(total("inferrouter_requests_total", { client: "beta" })).toBe(3);
+    expect(total("inferrouter_cost_usd_total", { client: "alpha" })).toBeCloseTo((4 * (7 * 0.5 + 3 * 1.5)) / 1e6, 12);
+    expect(total("inferrouter_cost_usd_total", { client: "beta" })).toBe(0);
   });
 
   it("ran without a script error or a CSP violation", () => {
