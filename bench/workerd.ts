@@ -29,7 +29,7 @@ export interface WorkerdResults {
 }
 
 /** A Worker (its wrangler.toml) bundled and served by plain workerd on a free port. */
-async function serveWorker(wranglerToml: string, vars: Record<string, unknown>, stateful: boolean) {
+export async function serveWorker(wranglerToml: string, vars: Record<string, unknown>, stateful: boolean) {
   const dir = mkdtempSync(join(tmpdir(), "inferrouter-bench-workerd-"));
   const worker = bundleWorker(wranglerToml, dir);
   worker.vars = { ...worker.vars, ...vars };
@@ -50,7 +50,7 @@ async function serveWorker(wranglerToml: string, vars: Record<string, unknown>, 
 }
 
 /** utime + stime of a process, all threads, in ms. */
-function cpuMs(pid: number): number {
+export function cpuMs(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;

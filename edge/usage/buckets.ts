@@ -78,3 +78,15 @@ export function addInto(into: BucketCounts, from: BucketCounts): void {
   for (const sum of SUMS) into[sum] += from[sum];
   for (const name of HISTOGRAM_NAMES) addCounts(into[name], from[name]);
 }
+
+/** What the store is asked to sum (usage/store.ts). */
+export interface AggregateQuery {
+  /** Epoch seconds, inclusive: hours starting at or after `from`, before `to`. */
+  from?: number;
+  to?: number;
+  /** Seconds per period (3600, 86400) or absent for one sum over the whole range. */
+  period?: number;
+  by: readonly Dimension[];
+}
+
+export type AggregateRow = { period?: number } & Partial<Record<Dimension, string>> & BucketCounts;

@@ -1,10 +1,10 @@
 // What GET /metrics shows: the stored history as OpenTelemetry GenAI histograms and inferrouter_*
 // counters, and the trackers' present state (circuits, quota left) as gauges.
 import type { QuotaSnapshot } from "../quota/window.ts";
-import type { Dimension } from "./buckets.ts";
+import type { AggregateRow, Dimension } from "./buckets.ts";
 import type { Family, HistogramSample, Labels, Sample } from "./prometheus.ts";
 import { groupRows } from "./report.ts";
-import type { AggregateRow } from "./store.ts";
+import type { AggregateRow } from "./buckets.ts";
 
 const sumOf = (rows: readonly AggregateRow[], pick: (row: AggregateRow) => number) => rows.reduce((sum, row) => sum + pick(row), 0);
 

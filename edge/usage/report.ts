@@ -1,9 +1,8 @@
 // Stored sums as the usage API shows them: requests by outcome, failures by category, tokens,
 // cost (unknown and estimated counted apart, never hidden in a 0) and quantiles read back from the
 // histograms. Shared by GET /v1/usage and the status page's charts (which call /v1/usage).
-import { TERMINAL_OUTCOMES, type UsageOutcome } from "./buckets.ts";
+import { TERMINAL_OUTCOMES, type AggregateRow, type UsageOutcome } from "./buckets.ts";
 import { addCounts, quantile, type HistogramName } from "./histogram.ts";
-import type { AggregateRow } from "./store.ts";
 
 export interface Quantiles {
   p50: number | null;

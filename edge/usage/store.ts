@@ -4,7 +4,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env.ts";
 import { apiError } from "../http.ts";
-import { DIMENSIONS, emptyCountsRow, SUMS, type BucketCounts, type BucketRow, type Dimension } from "./buckets.ts";
+import { DIMENSIONS, emptyCountsRow, SUMS, type AggregateQuery, type AggregateRow, type BucketRow } from "./buckets.ts";
 import { HISTOGRAM_NAMES, HISTOGRAMS } from "./histogram.ts";
 
 /** The one store's name (idFromName). */
@@ -27,17 +27,6 @@ export function usageStore(env: Env): DurableObjectStub<UsageStore> {
   if (!env.USAGE) throw apiError(503, "The usage history is not set up: bind the UsageStore Durable Object as USAGE (wrangler.toml)", "server_error", "usage_not_configured");
   return env.USAGE.get(env.USAGE.idFromName(USAGE_STORE));
 }
-
-export interface AggregateQuery {
-  /** Epoch seconds, inclusive: hours starting at or after `from`, before `to`. */
-  from?: number;
-  to?: number;
-  /** Seconds per period (3600, 86400) or absent for one sum over the whole range. */
-  period?: number;
-  by: readonly Dimension[];
-}
-
-export type AggregateRow = { period?: number } & Partial<Record<Dimension, string>> & BucketCounts;
 
 function countsOf(row: BucketRow): number[] {
   return [...SUMS.map((sum) => row[sum]), ...HISTOGRAM_NAMES.flatMap((name) => row[name])];
