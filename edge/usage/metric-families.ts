@@ -4,7 +4,6 @@ import type { QuotaSnapshot } from "../quota/window.ts";
 import type { AggregateRow, Dimension } from "./buckets.ts";
 import type { Family, HistogramSample, Labels, Sample } from "./prometheus.ts";
 import { groupRows } from "./report.ts";
-import type { AggregateRow } from "./buckets.ts";
 
 const sumOf = (rows: readonly AggregateRow[], pick: (row: AggregateRow) => number) => rows.reduce((sum, row) => sum + pick(row), 0);
 
