@@ -1,15 +1,13 @@
 // The status page's history charts in Chromium against `wrangler dev`: known traffic (three
 // providers with prices, one free, two clients, a failover) drawn by the bundled uPlot under the
 // page's strict CSP and Trusted Types; hovering the current hour shows the values /v1/usage has.
-import { existsSync, mkdirSync } from "node:fs";
-import { delimiter, join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { getMetricsFromIterator, type PromData } from "prom2javascript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { chromiumPath, screenshotPath, watchProblems } from "../support/browser.ts";
 import { startFakeProvider, type FakeProvider } from "../support/fake-provider.ts";
 import { startWranglerDev, type WranglerDev } from "../support/wrangler-dev.ts";
 
-const root = new URL("../../", import.meta.url).pathname;
 const ADMIN_KEY = "sk-history-admin-7d3e";
 const POLL = { timeout: 20_000, interval: 250 };
 const PRICES = { paid: { input_per_mtok: 3, output_per_mtok: 15 }, cheap: { input_per_mtok: 0.5, output_per_mtok: 1.5 }, free: { input_per_mtok: 0, output_per_mtok: 0 } };
@@ -19,21 +17,6 @@ let edge: WranglerDev;
 let browser: Browser;
 let page: Page;
 const problems: string[] = [];
-
-function chromiumPath(): string {
-  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
-    const candidate = join(dir, "chromium");
-    if (existsSync(candidate)) return candidate;
-  }
-  throw new Error("chromium is not installed: apt-get install -y chromium");
-}
-
-/** .tmp/screenshots/ on every run; docs/ (what the docs show) when UPDATE_SCREENSHOTS=1. */
-function screenshotPath(name: string): string {
-  const dir = join(root, process.env.UPDATE_SCREENSHOTS === "1" ? "docs" : ".tmp/screenshots");
-  mkdirSync(dir, { recursive: true });
-  return join(dir, name);
-}
 
 async function chat(key: string, route: string, stream = false) {
   const res = await fetch(`${edge.url}/v1/chat/completions`, {
@@ -64,10 +47,7 @@ beforeAll(async () => {
   browser = await chromium.launch({ executablePath: chromiumPath() });
   const context = await browser.newContext({ locale: "en-US", timezoneId: "UTC", viewport: { width: 1400, height: 900 } });
   page = await context.newPage();
-  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
-  page.on("console", (message) => {
-    if (/Content Security Policy|Trusted Type/i.test(message.text())) problems.push(`console: ${message.text()}`);
-  });
+  watchProblems(page, problems);
 }, 180_000);
 
 afterAll(async () => {
