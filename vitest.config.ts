@@ -11,7 +11,9 @@ export default defineConfig({
           cloudflareTest({
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
-              bindings: { PROXY_API_KEYS: "sk-test-client-1,sk-test-client-2", ADMIN_API_KEYS: "sk-test-admin" },
+              // USAGE_FLUSH_MS 0: history is written right after each request, so waiting on a request's
+              // background work (harness.ts) does not wait out the 2 s batch interval.
+              bindings: { PROXY_API_KEYS: "sk-test-client-1,sk-test-client-2", ADMIN_API_KEYS: "sk-test-admin", USAGE_FLUSH_MS: "0" },
             },
           }),
         ],

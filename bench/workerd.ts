@@ -29,7 +29,7 @@ export interface WorkerdResults {
 }
 
 /** A Worker (its wrangler.toml) bundled and served by plain workerd on a free port. */
-async function serveWorker(wranglerToml: string, vars: Record<string, unknown>, stateful: boolean) {
+export async function serveWorker(wranglerToml: string, vars: Record<string, unknown>, stateful: boolean) {
   const dir = mkdtempSync(join(tmpdir(), "inferrouter-bench-workerd-"));
   const worker = bundleWorker(wranglerToml, dir);
   worker.vars = { ...worker.vars, ...vars };

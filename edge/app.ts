@@ -6,13 +6,17 @@ import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import type { MiddlewareHandler } from "hono";
 import { openAIError, statusCategory } from "../shared/errors.ts";
-import { adminAuth, clientAuth } from "./auth.ts";
+import { adminAuth, clientAuth, metricsAuth } from "./auth.ts";
 import { chatCompletions, validateChatRequest } from "./chat.ts";
 import { loadConfig } from "./config.ts";
 import { withCors } from "./cors.ts";
 import { apiError, errorResponse, type AppEnv } from "./http.ts";
 import { InferLog } from "./oplog.ts";
 import { quotaReport } from "./quota/report.ts";
+import { recordLine } from "./usage/recorder.ts";
+import { metrics } from "./routes/metrics.ts";
+import { usageReport, validateUsageQuery } from "./routes/usage.ts";
+import { usageFlush } from "./routes/usage-flush.ts";
 import { statusRoutes } from "./routes/status.ts";
 import { embeddings, validateEmbeddingRequest } from "./routes/embeddings.ts";
 import { listModels, retrieveModel } from "./routes/models.ts";
@@ -41,7 +45,8 @@ const withConfig = createMiddleware<AppEnv>(async (c, next) => {
  * and the stream relay log the rest.
  */
 const withInferLog = createMiddleware<AppEnv>(async (c, next) => {
-  const log = new InferLog(c.get("requestId"), (task) => c.executionCtx.waitUntil(task));
+  const defer = (task: Promise<unknown>) => c.executionCtx.waitUntil(task);
+  const log = new InferLog(c.get("requestId"), defer, (line, client) => recordLine(c.env, defer, line, client));
   log.endpoint = ENDPOINT_OF[c.req.path];
   c.set("log", log);
   await next();
@@ -109,6 +114,9 @@ export function createApp() {
 
   app.get("/v1/quota", withConfig, adminAuth, quotaReport);
   app.get("/v1/providers/health", withConfig, adminAuth, providersHealth);
+  app.get("/v1/usage", withConfig, adminAuth, validateUsageQuery, usageReport);
+  app.get("/metrics", withConfig, metricsAuth, metrics);
+  app.post("/internal/usage/flush", usageFlush);
   app.route("/status", statusRoutes); // the status page (HTML; its script sends the admin key to /v1/quota)
   app.get("/v1/logs", adminAuth, operationLog);
   return app;

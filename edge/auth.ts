@@ -75,6 +75,12 @@ export const clientAuth = createMiddleware<AppEnv>(async (c, next) => {
   return proxyKeys(c, next);
 });
 
+/** GET /metrics: an admin key, or METRICS_TOKEN (a scraper's token that opens nothing else). */
+export const metricsAuth = authFrom(
+  async (c) => [...(await secretKeys(c.env, "ADMIN_API_KEYS")), ...(await secretKeys(c.env, "METRICS_TOKEN"))].map((key) => ({ key })),
+  "No admin API keys or METRICS_TOKEN are configured: set one of these secrets",
+);
+
 /** Admin auth for operator endpoints: ADMIN_API_KEYS, separate from client keys, never optional. */
 export const adminAuth = authFrom(
   async (c) => (await secretKeys(c.env, "ADMIN_API_KEYS")).map((key) => ({ key })),

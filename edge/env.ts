@@ -3,12 +3,21 @@
 // (`npm run serve`), secrets are files in a directory that workerd exposes as a disk service.
 import { SECRET_NAME } from "../shared/config.ts";
 import type { QuotaTracker } from "./quota/tracker.ts";
+import type { UsageStore } from "./usage/store.ts";
 
 export interface Env {
   ROUTER_CONFIG?: unknown;
   PROXY_API_KEYS?: string;
   ADMIN_API_KEYS?: string;
   QUOTA: DurableObjectNamespace<QuotaTracker>;
+  /** The hourly usage history (usage/store.ts); absent, nothing is recorded. */
+  USAGE?: DurableObjectNamespace<UsageStore>;
+  /** Milliseconds between an isolate's history writes (default 2000; tests set 0). */
+  USAGE_FLUSH_MS?: string;
+  /** Self-hosted only: the token `npm run serve` calls POST /internal/usage/flush with before a stop. */
+  USAGE_FLUSH_TOKEN?: string;
+  /** A bearer token for GET /metrics alone (a scraper), besides the admin keys. */
+  METRICS_TOKEN?: string;
   /** Self-hosted only: the secrets directory (one file per secret name), a read-only disk service. */
   SECRETS_DIR?: Fetcher;
   /** Self-hosted only: the directory of daily operation-log files, a read-only disk service. */

@@ -2,5 +2,6 @@
 import { createApp } from "./app.ts";
 
 export { QuotaTracker } from "./quota/tracker.ts";
+export { UsageStore } from "./usage/store.ts";
 
 export default createApp();

@@ -8,6 +8,9 @@
 import type { EventName, InferEvent } from "../shared/events.ts";
 import { rememberRecent } from "./recent.ts";
 
+/** Where each line goes besides the log (the usage history): the line and the request's client. */
+export type LineSink = (line: InferEvent, client: string | undefined) => void;
+
 type EventFields = Omit<InferEvent, "ts" | "event" | "request_id" | "route" | "source">;
 type TerminalName = "infer_completed" | "infer_failed" | "infer_cancelled";
 
@@ -25,9 +28,12 @@ export class InferLog {
   private readonly defer: (task: Promise<unknown>) => void;
 
   /** `defer` keeps the isolate alive for a task after the response (ExecutionContext.waitUntil). */
-  constructor(requestId: string, defer: (task: Promise<unknown>) => void) {
+  private readonly sink: LineSink | undefined;
+
+  constructor(requestId: string, defer: (task: Promise<unknown>) => void, sink?: LineSink) {
     this.requestId = requestId;
     this.defer = defer;
+    this.sink = sink;
   }
 
   get isStarted(): boolean {
@@ -68,7 +74,8 @@ export class InferLog {
     if (this.ended) return;
     if (!this.started) this.start(this.route);
     this.ended = true;
-    this.write(event, { latency_ms: Date.now() - this.startedAt, ...fields });
+    // Nothing generated costs nothing: the answer's writers (chain/outcome.ts) set the real cost.
+    this.write(event, { latency_ms: Date.now() - this.startedAt, cost_usd: 0, ...fields });
   }
 
   private write(event: EventName, fields: EventFields): void {
@@ -81,6 +88,7 @@ export class InferLog {
       ...fields,
     };
     rememberRecent(line); // skips and failovers, for the status page
+    this.sink?.(line, this.client); // the hourly history (usage/recorder.ts)
     this.pending.push(JSON.stringify(line));
     if (!this.flushScheduled) {
       this.flushScheduled = true;

@@ -122,6 +122,8 @@ async function workerIn(dir: string): Promise<WorkerProject | undefined> {
 }
 
 const { raw, config } = routerConfig(values.config);
+/** Per start: lets serve's stop ask the Worker to write its pending usage history first (edge/routes/usage-flush.ts). */
+const flushToken = randomBytes(16).toString("hex");
 const stateDir = resolve(values["state-dir"]);
 const logDir = resolve(values["log-dir"]);
 const secretsDir = resolve(values["secrets-dir"] ?? (existsSync(DOCKER_SECRETS) ? DOCKER_SECRETS : localSecrets(stateDir)));
@@ -134,10 +136,23 @@ mkdirSync(stateDir, { recursive: true });
 bundleDir = mkdtempSync(join(tmpdir(), "inferrouter-serve-"));
 const worker = await workerIn(bundleDir);
 if (worker && !stopping) {
-  worker.vars = { ...worker.vars, ROUTER_CONFIG: raw };
+  worker.vars = { ...worker.vars, ROUTER_CONFIG: raw, USAGE_FLUSH_TOKEN: flushToken };
   const configPath = join(bundleDir, "config.capnp");
   writeFileSync(configPath, workerdConfig({ worker, address: `${values.host}:${values.port}`, stateDir, readDirs: { SECRETS_DIR: secretsDir, LOGS_DIR: logDir } }));
   run(configPath);
+}
+
+/**
+ * workerd does not wait for a waitUntil timer on SIGTERM, so the usage batch (written every 2 s)
+ * is written on request before the stop; requests still open then write theirs as they end.
+ */
+async function flushHistory(address: string): Promise<void> {
+  try {
+    const res = await fetch(`http://${address}/internal/usage/flush`, { method: "POST", headers: { authorization: `Bearer ${flushToken}` }, signal: AbortSignal.timeout(5_000) });
+    if (!res.ok) note(`writing the usage history before the stop: HTTP ${res.status}`);
+  } catch (error) {
+    note(`writing the usage history before the stop failed: ${(error as Error).message}`);
+  }
 }
 
 function run(configPath: string) {
@@ -161,9 +176,15 @@ function run(configPath: string) {
       for (const line of open.endAll(stopping ? "serve_shutdown" : "workerd_exited", message)) emit(line);
       return code;
     });
-    return { ...child, exited, stop: (grace, onForceKill) => child.stop(grace, onForceKill).then(() => exited) };
+    const stop = async (grace?: number, onForceKill?: () => void) => {
+      if (child.child.exitCode === null) await flushHistory(`${connectHost}:${child.port}`);
+      return child.stop(grace, onForceKill).then(() => exited);
+    };
+    return { ...child, exited, stop };
   };
   const host = values.host.includes(":") ? `[${values.host}]` : values.host;
+  // Where serve itself reaches workerd: a wildcard address is not one to connect to.
+  const connectHost = values.host === "0.0.0.0" || values.host === "::" ? "127.0.0.1" : host;
   supervisor = supervise({ port: Number(values.port), log: note, start: (port) => start(`${host}:${port}`) });
   void supervisor.done.then(exit, (error: Error) => fail(error.message));
   void supervisor.ready.then(

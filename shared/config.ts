@@ -183,7 +183,7 @@ export function capabilitiesOf(provider: ProviderConfig): ReadonlySet<Capability
 /** The limit keys a provider, a quota group or a client sets; a provider in a group sets none of them. */
 export const LIMIT_KEYS = ["requests_per_day", "requests_per_minute", "tokens_per_day", "tokens_per_minute", "daily_reset_tz"] as const;
 
-export const STRATEGIES = ["ordered", "weighted", "least_used"] as const;
+export const STRATEGIES = ["ordered", "weighted", "least_used", "cheapest"] as const;
 export type Strategy = (typeof STRATEGIES)[number];
 
 const ProviderList = z.array(z.string().min(1)).min(1);
@@ -193,10 +193,10 @@ export const RouteSchema = z.union(
     ProviderList,
     z.strictObject({
       providers: ProviderList.describe("provider ids of the route; local_gguf ones always come last; required"),
-      strategy: z.enum(STRATEGIES).default("ordered").describe("ordered: as listed; weighted: first pick by weight; least_used: lowest share of the daily limit first"),
+      strategy: z.enum(STRATEGIES).default("ordered").describe("ordered: as listed; weighted: first pick by weight; least_used: lowest share of the daily limit first; cheapest: lowest estimated cost of the request first (unknown prices last)"),
     }),
   ],
-  { error: 'a route is a list of provider ids, or a table { providers = [...], strategy = "ordered" | "weighted" | "least_used" }' },
+  { error: 'a route is a list of provider ids, or a table { providers = [...], strategy = "ordered" | "weighted" | "least_used" | "cheapest" }' },
 );
 export type RouteConfig = z.infer<typeof RouteSchema>;
 
@@ -241,6 +241,7 @@ export const RouterConfigSchema = z
     cors_origins: z.array(z.string().min(1)).default([]).describe('browser origins allowed to call the API with a client key ("*": any, check-config warns)'),
     quota_groups: z.record(z.string().min(1), QuotaGroupSchema).default({}).describe("shared allowances; providers join one with quota_group"),
     clients: z.record(z.string().min(1), ClientSchema).default({}).describe("client apps with their own keys, routes and limits (PROXY_API_KEYS stay unlimited)"),
+    usage_retention_days: PositiveInt.default(90).describe("days of hourly usage history kept for /v1/usage, /metrics and the status page (default 90)"),
   })
   .superRefine((config, ctx) => {
     for (const [route, value] of Object.entries(config.routes)) {
@@ -315,7 +316,7 @@ function checkEndpoints(config: Pick<RouterConfig, "providers" | "routes">, ctx:
 /** A secret name is one plain file name (self-hosted, a file in the secrets dir): the rule of edge/env.ts. */
 export const SECRET_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 /** Names the edge itself holds: the client and admin keys, and its bindings. Never a provider's or a client's secret. */
-export const RESERVED_SECRET_NAMES: ReadonlySet<string> = new Set(["PROXY_API_KEYS", "ADMIN_API_KEYS", "QUOTA", "SECRETS_DIR", "LOGS_DIR", "ROUTER_CONFIG"]);
+export const RESERVED_SECRET_NAMES: ReadonlySet<string> = new Set(["PROXY_API_KEYS", "ADMIN_API_KEYS", "QUOTA", "USAGE", "USAGE_FLUSH_MS", "USAGE_FLUSH_TOKEN", "METRICS_TOKEN", "SECRETS_DIR", "LOGS_DIR", "ROUTER_CONFIG"]);
 const PROVIDER_SECRET_KEYS = ["api_key_secret", "access_client_id_secret", "access_client_secret_secret"] as const;
 
 /**

@@ -43,6 +43,8 @@ export const InferEventSchema = z.object({
   prompt_tokens: z.number().int().optional(),
   completion_tokens: z.number().int().optional(),
   total_tokens: z.number().int().optional(),
+  cost_usd: z.number().nullable().optional().describe("terminal: USD the answer cost at the providers' prices (continuations added); null when a price is unknown; 0 when nothing was generated"),
+  cost_estimated: z.boolean().optional().describe("terminal: cost_usd comes from the router's token estimate, the provider reported no usage"),
   tokens_per_second: z.number().optional(),
   finish_reason: z.string().nullable().optional(),
   attempts: z.number().int().optional().describe("upstream calls so far for this request, retries included"),

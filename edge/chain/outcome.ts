@@ -8,6 +8,8 @@ import type { StreamEnd } from "../stream/relay.ts";
 import type { Admitted } from "./admit.ts";
 import type { AttemptFailure, AttemptSuccess } from "./attempt.ts";
 import { addUsage } from "../stream/continuation.ts";
+import { answerCost, type CostPart } from "../usage/cost.ts";
+import { estimateTokens } from "../usage/estimate.ts";
 import { learnFromStreamEnd, learnTokens } from "./learn.ts";
 import { unservable } from "./plan.ts";
 import type { ChainRequest, Outcome, WalkState } from "./walk.ts";
@@ -27,6 +29,12 @@ type TerminalFields = Parameters<ChainRequest["log"]["end"]>[1];
 /** The request's one terminal line. */
 function writeTerminal(req: ChainRequest, name: TerminalName, fields: TerminalFields): void {
   req.log.end(name, fields);
+}
+
+/** One provider's part of the answer's cost: its price and usage, the router's estimate without one. */
+function costPart(req: ChainRequest, providerId: string, usage: Usage | undefined, countedText?: string): CostPart {
+  const provider = req.config.providers[providerId];
+  return { price: provider?.price, usage, estimate: () => estimateTokens(req.body, provider, countedText) };
 }
 
 function usageFields(usage: Usage | undefined) {
@@ -70,6 +78,7 @@ function answered(req: ChainRequest, end: Extract<WalkEnd, { kind: "answered" }>
       stream: false,
       finish_reason: result.finishReason ?? null,
       ...usageFields(result.usage),
+      ...answerCost([costPart(req, admitted.providerId, result.usage)]),
     });
   }
   return result.response;
@@ -83,12 +92,16 @@ export function streamEndHandler(req: ChainRequest, admitted: Admitted, attempts
     learnFromStreamEnd(req.quota, admitted, end);
     // A continued stream ends at another provider: name it, count every attempt and both usages.
     const { continued } = end;
+    // Each provider's tokens at its own price (a continuation's segments at the last one's).
+    const parts = [costPart(req, admitted.providerId, end.tap.usage, end.tap.text)];
+    if (continued) parts.push(costPart(req, continued.provider, continued.usage));
     const fields = {
       provider: continued?.provider ?? admitted.providerId,
       model: continued?.model ?? admitted.provider.model,
       attempts: attempts(), // a continuation's attempts count too
       stream: true,
       ...usageFields(addUsage(end.tap.usage, continued?.usage)),
+      ...answerCost(parts),
       ...(continued && { continued: true }),
       dropped_events: end.tap.droppedEvents + (continued?.droppedEvents ?? 0),
     };

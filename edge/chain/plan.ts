@@ -5,14 +5,20 @@
 import type { Capability } from "../../shared/config.ts";
 import type { ChatCompletionRequest } from "../../shared/openai.ts";
 import { orderProviders } from "../routing/order.ts";
-import { estimatePromptTokens, neededCapabilities, unfitFor, type Unfit } from "../routing/needs.ts";
+import { estimatePromptTokens, neededCapabilities, requestedOutputTokens, unfitFor, type Unfit } from "../routing/needs.ts";
+import { costUsd } from "../usage/cost.ts";
+import { estimateTokens } from "../usage/estimate.ts";
 import type { ChainRequest, WalkState } from "./walk.ts";
 
 /** The providers to walk, in order; the ones that cannot take the request are logged and noted. */
 export function planChain(req: ChainRequest, walk: WalkState): string[] {
   const strategy = req.strategy ?? "ordered";
   // Capabilities and context windows are chat facts: an embeddings request is only ordered.
-  if (req.endpoint === "embeddings") return orderProviders(req.chain, req.config, strategy, req.random);
+  const price = (providerId: string) => req.config.providers[providerId]!.price;
+  if (req.endpoint === "embeddings") {
+    const tokens = estimateTokens(req.body, undefined);
+    return orderProviders(req.chain, req.config, strategy, req.random, (id) => costUsd(price(id), tokens));
+  }
   const body = req.body as ChatCompletionRequest;
   const needs = neededCapabilities(body);
   const promptTokens = estimatePromptTokens(body);
@@ -21,7 +27,10 @@ export function planChain(req: ChainRequest, walk: WalkState): string[] {
     if (unfit) skipUnfit(req, walk, providerId, unfit);
     return !unfit;
   });
-  return orderProviders(fit, req.config, strategy, req.random);
+  // `cheapest`: this request at each provider's price, with the output budget the context check uses.
+  const cost = (id: string) =>
+    costUsd(price(id), { prompt_tokens: promptTokens, completion_tokens: requestedOutputTokens(body, req.config.providers[id]!) });
+  return orderProviders(fit, req.config, strategy, req.random, cost);
 }
 
 function skipUnfit(req: ChainRequest, walk: WalkState, providerId: string, unfit: Unfit): void {

@@ -45,7 +45,23 @@ export function usageShareOf(providerId: string, provider: ProviderConfig, group
   return usageShare(trackerName(providerId, provider)) ?? 0;
 }
 
-export function orderProviders(ids: readonly string[], config: RouterConfig, strategy: Strategy, random: () => number = Math.random): string[] {
+/**
+ * Lowest estimated cost first; unknown (undefined) after every known one; ties keep config order
+ * (Array.prototype.sort is stable).
+ */
+export function cheapestOrder(ids: readonly string[], cost: (id: string) => number | undefined): string[] {
+  const costs = new Map(ids.map((id) => [id, cost(id) ?? Infinity]));
+  return [...ids].sort((a, b) => costs.get(a)! - costs.get(b)!);
+}
+
+/** `cost` is this request's estimated USD at a provider (chain/plan.ts), for `cheapest`. */
+export function orderProviders(
+  ids: readonly string[],
+  config: RouterConfig,
+  strategy: Strategy,
+  random: () => number = Math.random,
+  cost: (id: string) => number | undefined = () => undefined,
+): string[] {
   const provider = (id: string) => config.providers[id]!;
   const cloud = ids.filter((id) => provider(id).type !== "local_gguf");
   const local = ids.filter((id) => provider(id).type === "local_gguf");
@@ -56,5 +72,7 @@ export function orderProviders(ids: readonly string[], config: RouterConfig, str
       return [...weightedOrder(cloud, (id) => weightOf(provider(id)), random), ...local];
     case "least_used":
       return [...leastUsedOrder(cloud, (id) => usageShareOf(id, provider(id), config.quota_groups), random), ...local];
+    case "cheapest":
+      return [...cheapestOrder(cloud, cost), ...local];
   }
 }

@@ -1,8 +1,11 @@
 // The status page's HTML: one self-contained document whose style and script carry the request's
-// CSP nonce. Everything it shows is drawn by the script from GET /v1/quota.
+// CSP nonce. Everything it shows is drawn by the script from GET /v1/quota, and the history's
+// charts (uPlot, bundled and inlined under the same nonce: nothing loads from elsewhere) from GET /v1/usage.
 import { html, raw } from "hono/html";
 import { REFRESH_SECONDS, statusScript } from "./script.ts";
 import { statusStyle } from "./style.ts";
+import { historyScript } from "./history-script.ts";
+import { uplotScript, uplotStyle } from "./uplot.ts";
 
 export function statusPage(nonce: string) {
   return html`<!doctype html>
@@ -13,7 +16,7 @@ export function statusPage(nonce: string) {
 <meta name="referrer" content="no-referrer">
 <title>InferRouter status</title>
 <link rel="icon" href="data:,">
-<style nonce="${nonce}">${raw(statusStyle)}</style>
+<style nonce="${nonce}">${raw(statusStyle)}${raw(uplotStyle)}</style>
 </head>
 <body>
 <header class="top">
@@ -36,13 +39,29 @@ export function statusPage(nonce: string) {
     <div class="providers" id="providers"></div>
     <section id="groups" hidden><h2>Quota groups</h2><div class="content"></div></section>
     <section id="clients" hidden><h2>Clients</h2><div class="content"></div></section>
+    <section id="history" class="history">
+      <h2>History <small>from /v1/usage; hover a chart for each period's values</small></h2>
+      <div class="ranges"><button type="button" id="range-day" aria-pressed="true"></button><button type="button" id="range-week" aria-pressed="false"></button></div>
+      <p class="notice error" id="history-error"></p>
+      <p class="uncounted" id="history-note"></p>
+      <div class="charts">
+        <div class="chart" id="chart-requests"></div>
+        <div class="chart" id="chart-failures"></div>
+        <div class="chart" id="chart-ttft"></div>
+        <div class="chart" id="chart-tokens"></div>
+        <div class="chart" id="chart-cost-provider"></div>
+        <div class="chart" id="chart-cost-client"></div>
+      </div>
+    </section>
     <section id="recent" hidden>
       <h2>Last failovers and skips <small>newest first; kept by the Worker instance that answered (up to 50)</small></h2>
       <div class="content"></div>
     </section>
   </div>
 </main>
+<script nonce="${nonce}">${raw(uplotScript)}</script>
 <script nonce="${nonce}">${raw(statusScript)}</script>
+<script nonce="${nonce}">${raw(historyScript)}</script>
 </body>
 </html>`;
 }

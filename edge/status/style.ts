@@ -60,4 +60,12 @@ td.why { max-width: 480px; overflow: hidden; text-overflow: ellipsis; white-spac
 .tag.infer_fallback { background: #bc4c00; } .tag.infer_skipped { background: var(--off); }
 .empty { color: var(--muted); font-style: italic; }
 time { font-variant-numeric: tabular-nums; }
+.ranges { display: flex; gap: 6px; margin: 0 0 10px; }
+.ranges button { font: inherit; font-size: 13px; padding: 3px 12px; border: 1px solid var(--line); border-radius: 6px; background: var(--card); cursor: pointer; }
+.ranges button[aria-pressed="true"] { background: #24292f; color: #fff; border-color: #24292f; }
+.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(100%, 620px), 1fr)); gap: 14px; }
+.chart { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 10px 12px; min-width: 0; overflow-x: auto; }
+.chart h3 { font-size: 15px; margin: 0; }
+.period-total { color: var(--muted); font-size: 13px; margin: 2px 0 6px; font-variant-numeric: tabular-nums; }
+.uplot .u-legend { font-size: 12px; text-align: left; }
 `;

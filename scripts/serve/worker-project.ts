@@ -3,7 +3,7 @@
 // flags, vars, Durable Object classes). Bundling writes <project>/.wrangler/tmp, so a read-only
 // install (the edge image) bundles once at build time and serve reads that dir (`--bundle`).
 import { execFileSync, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { stripVTControlCharacters } from "node:util";
 import { parse as parseToml } from "smol-toml";
@@ -19,6 +19,11 @@ export interface WorkerProject {
   compatibilityFlags: string[];
   vars: Record<string, unknown>;
   durableObjects: Array<{ binding: string; className: string; sql: boolean }>;
+  /**
+   * The other modules wrangler wrote beside the entry (files its `[[rules]]` bundle as Text, e.g.
+   * the status page's uPlot), by file name: the entry imports them by these names.
+   */
+  textModules?: string[];
 }
 
 interface WranglerToml {
@@ -41,8 +46,14 @@ function bundleCommand(configPath: string, outDir: string, extraArgs: string[]) 
 export function readWorkerProject(configPath: string, bundleDir: string): WorkerProject {
   const toml = parseToml(readFileSync(configPath, "utf8")) as unknown as WranglerToml;
   const sqlClasses = new Set((toml.migrations ?? []).flatMap((m) => m.new_sqlite_classes ?? []));
+  const modulePath = join(bundleDir, basename(toml.main).replace(/\.[cm]?[jt]s$/, ".js"));
+  // wrangler's out dir: the entry, its source map, a README, and one file per Text-rule module.
+  const textModules = readdirSync(bundleDir, { withFileTypes: true })
+    .filter((entry) => entry.isFile() && entry.name !== basename(modulePath) && !entry.name.endsWith(".map") && entry.name !== "README.md")
+    .map((entry) => entry.name);
   return {
-    modulePath: join(bundleDir, basename(toml.main).replace(/\.[cm]?[jt]s$/, ".js")),
+    modulePath,
+    textModules,
     compatibilityDate: toml.compatibility_date,
     compatibilityFlags: toml.compatibility_flags ?? [],
     vars: toml.vars ?? {},

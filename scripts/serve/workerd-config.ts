@@ -58,7 +58,7 @@ const config :Workerd.Config = (
 );
 
 const worker :Workerd.Worker = (
-  modules = [(name = ${str(basename(worker.modulePath))}, esModule = embed ${str(basename(worker.modulePath))})],
+  modules = [${[`(name = ${str(basename(worker.modulePath))}, esModule = embed ${str(basename(worker.modulePath))})`, ...(worker.textModules ?? []).map((name) => `(name = ${str(name)}, text = embed ${str(name)})`)].join(", ")}],
   compatibilityDate = ${str(worker.compatibilityDate)},
   compatibilityFlags = [${worker.compatibilityFlags.map(str).join(", ")}],
   bindings = [

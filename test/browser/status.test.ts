@@ -1,14 +1,12 @@
 // The status page in a real headless Chromium (Debian's `chromium`, driven by playwright-core; no
 // browser is downloaded) against the Worker under `wrangler dev`, with providers scripted on the
 // fake provider. The page refreshes itself: after the first key entry it is never reloaded.
-import { existsSync, mkdirSync } from "node:fs";
-import { delimiter, join } from "node:path";
 import { chromium, type Browser, type Page, type Request } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { chromiumPath, screenshotPath, watchProblems } from "../support/browser.ts";
 import { startFakeProvider, type FakeProvider, type Step } from "../support/fake-provider.ts";
 import { startWranglerDev, type WranglerDev } from "../support/wrangler-dev.ts";
 
-const root = new URL("../../", import.meta.url).pathname;
 const ADMIN_KEY = "sk-status-admin-5f1c";
 const CLIENT_KEY = "sk-status-client-9a2e";
 const POLL = { timeout: 20_000, interval: 250 };
@@ -19,15 +17,6 @@ let browser: Browser;
 let page: Page;
 const requests: Request[] = [];
 const problems: string[] = [];
-
-/** Debian's chromium on PATH (.ci/run installs it); the test never downloads a browser. */
-function chromiumPath(): string {
-  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
-    const candidate = join(dir, "chromium");
-    if (existsSync(candidate)) return candidate;
-  }
-  throw new Error("chromium is not installed: apt-get install -y chromium (.ci/run does this when it is missing)");
-}
 
 async function script(id: string, steps: Step[]) {
   await fetch(`${fake.url}/_script/${id}`, { method: "POST", body: JSON.stringify({ steps }) });
@@ -79,10 +68,7 @@ beforeAll(async () => {
   const context = await browser.newContext({ locale: "en-US", timezoneId: "UTC", viewport: { width: 1280, height: 720 } });
   page = await context.newPage();
   page.on("request", (request) => requests.push(request));
-  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
-  page.on("console", (message) => {
-    if (/Content Security Policy|Trusted Type/i.test(message.text())) problems.push(`console: ${message.text()}`);
-  });
+  watchProblems(page, problems);
 }, 180_000);
 
 afterAll(async () => {
@@ -90,16 +76,6 @@ afterAll(async () => {
   await edge?.stop();
   await fake?.close();
 });
-
-/**
- * Where a screenshot goes: .tmp/screenshots/ on every run, so a test run leaves the tree as it was;
- * docs/ (what the README shows) when UPDATE_SCREENSHOTS=1.
- */
-function screenshotPath(name: string): string {
-  const dir = join(root, process.env.UPDATE_SCREENSHOTS === "1" ? "docs" : ".tmp/screenshots");
-  mkdirSync(dir, { recursive: true });
-  return join(dir, name);
-}
 
 describe("GET /status in Chromium", () => {
   it("is one HTML page under a strict CSP that needs no key to load and asks for one", async () => {

@@ -123,3 +123,52 @@ describe("local providers stay last", () => {
     expect(await b.calls()).toHaveLength(1);
   });
 });
+
+describe("cheapest", () => {
+  const price = (input: number, output: number) => ({ price: { input_per_mtok: input, output_per_mtok: output } });
+  const config = parsed({
+    routes: { c: { providers: ["local", "dear", "unknown", "cheap", "free", "tie"], strategy: "cheapest" } },
+    providers: {
+      local: local(),
+      dear: provider(URL_, price(3, 15)),
+      unknown: provider(URL_),
+      cheap: provider(URL_, price(0.1, 0.4)),
+      free: provider(URL_, price(0, 0)),
+      tie: provider(URL_, price(0, 0)),
+    },
+  });
+
+  it("orders by this request's estimated cost: free first (ties in config order), unknown prices after every known one, local last", () => {
+    const costs: Record<string, number | undefined> = { dear: 3, unknown: undefined, cheap: 1, free: 0, tie: 0 };
+    expect(orderProviders(["local", "dear", "unknown", "cheap", "free", "tie"], config, "cheapest", Math.random, (id) => costs[id])).toEqual([
+      "free",
+      "tie",
+      "cheap",
+      "dear",
+      "unknown",
+      "local",
+    ]);
+  });
+
+  it("weighs the output budget: a provider cheap on input but dear on output loses once max_tokens is large", async () => {
+    const a = await scenario([{ type: "json" }]);
+    const b = await scenario([{ type: "json" }]);
+    const route = (body: Record<string, unknown>) =>
+      call({
+        config: {
+          routes: { default: { providers: ["in_cheap", "out_cheap"], strategy: "cheapest" } },
+          providers: { in_cheap: provider(a.baseUrl, price(0.1, 20)), out_cheap: provider(b.baseUrl, price(5, 1)) },
+        },
+        body: chat(body),
+      });
+    // A 2,000-character prompt (500 tokens) and no output budget: input price decides.
+    const long = [{ role: "user", content: "x".repeat(2000) }];
+    expect((await route({ messages: long })).headers.get("x-inferrouter-provider")).toBe("in_cheap");
+    // max_tokens 4,000: 500*0.1 + 4000*20 > 500*5 + 4000*1.
+    expect((await route({ messages: long, max_tokens: 4000 })).headers.get("x-inferrouter-provider")).toBe("out_cheap");
+  });
+
+  it("is a strategy the config accepts", () => {
+    expect(STRATEGIES).toContain("cheapest");
+  });
+});

@@ -36,6 +36,13 @@ describe("workerd config", () => {
   });
 });
 
+describe("workerd config: bundled text modules", () => {
+  it("embeds each module wrangler wrote beside the entry (Text rules) under the name the entry imports", () => {
+    const text = workerdConfig({ worker: { ...worker, textModules: ["5b16-uPlot.iife.min.js"] }, address: "127.0.0.1:8787" });
+    expect(text).toContain('(name = "5b16-uPlot.iife.min.js", text = embed "5b16-uPlot.iife.min.js")');
+  });
+});
+
 describe("daily log files", () => {
   it("appends each line to the file of its own UTC day", () => {
     const dir = mkdtempSync(join(tmpdir(), "daily-"));
