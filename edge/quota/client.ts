@@ -333,8 +333,9 @@ export class QuotaClient {
         return { admitted: true, trial: result.trial, failures: result.failures, reservation };
       }
       const { admitted: _, ...cached } = result;
-      // A member's open circuit is its own; the group's limits and cool-downs are everyone's.
-      denials.set(result.reason === "circuit_open" ? circuitKey : name, cached);
+      // A member's open circuit is its own; the group's limits and cool-downs are everyone's. A request
+      // that did not fit a budget that is not spent is not cached: the next, or a settlement, may fit.
+      if (!result.unfit) denials.set(result.reason === "circuit_open" ? circuitKey : name, cached);
       if (result.reason === "daily") usageShares.set(name, 1);
       if (STOPS_LEASES.has(result.reason)) this.dropLeases(ref);
       return result;

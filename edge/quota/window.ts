@@ -98,7 +98,14 @@ export type Admission =
       /** What was leased to its isolate beyond it (requests 0: nothing). */
       lease: LeaseRecord;
     }
-  | { admitted: false; reason: DenyReason; retryAt: number; cooldownReason?: string };
+  | {
+      admitted: false;
+      reason: DenyReason;
+      retryAt: number;
+      cooldownReason?: string;
+      /** The limit is not spent, this request's reservation does not fit it: a smaller one (or a settlement) may. */
+      unfit?: boolean;
+    };
 
 export const WINDOW_MS = 60_000;
 /** How long a lease is valid: also the longest a cool-down or an opened circuit takes to reach an isolate that holds one. */
@@ -363,6 +370,11 @@ function over(limit: number | undefined, used: number, need: number): boolean {
   return limit !== undefined && (used >= limit || used + need > limit);
 }
 
+/** The denial of a reservation that does not fit: marked unfit when the limit itself is not reached. */
+function unfitWhen(used: number, limit: number, denial: Extract<Admission, { admitted: false }>): Admission {
+  return used < limit ? { ...denial, unfit: true } : denial;
+}
+
 function limitDenial(state: QuotaState, limits: QuotaLimits, now: number, ask: LeaseAsk): Admission | undefined {
   if (state.cooldownUntil > now) {
     return { admitted: false, reason: "cooldown", retryAt: state.cooldownUntil, cooldownReason: state.cooldownReason ?? "cooldown" };
@@ -371,20 +383,21 @@ function limitDenial(state: QuotaState, limits: QuotaLimits, now: number, ask: L
     return { admitted: false, reason: "daily", retryAt: nextReset(now, limits.daily_reset_tz) };
   }
   if (over(limits.tokens_per_day, state.dayTokens, ask.tokens)) {
-    return { admitted: false, reason: "tokens", retryAt: nextReset(now, limits.daily_reset_tz) };
+    return unfitWhen(state.dayTokens, limits.tokens_per_day!, { admitted: false, reason: "tokens", retryAt: nextReset(now, limits.daily_reset_tz) });
   }
   if (over(limits.budget_usd_per_day, state.dayUsd, ask.usd)) {
-    return { admitted: false, reason: "budget", retryAt: nextReset(now, limits.daily_reset_tz) };
+    return unfitWhen(state.dayUsd, limits.budget_usd_per_day!, { admitted: false, reason: "budget", retryAt: nextReset(now, limits.daily_reset_tz) });
   }
   if (over(limits.budget_usd_per_month, state.monthUsd, ask.usd)) {
-    return { admitted: false, reason: "budget", retryAt: nextMonthReset(now, limits.daily_reset_tz) };
+    return unfitWhen(state.monthUsd, limits.budget_usd_per_month!, { admitted: false, reason: "budget", retryAt: nextMonthReset(now, limits.daily_reset_tz) });
   }
   if (limits.requests_per_minute !== undefined && state.window.length >= limits.requests_per_minute) {
     // The request that leaves the window first makes room.
     return { admitted: false, reason: "rpm", retryAt: state.window[state.window.length - limits.requests_per_minute]! + WINDOW_MS };
   }
-  if (over(limits.tokens_per_minute, windowTokenSum(state), ask.tokens)) {
-    return { admitted: false, reason: "tokens", retryAt: tokensReopenAt(state, limits.tokens_per_minute!, ask.tokens) };
+  const minuteTokens = windowTokenSum(state);
+  if (over(limits.tokens_per_minute, minuteTokens, ask.tokens)) {
+    return unfitWhen(minuteTokens, limits.tokens_per_minute!, { admitted: false, reason: "tokens", retryAt: tokensReopenAt(state, limits.tokens_per_minute!, ask.tokens) });
   }
   return undefined;
 }

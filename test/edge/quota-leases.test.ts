@@ -26,7 +26,12 @@ class Isolate {
   leases: LeaseRecord[] = [];
   /** When each request it admitted called the provider. */
   calls: number[] = [];
-  constructor(private readonly state: ReturnType<typeof emptyState>, private readonly limits: QuotaLimits) {}
+  private readonly state: ReturnType<typeof emptyState>;
+  private readonly limits: QuotaLimits;
+  constructor(state: ReturnType<typeof emptyState>, limits: QuotaLimits) {
+    this.state = state;
+    this.limits = limits;
+  }
 
   request(now: number): boolean {
     for (const ended of this.leases.filter((l) => l.until - 100 <= now)) giveBack(this.state, this.limits, ended, now);
@@ -158,7 +163,10 @@ describe("USD budgets", () => {
     const limits = { budget_usd_per_day: 1, daily_reset_tz: "America/New_York" };
     const now = at("2026-05-01T12:00:00Z");
     expect(grant(state, limits, now, ask(1, 0, 0.6)).admitted).toBe(true);
-    expect(grant(state, limits, now + 1, ask(1, 0, 0.6))).toEqual({ admitted: false, reason: "budget", retryAt: at("2026-05-02T04:00:00Z") });
+    // 0.6 spent of 1: not spent, but this one does not fit (unfit: not cached, a smaller one may).
+    expect(grant(state, limits, now + 1, ask(1, 0, 0.6))).toEqual({ admitted: false, reason: "budget", retryAt: at("2026-05-02T04:00:00Z"), unfit: true });
+    expect(grant(state, limits, now + 2, ask(1, 0, 0.4)).admitted).toBe(true);
+    expect(grant(state, limits, now + 3, ask(1, 0, 0.01))).toEqual({ admitted: false, reason: "budget", retryAt: at("2026-05-02T04:00:00Z") });
     expect(grant(state, limits, at("2026-05-02T04:00:01Z"), ask(1, 0, 0.6)).admitted).toBe(true);
   });
 
