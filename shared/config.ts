@@ -117,6 +117,16 @@ function checkProvider(value: Record<string, unknown>, ctx: z.RefinementCtx): vo
 }
 
 const UsdPerMtok = z.number().nonnegative();
+const UsdBudget = z.number().positive();
+
+/** What an admission does when its quota tracker cannot answer (throws, times out, is reset). */
+export const TRACKER_ERROR_POLICIES = ["admit", "deny"] as const;
+export type TrackerErrorPolicy = (typeof TRACKER_ERROR_POLICIES)[number];
+const TrackerErrorPolicySchema = z.enum(TRACKER_ERROR_POLICIES);
+
+/** Durable Object location hints: where a tracker is created (it stays there). */
+export const LOCATION_HINTS = ["wnam", "enam", "sam", "weur", "eeur", "apac", "oc", "afr", "me"] as const;
+const LocationHint = z.enum(LOCATION_HINTS);
 /** USD per million tokens; a price that is absent is unknown (never taken as 0). */
 export const PriceSchema = z.strictObject({
   input_per_mtok: UsdPerMtok.describe("USD per million prompt tokens (0 for a free tier)"),
@@ -142,9 +152,13 @@ export const ProviderSchema = z.strictObject({
   stream_idle_timeout_ms: PositiveInt.optional().describe("streams: longest silence between events once the answer has begun (default 10000; local_gguf 30000)"),
   requests_per_day: PositiveInt.optional().describe("requests a day, restarting at midnight of daily_reset_tz (default none: unlimited)"),
   requests_per_minute: PositiveInt.optional().describe("requests in any sliding 60 seconds (default none: unlimited)"),
-  tokens_per_day: PositiveInt.optional().describe("tokens a day, counted from the answers' usage (default none: unlimited)"),
-  tokens_per_minute: PositiveInt.optional().describe("tokens in any sliding 60 seconds, from the answers' usage (default none: unlimited)"),
+  tokens_per_day: PositiveInt.optional().describe("tokens a day: each call reserves its estimate, settled to the answer's usage (default none: unlimited)"),
+  tokens_per_minute: PositiveInt.optional().describe("tokens in any sliding 60 seconds: reserved before each call, settled to the usage (default none: unlimited)"),
+  budget_usd_per_day: UsdBudget.optional().describe("USD the provider may cost a day (needs price); spent: skipped as budget until daily_reset_tz's midnight (default none)"),
+  budget_usd_per_month: UsdBudget.optional().describe("USD the provider may cost a month (needs price); spent: skipped as budget until the 1st (default none)"),
   daily_reset_tz: TimeZone.optional().describe("zone whose midnight restarts the daily counts (default UTC)"),
+  on_tracker_error: TrackerErrorPolicySchema.optional().describe('when its quota tracker cannot answer: "admit" (call it anyway) or "deny" (skip it) (default: the config\'s on_tracker_error)'),
+  location_hint: LocationHint.optional().describe("where its own quota tracker is created: next to the Worker's traffic (default: the config's location_hint)"),
   rate_limit_cooldown_ms: PositiveInt.optional().describe("cool-down after a 429 without retry-after (default 60000)"),
   auth_error_cooldown_ms: PositiveInt.optional().describe("cool-down after an auth or billing error (default 300000)"),
   error_rules: z.array(ErrorRuleSchema).default([]).describe("this provider's error rules, applied before the global ones (default [])"),
@@ -181,7 +195,7 @@ export function capabilitiesOf(provider: ProviderConfig): ReadonlySet<Capability
 }
 
 /** The limit keys a provider, a quota group or a client sets; a provider in a group sets none of them. */
-export const LIMIT_KEYS = ["requests_per_day", "requests_per_minute", "tokens_per_day", "tokens_per_minute", "daily_reset_tz"] as const;
+export const LIMIT_KEYS = ["requests_per_day", "requests_per_minute", "tokens_per_day", "tokens_per_minute", "budget_usd_per_day", "budget_usd_per_month", "daily_reset_tz"] as const;
 
 export const STRATEGIES = ["ordered", "weighted", "least_used", "cheapest"] as const;
 export type Strategy = (typeof STRATEGIES)[number];
@@ -209,8 +223,10 @@ export function routeParts(route: RouteConfig): { providers: readonly string[]; 
 export const QuotaGroupSchema = z.strictObject({
   requests_per_day: PositiveInt.optional().describe("requests a day across the group's providers (default none: unlimited)"),
   requests_per_minute: PositiveInt.optional().describe("requests in any sliding 60 seconds across the group (default none: unlimited)"),
-  tokens_per_day: PositiveInt.optional().describe("tokens a day across the group, from the answers' usage (default none: unlimited)"),
+  tokens_per_day: PositiveInt.optional().describe("tokens a day across the group, reserved before each call, settled to the usage (default none: unlimited)"),
   tokens_per_minute: PositiveInt.optional().describe("tokens in any sliding 60 seconds across the group (default none: unlimited)"),
+  budget_usd_per_day: UsdBudget.optional().describe("USD the group's providers may cost a day together (default none)"),
+  budget_usd_per_month: UsdBudget.optional().describe("USD the group's providers may cost a month together (default none)"),
   daily_reset_tz: TimeZone.optional().describe("zone whose midnight restarts the group's daily counts (default UTC)"),
 });
 export type QuotaGroupConfig = z.infer<typeof QuotaGroupSchema>;
@@ -221,7 +237,10 @@ export const ClientSchema = z.strictObject({
   routes: z.array(z.string().min(1)).optional().describe("routes (models) the client may use; absent: all"),
   requests_per_day: PositiveInt.optional().describe("the client's requests a day, UTC; beyond: 429 client_rate_limited (default none: unlimited)"),
   requests_per_minute: PositiveInt.optional().describe("the client's requests in any sliding 60 seconds (default none: unlimited)"),
-  tokens_per_day: PositiveInt.optional().describe("the client's tokens a day, from the answers' usage (default none: unlimited)"),
+  tokens_per_day: PositiveInt.optional().describe("the client's tokens a day, reserved before each call, settled to the usage (default none: unlimited)"),
+  tokens_per_minute: PositiveInt.optional().describe("tokens the client may use in any 60 s, reserved before each call (default none)"),
+  budget_usd_per_day: UsdBudget.optional().describe("USD the client may cost a day (UTC); spent: 429 budget_exceeded until midnight (default none)"),
+  budget_usd_per_month: UsdBudget.optional().describe("USD the client may cost a month (UTC); spent: 429 budget_exceeded until the 1st (default none)"),
 });
 export type ClientConfig = z.infer<typeof ClientSchema>;
 
@@ -242,6 +261,8 @@ export const RouterConfigSchema = z
     quota_groups: z.record(z.string().min(1), QuotaGroupSchema).default({}).describe("shared allowances; providers join one with quota_group"),
     clients: z.record(z.string().min(1), ClientSchema).default({}).describe("client apps with their own keys, routes and limits (PROXY_API_KEYS stay unlimited)"),
     usage_retention_days: PositiveInt.default(90).describe("days of hourly usage history kept for /v1/usage, /metrics and the status page (default 90)"),
+    on_tracker_error: TrackerErrorPolicySchema.default("admit").describe('when a quota tracker cannot answer: "admit" the request (default) or "deny" it (a paid quota that must never be passed)'),
+    location_hint: LocationHint.optional().describe("where quota trackers are created (Durable Object locationHint): the region most traffic comes from (default: where the first request came from)"),
   })
   .superRefine((config, ctx) => {
     for (const [route, value] of Object.entries(config.routes)) {
@@ -267,6 +288,13 @@ export const RouterConfigSchema = z
       for (const key of LIMIT_KEYS) {
         if (provider[key] !== undefined) {
           ctx.addIssue({ code: "custom", path: ["providers", id, key], message: `a provider in quota group "${group}" takes the group's limits: set ${key} on quota_groups.${group}` });
+        }
+      }
+    }
+    for (const [id, provider] of Object.entries(config.providers)) {
+      for (const key of ["budget_usd_per_day", "budget_usd_per_month"] as const) {
+        if (provider[key] !== undefined && !provider.price) {
+          ctx.addIssue({ code: "custom", path: ["providers", id, key], message: `${key} needs the provider's price: without it, its cost is unknown` });
         }
       }
     }

@@ -20,7 +20,7 @@ export type EventName = (typeof EVENT_NAMES)[number];
 
 export const TERMINAL_EVENTS: ReadonlySet<EventName> = new Set(["infer_completed", "infer_failed", "infer_cancelled"]);
 
-export const SKIP_REASONS = ["rpm", "daily", "tokens", "cooldown", "circuit_open", "missing_key", "capability", "context"] as const;
+export const SKIP_REASONS = ["rpm", "daily", "tokens", "budget", "cooldown", "circuit_open", "missing_key", "capability", "context", "quota_unavailable"] as const;
 export type SkipReason = (typeof SKIP_REASONS)[number];
 
 export const InferEventSchema = z.object({
@@ -54,5 +54,7 @@ export const InferEventSchema = z.object({
   continued: z.boolean().optional().describe("infer_fallback: a broken stream moves on to be continued; terminal: the answer was continued"),
   carried_chars: z.number().int().optional().describe("infer_fallback with continued: characters of the answer sent on as the prefill"),
   dropped_events: z.number().int().optional().describe("terminal of a stream: upstream events dropped because their data was not JSON"),
+  tracker_waits: z.number().int().optional().describe("terminal: quota tracker calls the request waited for (0 when leases admitted it)"),
+  tracker_ms: z.number().optional().describe("terminal: how long the request waited for quota trackers in all"),
 });
 export type InferEvent = z.infer<typeof InferEventSchema>;

@@ -3,7 +3,8 @@
 // be called is skipped and logged, and what it means for the final answer is noted.
 import type { ProviderConfig } from "../../shared/config.ts";
 import { buildUpstreamRequest, type UpstreamRequest } from "../providers.ts";
-import type { AdmitResult } from "../quota/client.ts";
+import type { AdmitResult, Reservation } from "../quota/client.ts";
+import { providerNeed } from "../quota/reserve.ts";
 import type { ChainRequest, WalkState } from "./walk.ts";
 
 export interface Admitted {
@@ -14,11 +15,13 @@ export interface Admitted {
   trial: boolean;
   /** The circuit's failure count when admitted: a success then has something to reset. */
   failures: number;
+  /** What the admission reserved at the provider's tracker, settled when the answer ends (learn.ts). */
+  reservation?: Reservation;
 }
 
 /** Denials that mean "limited" for the all-spent status: rate and quota, never a circuit or a dead key. */
 function isLimited(denial: Extract<AdmitResult, { admitted: false }>): boolean {
-  if (denial.reason === "circuit_open") return false;
+  if (denial.reason === "circuit_open" || denial.reason === "quota_unavailable") return false;
   return !(denial.reason === "cooldown" && denial.cooldownReason === "auth_error");
 }
 
@@ -32,10 +35,13 @@ export async function admitProvider(req: ChainRequest, walk: WalkState, provider
     return undefined;
   }
   // A trial may take as long as the call it makes; past that, the next request may try instead.
-  const admission = await req.quota.admit(providerId, provider, built.request.timeoutMs);
+  const need = providerNeed(req.body, provider, req.endpoint === "embeddings");
+  const admission = await req.quota.admit(providerId, provider, built.request.timeoutMs, need);
   if (!admission.admitted) {
+    // on_tracker_error = "deny": the tracker could not answer, so the provider is not called.
+    if (admission.trackerError) log.quotaUnavailable({ provider: providerId, message: admission.trackerError });
     const retry_at = new Date(admission.retryAt).toISOString();
-    const cause = admission.cooldownReason ? ` (${admission.cooldownReason})` : "";
+    const cause = admission.cooldownReason ? ` (${admission.cooldownReason})` : admission.trackerError ? ` (tracker: ${admission.trackerError})` : "";
     log.skipped({ provider: providerId, model: provider.model, reason: admission.reason, retry_at, ...(cause && { message: `cooling down${cause}` }) });
     const limited = isLimited(admission);
     walk.outcomes.push({
@@ -50,5 +56,5 @@ export async function admitProvider(req: ChainRequest, walk: WalkState, provider
     return undefined;
   }
   if (admission.trackerError) log.quotaUnavailable({ provider: providerId, message: admission.trackerError });
-  return { providerId, provider, upstream: built.request, trial: admission.trial, failures: admission.failures };
+  return { providerId, provider, upstream: built.request, trial: admission.trial, failures: admission.failures, reservation: admission.reservation };
 }

@@ -48,9 +48,14 @@ export function countOutage(quota: QuotaClient, admitted: Admitted, category: Er
   quota.circuitFailure(admitted.providerId, admitted.provider, category === "Timeout" ? "slow" : "fast");
 }
 
-/** The tokens an answer used, against the provider's token budgets. */
+/** The tokens and cost an answer used, settled against what its admission reserved (token and USD budgets). */
 export function learnTokens(quota: QuotaClient, admitted: Admitted, usage: Usage | undefined): void {
-  quota.recordTokens(admitted.providerId, admitted.provider, usage?.total_tokens);
+  quota.settle(admitted.providerId, admitted.provider, admitted.reservation, usage);
+}
+
+/** A failed attempt that moves on: its reservation goes back (its request still counts: the provider was called). */
+export function learnNothingUsed(quota: QuotaClient, admitted: Admitted): void {
+  quota.giveBackUnused(admitted.reservation);
 }
 
 /** A stream that broke after it began (continued or not) is an outage for its provider's circuit; one that ended well closes it. */

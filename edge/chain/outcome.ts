@@ -28,7 +28,8 @@ type TerminalFields = Parameters<ChainRequest["log"]["end"]>[1];
 
 /** The request's one terminal line. */
 function writeTerminal(req: ChainRequest, name: TerminalName, fields: TerminalFields): void {
-  req.log.end(name, fields);
+  req.quota.finish(); // a client reservation no answer settled goes back
+  req.log.end(name, { ...fields, ...req.quota.trackerFields() });
 }
 
 /** One provider's part of the answer's cost: its price and usage, the router's estimate without one. */
@@ -195,12 +196,21 @@ function failure(
   return Response.json(openAIError(message, type, code, param), { status, headers });
 }
 
-const CLIENT_LIMITS: Record<string, string> = { daily: "requests_per_day", rpm: "requests_per_minute", tokens: "tokens_per_day" };
+const CLIENT_LIMITS: Record<string, string> = { daily: "requests_per_day", rpm: "requests_per_minute", tokens: "tokens_per_day / tokens_per_minute", budget: "budget_usd_per_day / budget_usd_per_month" };
 
-/** The client is over its own limit: 429 before any provider is called or counted. */
+/** The client is over its own limit or budget: 429 before any provider is called or counted (503 when its tracker failed and on_tracker_error is deny). */
 function clientLimited(req: ChainRequest, walk: WalkState, end: Extract<WalkEnd, { kind: "client_limited" }>): Response {
+  if (end.reason === "quota_unavailable") {
+    const message = `The quota tracker of client "${req.log.client}" could not answer and on_tracker_error is "deny"`;
+    return failure(req, walk, 503, "server_error", "quota_unavailable", "Unknown", message, null, [end.retryAt]);
+  }
   const limit = CLIENT_LIMITS[end.reason] ?? end.reason;
-  const message = `Client "${req.log.client}" is over its ${limit} limit; it reopens at ${new Date(end.retryAt).toISOString()}`;
+  const reopens = new Date(end.retryAt).toISOString();
+  if (end.reason === "budget") {
+    const message = `Client "${req.log.client}" has spent its ${limit}; it reopens at ${reopens}`;
+    return failure(req, walk, 429, "rate_limit_error", "budget_exceeded", "QuotaExceeded", message, null, [end.retryAt]);
+  }
+  const message = `Client "${req.log.client}" is over its ${limit} limit; it reopens at ${reopens}`;
   return failure(req, walk, 429, "rate_limit_error", "client_rate_limited", "RateLimit", message, null, [end.retryAt]);
 }
 

@@ -12,7 +12,8 @@ import type { QuotaClient } from "../quota/client.ts";
 import { continuationFor } from "../stream/continuation.ts";
 import { admitProvider, type Admitted } from "./admit.ts";
 import { attempt, type AttemptFailure } from "./attempt.ts";
-import { learnFromFailure, learnFromSuccess, learnTokens } from "./learn.ts";
+import { clientNeed } from "../quota/reserve.ts";
+import { learnFromFailure, learnFromSuccess, learnNothingUsed, learnTokens } from "./learn.ts";
 import { conclude, streamEndHandler, type WalkEnd } from "./outcome.ts";
 import { planChain, roomAfterContextFailures } from "./plan.ts";
 import { pause, retryDelay, type RetryState } from "./retry.ts";
@@ -67,8 +68,11 @@ async function walkProviders(req: ChainRequest, walk: WalkState): Promise<WalkEn
   const order = planChain(req, walk); // capability and context skips, the strategy's order
   if (!order.length) return { kind: "spent" };
   // The client's own limits: one call to its tracker, only for a request that would call a provider.
-  const client = await req.quota.admitClient();
-  if (!client.admitted) return { kind: "client_limited", reason: client.reason, retryAt: client.retryAt };
+  const client = await req.quota.admitClient(req.quota.clientLimits && clientNeed(req.body, req.config, order, req.endpoint === "embeddings"));
+  if (!client.admitted) {
+    if (client.trackerError) req.log.quotaUnavailable({ message: `client tracker: ${client.trackerError}` });
+    return { kind: "client_limited", reason: client.reason, retryAt: client.retryAt };
+  }
   if (client.trackerError) req.log.quotaUnavailable({ message: `client tracker: ${client.trackerError}` });
   for (const [index, providerId] of order.entries()) {
     walk.later = order.slice(index + 1); // for continuing a stream this provider breaks
@@ -154,6 +158,7 @@ async function callProvider(req: ChainRequest, walk: WalkState, admitted: Admitt
       if (req.clientSignal.aborted) return { kind: "cancelled", providerId };
       continue;
     }
+    learnNothingUsed(req.quota, admitted);
     walk.outcomes.push(outcomeOf(providerId, failed, cooldown?.until));
     if (cutByDeadline) return { kind: "deadline" };
     if (!config.failover_on.includes(failed.category)) return { kind: "provider_error", admitted, failed, attempts };

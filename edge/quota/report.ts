@@ -1,14 +1,26 @@
 // GET /v1/quota (admin keys): each provider's counts, limits, cool-down and next reset; each quota
-// group's shared counts and its providers; each client's counts against its own limits.
+// group's shared counts and its providers; each client's counts against its own limits; USD
+// budgets and what is left of them. This isolate's leases are given back first, so the counts
+// are what was used as far as it goes (other isolates' unused leases show as requests_leased).
+import type { QuotaSnapshot } from "./window.ts";
 import type { Context } from "hono";
 import { readSecret } from "../env.ts";
 import type { AppEnv } from "../http.ts";
 import { recentEvents } from "../recent.ts";
-import { clientTrackerName, groupTrackerName, limitsFrom, limitsOf, trackerName } from "./client.ts";
+import { clientTrackerName, groupTrackerName, limitsFrom, limitsOf, QuotaClient, quotaOptions, trackerName } from "./client.ts";
+
+/** A snapshot's budget fields, for groups and clients (providers show the whole snapshot). */
+function budgetFields(usage: QuotaSnapshot) {
+  const { usd_today, budget_usd_per_day, budget_usd_remaining_today, usd_this_month, budget_usd_per_month, budget_usd_remaining_this_month, next_month_reset } = usage;
+  return { usd_today, budget_usd_per_day, budget_usd_remaining_today, usd_this_month, budget_usd_per_month, budget_usd_remaining_this_month, next_month_reset };
+}
 
 export async function quotaReport(c: Context<AppEnv>) {
   const config = c.get("config");
   const stub = (name: string) => c.env.QUOTA.get(c.env.QUOTA.idFromName(name));
+  const log = c.get("log");
+  const returning = new QuotaClient(c.env, (promise) => c.executionCtx.waitUntil(promise), (provider, message) => log.quotaUnavailable({ provider, message }), quotaOptions(config));
+  await returning.returnLeases(config);
   const providers = await Promise.all(
     Object.entries(config.providers).map(async ([providerId, provider]) => {
       const tracker = stub(trackerName(providerId, provider));
@@ -29,14 +41,19 @@ export async function quotaReport(c: Context<AppEnv>) {
       const usage = await stub(groupTrackerName(name)).snapshot(limitsFrom(group) ?? group);
       const { day, requests_today, requests_per_day, requests_last_minute, requests_per_minute, tokens_today, tokens_per_day, tokens_last_minute, tokens_per_minute, next_reset, cooldown_until } = usage;
       const counts = { day, requests_today, requests_per_day, requests_last_minute, requests_per_minute, tokens_today, tokens_per_day, tokens_last_minute, tokens_per_minute };
-      return [name, { providers: members, ...counts, next_reset, cooldown_until }] as const;
+      return [name, { providers: members, ...counts, next_reset, cooldown_until, ...budgetFields(usage), requests_leased: usage.requests_leased }] as const;
     }),
   );
   const clients = await Promise.all(
     Object.entries(config.clients).map(async ([name, client]) => {
       const usage = await stub(clientTrackerName(name)).snapshot(limitsFrom(client) ?? {});
       const { requests_today, requests_per_day, requests_last_minute, requests_per_minute, tokens_today, tokens_per_day, next_reset, checks } = usage;
-      const entry = { routes: client.routes ?? null, requests_today, requests_per_day, requests_last_minute, requests_per_minute, tokens_today, tokens_per_day, next_reset, checks };
+      const { tokens_last_minute, tokens_per_minute, requests_leased } = usage;
+      const entry = {
+        routes: client.routes ?? null,
+        requests_today, requests_per_day, requests_last_minute, requests_per_minute, tokens_today, tokens_per_day, next_reset, checks,
+        tokens_last_minute, tokens_per_minute, ...budgetFields(usage), requests_leased,
+      };
       return [name, entry] as const;
     }),
   );

@@ -24,19 +24,22 @@ import {
   type FailureKind,
 } from "./circuit.ts";
 import {
-  admit,
   coolDown,
   emptyState,
+  giveBack,
+  grant,
   memberState,
-  recordTokens,
-  release,
   roll,
+  settle,
   snapshot,
   WINDOW_MS,
   type Admission,
+  type LeaseAsk,
+  type LeaseRecord,
   type QuotaLimits,
   type QuotaSnapshot,
   type QuotaState,
+  type Settlement,
 } from "./window.ts";
 
 const COUNTERS = "counters";
@@ -110,36 +113,64 @@ export class QuotaTracker extends DurableObject<Env> {
     return this.ctx.storage.sql;
   }
 
-  /** `member`: the provider id, when this is a quota group's tracker. */
-  admit(limits: QuotaLimits, trialLeaseMs?: number, member?: string): Admission {
+  /**
+   * Admits one request and leases more to its isolate (window.ts grant), after taking back the
+   * unused parts of leases that isolate is done with: one call does both. `member`: the provider
+   * id, when this is a quota group's tracker. Without `ask`, one request and no lease.
+   */
+  admit(limits: QuotaLimits, trialLeaseMs?: number, member?: string, ask?: LeaseAsk, returns: LeaseRecord[] = []): Admission {
+    if (returns.length) this.giveBack(limits, returns, member);
     return this.change((state, now) => {
-      const result = admit(state, limits, now, trialLeaseMs, member);
+      const result = grant(state, limits, now, ask ?? { requests: 1, tokens: 0, usd: 0 }, trialLeaseMs, member);
       if (result.admitted) {
-        this.sql.exec("INSERT INTO admissions (at) VALUES (?)", now);
-        if (member !== undefined) this.sql.exec("INSERT INTO member_events (at, member, requests, tokens) VALUES (?, ?, 1, 0)", now, member);
+        if (!ask?.renewal) this.addRows(now, 1, ask?.tokens ?? 0, member);
+        if (result.lease.requests > 0) this.addRows(result.lease.until, result.lease.requests, result.lease.tokens, member);
       }
       return result;
     });
   }
 
-  recordTokens(tokens: number, limits: QuotaLimits, member?: string): void {
+  /** Takes back the unused parts of leases (and a client's admission that called no provider). */
+  giveBack(limits: QuotaLimits, returns: LeaseRecord[], member?: string): void {
     this.change((state, now) => {
-      const before = state.windowTokens.length;
-      recordTokens(state, tokens, limits, now, member);
-      if (state.windowTokens.length > before) {
-        this.sql.exec("INSERT INTO token_records (at, tokens) VALUES (?, ?)", now, tokens);
-        if (member !== undefined) this.sql.exec("INSERT INTO member_events (at, member, requests, tokens) VALUES (?, ?, 0, ?)", now, member, tokens);
+      for (const part of returns) {
+        if (!giveBack(state, limits, part, now, member)) continue; // another day's lease
+        for (let i = 0; i < part.requests; i++) this.sql.exec("DELETE FROM admissions WHERE rowid IN (SELECT rowid FROM admissions WHERE at = ? LIMIT 1)", part.until);
+        if (part.tokens > 0) this.takeTokenRows(part.until, part.tokens);
+        if (member !== undefined) this.sql.exec("INSERT INTO member_events (at, member, requests, tokens) VALUES (?, ?, ?, ?)", part.until, member, -part.requests, -part.tokens);
       }
     });
   }
 
-  /** Takes back the newest admission (client trackers: the request called no provider after all). */
-  release(): void {
-    this.change((state) => {
-      const newest = state.window.at(-1);
-      release(state);
-      if (newest !== undefined) this.sql.exec("DELETE FROM admissions WHERE rowid IN (SELECT rowid FROM admissions WHERE at = ? LIMIT 1)", newest);
+  /** Settles answers' real tokens and cost against what their admissions reserved. */
+  settle(limits: QuotaLimits, settlements: Settlement[], member?: string): void {
+    this.change((state, now) => {
+      for (const settlement of settlements) {
+        const records = state.windowTokens.length;
+        settle(state, limits, settlement, now, member);
+        if (settlement.tokens > 0 && state.windowTokens.length > records) this.addRows(now, 0, settlement.tokens, member);
+        if (settlement.tokens < 0) {
+          this.takeTokenRows(settlement.until, -settlement.tokens);
+          if (member !== undefined) this.sql.exec("INSERT INTO member_events (at, member, requests, tokens) VALUES (?, ?, 0, ?)", settlement.until, member, settlement.tokens);
+        }
+      }
     });
+  }
+
+  /** Counts an answer's tokens (no reservation before it). */
+  recordTokens(tokens: number, limits: QuotaLimits, member?: string): void {
+    this.settle(limits, [{ until: Date.now(), tokens, usd: 0 }], member);
+  }
+
+  /** The rows of `requests` admissions and `tokens` tokens stamped `at`. */
+  private addRows(at: number, requests: number, tokens: number, member: string | undefined): void {
+    for (let i = 0; i < requests; i++) this.sql.exec("INSERT INTO admissions (at) VALUES (?)", at);
+    if (tokens > 0) this.sql.exec("INSERT INTO token_records (at, tokens) VALUES (?, ?)", at, tokens);
+    if (member !== undefined) this.sql.exec("INSERT INTO member_events (at, member, requests, tokens) VALUES (?, ?, ?, ?)", at, member, requests, tokens);
+  }
+
+  private takeTokenRows(at: number, tokens: number): void {
+    this.sql.exec("UPDATE token_records SET tokens = MAX(0, tokens - ?) WHERE rowid = (SELECT rowid FROM token_records WHERE at = ? AND tokens > 0 LIMIT 1)", tokens, at);
   }
 
   coolDown(until: number, reason: string): void {

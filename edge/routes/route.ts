@@ -9,7 +9,7 @@ import { walkChain, type ChainRequest } from "../chain/walk.ts";
 import { apiError, type AppEnv } from "../http.ts";
 import { requestClient, requireRouteAllowed } from "../clients/access.ts";
 import { routeAllowed } from "../clients/keys.ts";
-import { QuotaClient } from "../quota/client.ts";
+import { QuotaClient, quotaOptions } from "../quota/client.ts";
 
 /** Checks the JSON body against `schema`; unknown fields stay in it. The model, when there is one, names the log's route. */
 export function validateBody<T extends z.ZodType>(schema: T) {
@@ -98,7 +98,7 @@ export function walkRoute(
       c.env,
       (promise) => c.executionCtx.waitUntil(promise),
       (provider, message) => log.quotaUnavailable({ provider, message }),
-      { groups: config.quota_groups, client },
+      quotaOptions(config, client),
     ),
     ...(options.endpoint && { endpoint: options.endpoint }),
   });

@@ -7,7 +7,7 @@ import { capabilitiesOf } from "../../shared/config.ts";
 import type { ChatCompletionRequest, Usage } from "../../shared/openai.ts";
 import { admitProvider, type Admitted } from "../chain/admit.ts";
 import { attempt } from "../chain/attempt.ts";
-import { learnFromStreamEnd, learnFromFailure, learnFromSuccess, learnTokens } from "../chain/learn.ts";
+import { learnFromStreamEnd, learnFromFailure, learnFromSuccess, learnNothingUsed, learnTokens } from "../chain/learn.ts";
 import type { ChainRequest, WalkState } from "../chain/walk.ts";
 import type { ContinuationEnd, Continued, ContinuedStream, ContinueRequest, ContinueWith, StreamEnd } from "./relay.ts";
 
@@ -89,6 +89,7 @@ async function continueOn(
     // A client that left has its terminal line already: nothing may be logged after it.
     if ("cancelled" in result || request.signal.aborted) return undefined;
     learnFromFailure(req.quota, admitted, result, { coolDown: true, countsForCircuit: true });
+    learnNothingUsed(req.quota, admitted);
     req.log.fallback({
       provider: providerId,
       model: admitted.provider.model,

@@ -68,6 +68,16 @@ describe("client limits", () => {
       tokens_per_day: 1000,
       next_reset: expect.any(String),
       checks: 3,
+      tokens_last_minute: 20,
+      tokens_per_minute: null,
+      usd_today: 0,
+      budget_usd_per_day: null,
+      budget_usd_remaining_today: null,
+      usd_this_month: 0,
+      budget_usd_per_month: null,
+      budget_usd_remaining_this_month: null,
+      next_month_reset: expect.any(String),
+      requests_leased: 0,
     });
   });
 

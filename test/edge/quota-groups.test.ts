@@ -50,6 +50,14 @@ describe("a quota group", () => {
       tokens_per_minute: null,
       next_reset: expect.any(String),
       cooldown_until: null,
+      usd_today: 0,
+      budget_usd_per_day: null,
+      budget_usd_remaining_today: null,
+      usd_this_month: 0,
+      budget_usd_per_month: null,
+      budget_usd_remaining_this_month: null,
+      next_month_reset: expect.any(String),
+      requests_leased: 0,
     });
     // Each member reports its own share and the group it is in; the spare has none.
     expect(report.providers.a).toMatchObject({ quota_group: "free", requests_today: aCalls, requests_last_minute: aCalls, requests_per_day: 30 });

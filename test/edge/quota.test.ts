@@ -200,7 +200,7 @@ describe("quota_unavailable lines", () => {
     const unreachable = { get: () => { throw new Error("tracker unreachable"); }, idFromName: () => ({}) };
     // Admits, then fails the token report sent after the answer (through waitUntil).
     const failsLater = {
-      get: () => ({ admit: async () => ({ admitted: true }), recordTokens: async () => { throw new Error("tracker lost"); } }),
+      get: () => ({ admit: async () => ({ admitted: true }), settle: async () => { throw new Error("tracker lost"); } }),
       idFromName: () => ({}),
     };
     try {
