@@ -29,7 +29,7 @@ export interface WorkerdResults {
 }
 
 /** A Worker (its wrangler.toml) bundled and served by plain workerd on a free port. */
-async function serveWorker(wranglerToml: string, vars: Record<string, unknown>, stateful: boolean) {
+export async function serveWorker(wranglerToml: string, vars: Record<string, unknown>, stateful: boolean) {
   const dir = mkdtempSync(join(tmpdir(), "inferrouter-bench-workerd-"));
   const worker = bundleWorker(wranglerToml, dir);
   worker.vars = { ...worker.vars, ...vars };
@@ -56,7 +56,7 @@ function cpuMs(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
 }
 
-async function cpuPerRequest(process: WorkerdProcess, send: () => Promise<Sample>, requests: number): Promise<number> {
+export async function cpuPerRequest(process: WorkerdProcess, send: () => Promise<Sample>, requests: number): Promise<number> {
   await collect(send, Math.min(20, Math.ceil(requests / 4)));
   const before = cpuMs(process.pid);
   const { samples } = await collect(send, requests);
@@ -65,7 +65,7 @@ async function cpuPerRequest(process: WorkerdProcess, send: () => Promise<Sample
 }
 
 /** A 1,000-chunk stream: role, 997 content chunks, finish, usage (what InferRouter asks for). */
-function longStream() {
+export function longStream() {
   const base = { id: "chatcmpl-long", object: "chat.completion.chunk", created: 1_700_000_000, model: "bench-model" };
   return [
     { ...base, choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }], usage: null },
