@@ -1,20 +1,11 @@
 // Admission: may this request call this provider now? In order of cost: its key (no RPC), then
 // its circuit and quota (the isolate's denial cache, else one tracker RPC). A provider that may not
 // be called is skipped and logged, and what it means for the final answer is noted.
-import type { ProviderConfig } from "../../shared/config.ts";
-import { buildUpstreamRequest, type UpstreamRequest } from "../providers.ts";
+import { buildUpstreamRequest } from "../providers.ts";
 import type { AdmitResult } from "../quota/client.ts";
-import type { ChainRequest, WalkState } from "./walk.ts";
+import type { Admitted, ChainRequest, WalkState } from "./types.ts";
 
-export interface Admitted {
-  providerId: string;
-  provider: ProviderConfig;
-  upstream: UpstreamRequest;
-  /** The one call a half-open circuit lets through: not retried. */
-  trial: boolean;
-  /** The circuit's failure count when admitted: a success then has something to reset. */
-  failures: number;
-}
+export type { Admitted } from "./types.ts";
 
 /** Denials that mean "limited" for the all-spent status: rate and quota, never a circuit or a dead key. */
 function isLimited(denial: Extract<AdmitResult, { admitted: false }>): boolean {

@@ -4,22 +4,13 @@
 // attempt cap. Everything here turns a WalkEnd into the client's response.
 import { openAIError, type ErrorCategory } from "../../shared/errors.ts";
 import type { Usage } from "../../shared/openai.ts";
-import type { StreamEnd } from "../stream/relay.ts";
-import type { Admitted } from "./admit.ts";
-import type { AttemptFailure, AttemptSuccess } from "./attempt.ts";
-import { addUsage } from "../stream/continuation.ts";
+import type { StreamEnd } from "../stream/types.ts";
+import { addUsage } from "../usage/sum.ts";
 import { learnFromStreamEnd, learnTokens } from "./learn.ts";
 import { unservable } from "./plan.ts";
-import type { ChainRequest, Outcome, WalkState } from "./walk.ts";
+import type { Admitted, ChainRequest, Outcome, WalkEnd, WalkState } from "./types.ts";
 
-export type WalkEnd =
-  | { kind: "answered"; admitted: Admitted; attempts: number; result: AttemptSuccess }
-  | { kind: "cancelled"; providerId?: string }
-  | { kind: "provider_error"; admitted: Admitted; failed: AttemptFailure; attempts: number }
-  | { kind: "spent" }
-  | { kind: "client_limited"; reason: string; retryAt: number }
-  | { kind: "deadline" }
-  | { kind: "attempt_cap" };
+export type { WalkEnd } from "./types.ts";
 
 type TerminalName = "infer_completed" | "infer_failed" | "infer_cancelled";
 type TerminalFields = Parameters<ChainRequest["log"]["end"]>[1];

@@ -6,7 +6,7 @@ import type { Capability } from "../../shared/config.ts";
 import type { ChatCompletionRequest } from "../../shared/openai.ts";
 import { orderProviders } from "../routing/order.ts";
 import { estimatePromptTokens, neededCapabilities, unfitFor, type Unfit } from "../routing/needs.ts";
-import type { ChainRequest, WalkState } from "./walk.ts";
+import type { ChainRequest, WalkState } from "./types.ts";
 
 /** The providers to walk, in order; the ones that cannot take the request are logged and noted. */
 export function planChain(req: ChainRequest, walk: WalkState): string[] {

@@ -1,15 +1,16 @@
 // Continuing a broken answer. A committed stream that breaks (cut, idle past stream_idle_timeout_ms,
 // an upstream error event) is sent on to a later provider of the route that declares `prefill`:
 // the same request with the text so far as a trailing assistant message, admitted and counted like
-// any attempt. Its chunks join the client's stream (relay.ts rewrites their id and drops their role
+// any attempt. Its chunks join the client's stream (stream/relay.ts rewrites their id and drops their role
 // chunk), so the client sees one answer. Its own break can be continued by the next such provider.
 import { capabilitiesOf } from "../../shared/config.ts";
-import type { ChatCompletionRequest, Usage } from "../../shared/openai.ts";
-import { admitProvider, type Admitted } from "../chain/admit.ts";
-import { attempt } from "../chain/attempt.ts";
-import { learnFromStreamEnd, learnFromFailure, learnFromSuccess, learnTokens } from "../chain/learn.ts";
-import type { ChainRequest, WalkState } from "../chain/walk.ts";
-import type { ContinuationEnd, Continued, ContinuedStream, ContinueRequest, ContinueWith, StreamEnd } from "./relay.ts";
+import type { ChatCompletionRequest } from "../../shared/openai.ts";
+import type { ContinuationEnd, Continued, ContinuedStream, ContinueRequest, ContinueWith, StreamEnd } from "../stream/types.ts";
+import { addUsage } from "../usage/sum.ts";
+import { admitProvider } from "./admit.ts";
+import { attempt } from "./attempt.ts";
+import { learnFromStreamEnd, learnFromFailure, learnFromSuccess, learnTokens } from "./learn.ts";
+import type { Admitted, ChainRequest, WalkState } from "./types.ts";
 
 /**
  * The continuation hook for a stream answered by `broken`, or undefined when none of the `later`
@@ -27,16 +28,6 @@ export function continuationFor(req: ChainRequest, walk: WalkState, broken: Admi
 export function withPrefill(body: ChatCompletionRequest, text: string): ChatCompletionRequest {
   if (!text) return body; // broken while only reasoning: nothing to carry, the next provider answers afresh
   return { ...body, messages: [...body.messages, { role: "assistant", content: text }] };
-}
-
-/** Sums two usages: the terminal line counts every provider's tokens. */
-export function addUsage(a: Usage | undefined, b: Usage | undefined): Usage | undefined {
-  if (!a || !b) return a ?? b;
-  return {
-    prompt_tokens: a.prompt_tokens + b.prompt_tokens,
-    completion_tokens: a.completion_tokens + b.completion_tokens,
-    total_tokens: a.total_tokens + b.total_tokens,
-  };
 }
 
 async function continueOn(
