@@ -5,7 +5,8 @@ import type { Usage } from "../../shared/openai.ts";
 import { SSE_HEADERS } from "../../shared/sse.ts";
 import { categorize, errorStatus, readUpstreamError, retryAfterMs, sanitize, type UpstreamError } from "../normalize.ts";
 import { assembleCompletion } from "../stream/assemble.ts";
-import { IdleTimeout, SseRelay } from "../stream/relay.ts";
+import { IdleTimeout } from "../stream/end-events.ts";
+import { SseRelay } from "../stream/relay.ts";
 import { answerProblem } from "./answer-shape.ts";
 import type { AttemptContext, AttemptFailure, AttemptResult } from "./types.ts";
 

@@ -7,12 +7,13 @@
 // A committed stream that breaks can be continued on another provider (continuation.ts): the relay
 // then pipes that provider's stream into the same client stream. Only then does it keep the text.
 import { createParser, type EventSourceMessage } from "eventsource-parser";
-import { openAIError, type ErrorCategory } from "../../shared/errors.ts";
-import type { Usage } from "../../shared/openai.ts";
 import { SSE_DONE, sseData } from "../../shared/sse.ts";
 import { errorStatus, readUpstreamError, type UpstreamError } from "../normalize.ts";
+import { beginsAnswer, carriesAnswer, FINISH_REASON, OBJECT_SHAPE, PLAIN_OBJECT_FRAME, TAP_NEEDS, type Chunk } from "./chunk.ts";
+import { emptyStream, errorEvent, IdleTimeout } from "./end-events.ts";
 import { concatFrames, FrameSplitter, FrameTooLarge } from "./frames.ts";
 import { IdleWatch } from "./idle.ts";
+import { KeptText } from "./kept.ts";
 import type { ContinuationEnd, ContinueWith, PeekResult, Segment, StreamEnd, StreamFailure, StreamTap } from "./types.ts";
 
 interface RelayOptions {
@@ -33,47 +34,8 @@ interface RelayOptions {
   onEnd: (end: StreamEnd) => void;
 }
 
-interface Delta {
-  content?: unknown;
-  refusal?: unknown;
-  tool_calls?: unknown[];
-  reasoning?: unknown;
-  reasoning_content?: unknown;
-  reasoning_details?: unknown[];
-  role?: unknown;
-}
-
-interface Chunk {
-  id?: unknown;
-  error?: unknown;
-  usage?: Usage | null;
-  choices?: Array<{ finish_reason?: string | null; delta?: Delta }>;
-}
-
-/** Whether a delta carries the answer: content, a refusal, a tool call or reasoning (a thinking model). */
-function carriesAnswer(delta: Delta | undefined): boolean {
-  if (!delta) return false;
-  return Boolean(delta.content || delta.refusal || delta.tool_calls?.length || delta.reasoning || delta.reasoning_content || delta.reasoning_details?.length);
-}
-
-/** Whether a chunk begins the answer (a role-only first chunk does not: failover is still possible). */
-function beginsAnswer(chunk: Chunk): boolean {
-  return (chunk.choices ?? []).some((choice) => Boolean(choice?.finish_reason || carriesAnswer(choice?.delta)));
-}
-
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
-const USAGE_OBJECT = /"usage"\s*:\s*\{/;
-const ERROR_KEY = /"error"\s*:/;
-const FINISH_REASON = /"finish_reason"\s*:\s*"(\w+)"/;
-/** How much of a stream is kept for a continuation; a longer answer that breaks ends honestly instead. */
-const MAX_KEPT_CHARS = 1024 * 1024;
-/** One `data:` line with a JSON object's braces, ended by a blank line (LF line ends): the common frame. */
-const PLAIN_OBJECT_FRAME = /^data: ?\{[^\n]*\}\n\n$/;
-/** What the tap reads from a frame after the answer began: usage, an error, a finish reason. */
-const TAP_NEEDS = new RegExp([USAGE_OBJECT, ERROR_KEY, FINISH_REASON].map((pattern) => pattern.source).join("|"));
-/** A cheap shape check for the fast path: a JSON object starts and ends with braces (anything else is parsed, and dropped if it is not JSON). */
-const OBJECT_SHAPE = /^\s*\{[\s\S]*\}\s*$/;
 
 export class SseRelay {
   readonly tap: StreamTap;
@@ -96,10 +58,8 @@ export class SseRelay {
   private pendingError: UpstreamError | undefined;
   /** Set by an error event after the answer began, when the stream will be continued instead of ended. */
   private breakError: StreamFailure | undefined;
-  /** Frames kept for a possible continuation, unread until a break (keepFrame). */
-  private kept: string[] = [];
-  private keptChars = 0;
-  private keptOverflow = false;
+  /** Frames kept for a possible continuation, unread until a break. */
+  private readonly kept = new KeptText();
   /** The stream carrying on from this one's break, once one is found. */
   private continuation: { reader: ReadableStreamDefaultReader<Uint8Array>; ended: Promise<ContinuationEnd> } | undefined;
 
@@ -257,42 +217,8 @@ export class SseRelay {
 
   /** Whether a break now can be continued: text only, unfinished, not too long, and a later provider that can. */
   private canContinue(): boolean {
-    this.readKept();
-    return this.keepsText && !this.keptOverflow && this.tap.sawAnswer && !this.tap.sawToolCall && !this.tap.finishReason && this.tap.chunkId !== undefined;
-  }
-
-  /**
-   * Keeps a frame's text for a possible continuation. It is read (text, tool calls) only if the
-   * stream breaks (readKept), so a stream that ends well parses no more than one that cannot be
-   * continued. Past MAX_KEPT_CHARS the stream is no longer continued and nothing more is kept.
-   */
-  private keepFrame(text: string): void {
-    if (this.keptOverflow) return;
-    this.keptChars += text.length;
-    if (this.keptChars > MAX_KEPT_CHARS) {
-      this.keptOverflow = true;
-      this.kept = [];
-    } else {
-      this.kept.push(text);
-    }
-  }
-
-  /** Reads the kept frames into the tap's text and tool-call flag. */
-  private readKept(): void {
-    if (!this.kept.length) return;
-    const frames = this.kept;
-    this.kept = [];
-    const parser = createParser({
-      onEvent: (event) => {
-        try {
-          const chunk = JSON.parse(event.data) as Chunk | null;
-          if (chunk && typeof chunk === "object") this.keep(chunk);
-        } catch {
-          // not JSON: it was dropped when it went by
-        }
-      },
-    });
-    for (const frame of frames) parser.feed(frame);
+    this.kept.read((chunk) => this.keep(chunk));
+    return this.keepsText && !this.kept.overflow && this.tap.sawAnswer && !this.tap.sawToolCall && !this.tap.finishReason && this.tap.chunkId !== undefined;
   }
 
   /** The committed stream broke: continue it on another provider when one can, else end it honestly. */
@@ -352,7 +278,7 @@ export class SseRelay {
    */
   private inspect(frame: Uint8Array): Uint8Array | null {
     const text = decoder.decode(frame);
-    if (this.keepsText && !this.options.segment) this.keepFrame(text);
+    if (this.keepsText && !this.options.segment) this.kept.push(text);
     // The hot path, once the answer is flowing and nothing is rewritten: a frame that is one `data:`
     // line holding a JSON object, with no usage, error or finish reason in it, needs nothing from
     // the tap and goes on as it is, unparsed. Anything else takes the parser below.
@@ -434,18 +360,3 @@ export class SseRelay {
   }
 }
 
-export class IdleTimeout extends Error {
-  constructor(ms: number) {
-    super(`no data from upstream for ${ms} ms`);
-    this.name = "IdleTimeout";
-  }
-}
-
-/** An OpenAI error event, the only way to report an error once the stream has started. */
-function errorEvent(message: string, category: ErrorCategory, code: string | null): Uint8Array {
-  return encoder.encode(sseData(openAIError(message, category === "Timeout" ? "timeout_error" : "server_error", code)));
-}
-
-function emptyStream(message: string): UpstreamError {
-  return { status: 502, code: null, type: null, param: null, message, body: "" };
-}
