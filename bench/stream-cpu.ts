@@ -15,7 +15,7 @@ import { benchRouterConfig, KEY, post, script } from "./edge.ts";
 import { timeRequest } from "./load.ts";
 import { cpuPerRequest, longStream, serveWorker } from "./workerd.ts";
 
-const { values } = parseArgs({ options: { before: { type: "string" }, quick: { type: "boolean", default: false }, rounds: { type: "string" }, probe: { type: "boolean", default: false } } });
+const { values } = parseArgs({ options: { before: { type: "string" }, quick: { type: "boolean", default: false }, rounds: { type: "string" } } });
 const root = new URL("../", import.meta.url).pathname;
 const rounds = Number(values.rounds ?? (values.quick ? 1 : 3));
 const counts = values.quick ? { long: 10, burst: 40, json: 200 } : { long: 30, burst: 150, json: 600 };
@@ -59,7 +59,7 @@ try {
   const cases: Case[] = [];
   for (const [delivery, id] of [["one frame per write", "long"], ["all at once", "burst"]] as const) {
     const n = id === "long" ? counts.long : counts.burst;
-    for (const mode of ["native", "pipe", "pump", ...(values.probe ? ["batch", "tee"] : [])]) cases.push({ name: `${delivery} | reference: ${mode}`, pid: refs.running.pid, send: ref(mode, id), n });
+    for (const mode of ["native", "pipe", "pump"]) cases.push({ name: `${delivery} | reference: ${mode}`, pid: refs.running.pid, send: ref(mode, id), n });
     if (before) cases.push({ name: `${delivery} | InferRouter before (${values.before})`, pid: before.running.pid, send: ir(before, id, true), n });
     cases.push({ name: `${delivery} | InferRouter stream_relay = "frames"`, pid: now.running.pid, send: ir(now, `${id}_frames`, true), n });
     cases.push({ name: `${delivery} | InferRouter stream_relay = "native"`, pid: now.running.pid, send: ir(now, `${id}_native`, true), n });
@@ -72,7 +72,9 @@ try {
   for (let r = 0; r < rounds; r++) {
     for (const c of cases) {
       const process = { pid: c.pid } as Parameters<typeof cpuPerRequest>[0];
+      const started = performance.now();
       samples.get(c.name)!.push(await cpuPerRequest(process, c.send, c.n));
+      console.error(`${c.name}: ${samples.get(c.name)!.at(-1)} ms CPU a request (${Math.round(performance.now() - started)} ms wall for the run)`);
     }
     console.error(`round ${r + 1}/${rounds} done`);
   }

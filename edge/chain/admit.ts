@@ -3,6 +3,7 @@
 // be called is skipped and logged, and what it means for the final answer is noted.
 import { buildUpstreamRequest } from "../providers.ts";
 import type { AdmitResult } from "../quota/client.ts";
+import { estimatesUsage } from "./native-usage.ts";
 import type { Admitted, ChainRequest, WalkState } from "./types.ts";
 
 export type { Admitted } from "./types.ts";
@@ -16,7 +17,7 @@ function isLimited(denial: Extract<AdmitResult, { admitted: false }>): boolean {
 export async function admitProvider(req: ChainRequest, walk: WalkState, providerId: string): Promise<Admitted | undefined> {
   const { config, log } = req;
   const provider = config.providers[providerId]!;
-  const built = await buildUpstreamRequest(config, provider, req.body, req.env, log.requestId, req.endpoint);
+  const built = await buildUpstreamRequest(config, provider, req.body, req.env, log.requestId, req.endpoint, !estimatesUsage(req));
   if (!built.ok) {
     log.skipped({ provider: providerId, model: provider.model, reason: "missing_key", message: built.message });
     walk.outcomes.push({ provider: providerId, category: "skipped", status: 0, detail: "missing key", limited: false });

@@ -78,6 +78,8 @@ export async function attempt(ctx: AttemptContext): Promise<AttemptResult> {
       idleTimeoutMs: upstream.idleTimeoutMs,
       continueWith: ctx.continueWith,
       segment: ctx.segment,
+      native: ctx.streamRelay === "native",
+      estimatePromptTokens: ctx.estimatePromptTokens,
       readFailure: (error) => (clientSignal.aborted ? "cancelled" : streamReadFailure(error, controller.signal.reason)),
       describeError: (error) => {
         const failure = upstreamFailure(error, response.headers, ctx);

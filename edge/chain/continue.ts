@@ -49,7 +49,8 @@ async function continueOn(
     carried_chars,
   });
   // Only chat streams are continued (embeddings never stream).
-  const continuing: ChainRequest = { ...req, body: withPrefill(req.body as ChatCompletionRequest, request.text) };
+  // Continuations are read frame by frame (their chunks are rewritten), so they ask for usage.
+  const continuing: ChainRequest = { ...req, streamRelay: "frames", body: withPrefill(req.body as ChatCompletionRequest, request.text) };
   for (const [index, providerId] of candidates.entries()) {
     // The stream has committed, so the request's deadline no longer applies; the client and the attempt cap do.
     if (request.signal.aborted || walk.attempts >= req.config.max_attempts) return undefined;

@@ -81,6 +81,7 @@ export function streamEndHandler(req: ChainRequest, admitted: Admitted, attempts
       stream: true,
       ...usageFields(addUsage(end.tap.usage, continued?.usage)),
       ...(continued && { continued: true }),
+      ...(end.tap.usageEstimated && { usage_estimated: true }),
       dropped_events: end.tap.droppedEvents + (continued?.droppedEvents ?? 0),
     };
     if (end.outcome === "completed") {

@@ -108,6 +108,10 @@ export interface AttemptContext {
   continueWith?: ContinueWith;
   /** Set when this call continues a stream another provider broke. */
   segment?: Segment;
+  /** The route's stream relay (default frames). */
+  streamRelay?: StreamRelay;
+  /** The prompt's estimated tokens, set when upstream is not asked for usage (native relay): the usage is estimated. */
+  estimatePromptTokens?: number;
 }
 
 export type WalkEnd =

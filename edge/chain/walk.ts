@@ -3,10 +3,13 @@
 // or move on. How the walk ends is handed to outcome.ts, the one writer of the request's terminal
 // log line and of the final error.
 import type { ErrorCategory } from "../../shared/errors.ts";
+import type { ChatCompletionRequest } from "../../shared/openai.ts";
+import { estimatePromptTokens } from "../routing/needs.ts";
 import { admitProvider } from "./admit.ts";
 import { attempt } from "./attempt.ts";
 import { continuationFor } from "./continue.ts";
 import { learnFromFailure, learnFromSuccess, learnTokens } from "./learn.ts";
+import { estimatesUsage } from "./native-usage.ts";
 import { conclude, streamEndHandler } from "./outcome.ts";
 import { planChain, roomAfterContextFailures } from "./plan.ts";
 import { pause, retryDelay, type RetryState } from "./retry.ts";
@@ -75,6 +78,8 @@ async function callProvider(req: ChainRequest, walk: WalkState, admitted: Admitt
       onStreamEnd: streamEndHandler(req, admitted, () => walk.attempts, () => ttftMs),
       // A committed stream that breaks may be continued on a later provider with prefill.
       continueWith: continuationFor(req, walk, admitted, walk.later),
+      streamRelay: req.streamRelay,
+      estimatePromptTokens: estimatesUsage(req) ? estimatePromptTokens(body as ChatCompletionRequest) : undefined,
     });
     if (result.ok) {
       ttftMs = result.ttftMs;

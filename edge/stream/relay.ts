@@ -14,7 +14,8 @@ import { emptyStream, errorEvent, IdleTimeout } from "./end-events.ts";
 import { concatFrames, FrameSplitter, FrameTooLarge } from "./frames.ts";
 import { IdleWatch } from "./idle.ts";
 import { KeptText } from "./kept.ts";
-import type { ContinuationEnd, ContinueWith, PeekResult, Segment, StreamEnd, StreamFailure, StreamTap } from "./types.ts";
+import { NativeFeed } from "./native.ts";
+import type { ContinuationEnd, ContinuedStream, ContinueWith, PeekResult, Segment, StreamEnd, StreamFailure, StreamTap } from "./types.ts";
 
 interface RelayOptions {
   clientWantsUsage: boolean;
@@ -31,7 +32,17 @@ interface RelayOptions {
   continueWith?: ContinueWith;
   /** Set when this relay is itself a continuation. */
   segment?: Segment;
+  /** Once the answer began, let the runtime feed the client (native.ts): stream_relay = "native". */
+  native?: boolean;
+  /** Set when upstream was not asked for usage: the usage is estimated (this prompt estimate, one token a frame). */
+  estimatePromptTokens?: number;
   onEnd: (end: StreamEnd) => void;
+}
+
+/** Where a stream's last bytes go: the client stream's controller, or the native feed's writer. */
+interface Sink {
+  enqueue(bytes: Uint8Array): void;
+  close(): void;
 }
 
 const decoder = new TextDecoder();
@@ -40,6 +51,11 @@ const encoder = new TextEncoder();
 export class SseRelay {
   readonly tap: StreamTap;
   private reader: ReadableStreamDefaultReader<Uint8Array>;
+  private readonly body: ReadableStream<Uint8Array>;
+  /** The native feed, once the client's stream is fed natively. */
+  private feed: NativeFeed | undefined;
+  /** Frames seen since the answer began: the estimate of its tokens when upstream gave no usage. */
+  private answerFrames = 0;
   private readonly splitter = new FrameSplitter();
   private readonly options: RelayOptions;
   private readonly held: Uint8Array[] = [];
@@ -64,6 +80,7 @@ export class SseRelay {
   private continuation: { reader: ReadableStreamDefaultReader<Uint8Array>; ended: Promise<ContinuationEnd> } | undefined;
 
   constructor(body: ReadableStream<Uint8Array>, options: RelayOptions) {
+    this.body = body;
     this.reader = body.getReader();
     this.options = options;
     this.idle = new IdleWatch(options.idleTimeoutMs, () => options.abort(new IdleTimeout(options.idleTimeoutMs)));
@@ -96,6 +113,8 @@ export class SseRelay {
 
   /** The client's stream: the frames held while peeking, then the rest as it arrives. */
   toClientStream(): ReadableStream<Uint8Array> {
+    // A continuation rewrites every chunk: only the frames relay can.
+    if (this.options.native && !this.options.segment) return this.feedNatively();
     return new ReadableStream<Uint8Array>({
       start: (controller) => {
         for (const frame of this.held.splice(0)) controller.enqueue(frame);
@@ -105,9 +124,70 @@ export class SseRelay {
     });
   }
 
+  /**
+   * The native feed (native.ts): the held frames and any unfinished frame go first, then the
+   * runtime pipes upstream to the client while the tap reads the same bytes in batches.
+   */
+  private feedNatively(): ReadableStream<Uint8Array> {
+    const head = [...this.held.splice(0), this.splitter.unfinished].filter((bytes) => bytes.length);
+    this.reader.releaseLock();
+    this.feed = new NativeFeed(this.body, head.length ? concatFrames(head) : undefined, this.options.idleTimeoutMs, {
+      batch: (bytes) => this.tapBatch(bytes),
+      upstreamSettled: (error) => void this.nativeSettled(error),
+      idle: () => this.options.abort(new IdleTimeout(this.options.idleTimeoutMs)),
+      clientGone: (reason) => this.clientGone(reason),
+    });
+    return this.feed.readable;
+  }
+
+  /** Where the native feed's last bytes go: written once the pipe has stopped, then the client's stream closes. */
+  private feedSink(): Sink {
+    const last: Uint8Array[] = [];
+    // Upstream cut inside a frame: the client has half of it; a blank line ends it before the relay's own words.
+    if (this.splitter.unfinished.length) last.push(encoder.encode("\n\n"));
+    return { enqueue: (bytes) => last.push(bytes), close: () => void this.feed!.end(last) };
+  }
+
+  /** One batch of the native feed's tap: read frame by frame; true when the stream ends now. */
+  private tapBatch(bytes: Uint8Array): boolean {
+    if (this.finished) return true;
+    try {
+      this.relayFrames(bytes);
+    } catch (error) {
+      // FrameTooLarge: the frame will never end; stop upstream from sending the rest of it.
+      this.options.abort(error);
+      void this.broken(this.feedSink(), { category: "ServerError", message: (error as Error).message });
+      return true;
+    }
+    if (!this.tap.sawDone && !this.tap.upstreamError) return false;
+    this.endNow(this.feedSink());
+    return true;
+  }
+
+  /** Upstream ended or failed under the native feed; the client has every byte of it. */
+  private async nativeSettled(error: unknown): Promise<void> {
+    if (this.finished) return;
+    const tail = this.splitter.end();
+    if (tail && !this.tap.sawDone) this.inspect(tail);
+    const sink = this.feedSink();
+    if (error === undefined) {
+      if (this.tap.sawDone || this.tap.upstreamError) return this.endNow(sink);
+      if (this.tap.finishReason) return this.completeWithDone(sink);
+      return this.broken(sink, { category: "NetworkError", message: "upstream stream ended before the answer was complete" });
+    }
+    const failure = this.options.readFailure(error);
+    if (failure === "cancelled") {
+      this.finish({ outcome: "cancelled", tap: this.tap });
+      return sink.close();
+    }
+    if (this.tap.finishReason) return this.completeWithDone(sink);
+    return this.broken(sink, failure);
+  }
+
   /** The client went away: stop reading upstream (and any continuation) and end as cancelled. */
   clientGone(reason: unknown): void {
     if (this.finished) return;
+    void this.feed?.stop();
     this.gone.abort(reason);
     this.releaseUpstream(reason);
     this.continuation?.reader.cancel(reason).catch(() => {});
@@ -171,7 +251,7 @@ export class SseRelay {
    * [DONE] or a forwarded error event ends the client's stream at once, whatever the upstream
    * connection does afterwards, and releases that connection.
    */
-  private endNow(controller: ReadableStreamDefaultController<Uint8Array>): void {
+  private endNow(controller: Sink): void {
     this.releaseUpstream(undefined);
     controller.close();
     if (this.tap.upstreamError) this.finish({ outcome: "failed", tap: this.tap, ...this.tap.upstreamError });
@@ -197,7 +277,7 @@ export class SseRelay {
   }
 
   /** Upstream ended: complete when the answer was (adding [DONE] if upstream left it out), else a break. */
-  private async upstreamEnded(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+  private async upstreamEnded(controller: Sink): Promise<void> {
     const tail = this.splitter.end();
     const forward = tail && !this.tap.sawDone ? this.inspect(tail) : null;
     if (forward) controller.enqueue(concatFrames([forward]));
@@ -208,7 +288,7 @@ export class SseRelay {
   }
 
   /** The answer is whole but upstream left out [DONE] (or broke after its finish reason): the edge adds it. */
-  private completeWithDone(controller: ReadableStreamDefaultController<Uint8Array>): void {
+  private completeWithDone(controller: Sink): void {
     this.releaseUpstream(undefined);
     controller.enqueue(encoder.encode(SSE_DONE));
     controller.close();
@@ -222,7 +302,7 @@ export class SseRelay {
   }
 
   /** The committed stream broke: continue it on another provider when one can, else end it honestly. */
-  private async broken(controller: ReadableStreamDefaultController<Uint8Array>, failure: StreamFailure): Promise<void> {
+  private async broken(controller: Sink, failure: StreamFailure): Promise<void> {
     const original = this.options.segment?.original ?? failure;
     this.tap.broke = failure;
     if (this.canContinue() && this.options.continueWith) {
@@ -234,9 +314,10 @@ export class SseRelay {
         await next?.body.cancel().catch(() => {});
         return;
       }
+      if (next && this.feed) return this.feedContinuation(next);
       if (next) {
         this.continuation = { reader: next.body.getReader(), ended: next.ended };
-        return this.pipeContinuation(controller);
+        return this.pipeContinuation(controller as ReadableStreamDefaultController<Uint8Array>);
       }
     }
     this.failClient(controller, original, failure);
@@ -253,11 +334,22 @@ export class SseRelay {
     this.finish({ ...end, tap: this.tap });
   }
 
+  /** The native feed's continuation: piped natively into the client's stream; its end is this stream's end. */
+  private async feedContinuation(next: ContinuedStream): Promise<void> {
+    const feed = this.feed!;
+    await feed.stop();
+    await next.body.pipeTo(feed.writable, { preventClose: true }).catch(() => {});
+    const end = await next.ended;
+    // Logged before the client's stream closes, as the frames relay does.
+    this.finish({ ...end, tap: this.tap });
+    await feed.end([]);
+  }
+
   /**
    * Ends the client's stream with an OpenAI error event (never a clean [DONE]) and logs it. The
    * message names the request's first break; a continuation's own failure comes after it.
    */
-  private failClient(controller: ReadableStreamDefaultController<Uint8Array>, original: StreamFailure, failure: StreamFailure) {
+  private failClient(controller: Sink, original: StreamFailure, failure: StreamFailure) {
     const message = failure === original ? original.message : `${original.message}; continuing the answer failed too: ${failure.message}`;
     controller.enqueue(errorEvent(`Stream interrupted: ${message}`, original.category, "stream_interrupted"));
     controller.close();
@@ -268,6 +360,11 @@ export class SseRelay {
     if (this.finished) return;
     this.finished = true;
     this.idle.stop();
+    if (!this.tap.usage && this.options.estimatePromptTokens !== undefined) {
+      const completion = this.answerFrames;
+      this.tap.usage = { prompt_tokens: this.options.estimatePromptTokens, completion_tokens: completion, total_tokens: this.options.estimatePromptTokens + completion };
+      this.tap.usageEstimated = true;
+    }
     this.options.onEnd(end);
   }
 
@@ -278,6 +375,7 @@ export class SseRelay {
    */
   private inspect(frame: Uint8Array): Uint8Array | null {
     const text = decoder.decode(frame);
+    if (this.tap.sawAnswer) this.answerFrames++;
     if (this.keepsText && !this.options.segment) this.kept.push(text);
     // The hot path, once the answer is flowing and nothing is rewritten: a frame that is one `data:`
     // line holding a JSON object, with no usage, error or finish reason in it, needs nothing from
@@ -329,7 +427,8 @@ export class SseRelay {
       return null;
     }
     const described = this.options.describeError(error);
-    if (this.canContinue()) {
+    // Under the native feed the client has the event already: it ends the stream, never continued.
+    if (!this.feed && this.canContinue()) {
       this.breakError = described;
       return null;
     }

@@ -23,6 +23,8 @@ export interface StreamTap {
   chunkId?: string;
   /** This upstream's own failure after the answer began (what its circuit learns), continued or not. */
   broke?: StreamFailure;
+  /** The usage was estimated (the native feed, a client that did not ask for usage: upstream was not asked either). */
+  usageEstimated?: boolean;
 }
 
 export type StreamFailure = { category: ErrorCategory; message: string };
