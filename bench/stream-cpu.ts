@@ -15,7 +15,7 @@ import { benchRouterConfig, KEY, post, script } from "./edge.ts";
 import { timeRequest } from "./load.ts";
 import { cpuPerRequest, longStream, serveWorker } from "./workerd.ts";
 
-const { values } = parseArgs({ options: { before: { type: "string" }, quick: { type: "boolean", default: false }, rounds: { type: "string" } } });
+const { values } = parseArgs({ options: { before: { type: "string" }, quick: { type: "boolean", default: false }, rounds: { type: "string" }, only: { type: "string" } } });
 const root = new URL("../", import.meta.url).pathname;
 const rounds = Number(values.rounds ?? (values.quick ? 1 : 3));
 const counts = values.quick ? { long: 10, burst: 40, json: 200 } : { long: 30, burst: 150, json: 600 };
@@ -68,6 +68,8 @@ try {
   if (before) cases.push({ name: `JSON request | InferRouter before (${values.before})`, pid: before.running.pid, send: ir(before, "direct", false), n: counts.json });
   cases.push({ name: "JSON request | InferRouter", pid: now.running.pid, send: ir(now, "direct", false), n: counts.json });
 
+  // --only TEXT: just the cases whose name holds TEXT (a quick look at one relay).
+  if (values.only) cases.splice(0, cases.length, ...cases.filter((c) => c.name.includes(values.only!)));
   const samples = new Map<string, number[]>(cases.map((c) => [c.name, []]));
   for (let r = 0; r < rounds; r++) {
     for (const c of cases) {
@@ -80,11 +82,11 @@ try {
   }
   const rows = cases.map((c) => ({ case: c.name, requests: c.n, rounds, cpu_ms: median(samples.get(c.name)!), all_ms: samples.get(c.name)! }));
   const cpu = (name: string) => rows.find((row) => row.case === name)?.cpu_ms;
-  const nativeLong = cpu("one frame per write | reference: native")!;
+  const nativeLong = cpu("one frame per write | reference: native") ?? Number.NaN;
   console.log("| delivery | relay | CPU ms per request (median) | × native | rounds |\n| --- | --- | --- | --- | --- |");
   for (const row of rows) {
     const [delivery, relay] = row.case.split(" | ");
-    const native = cpu(`${delivery} | reference: native`)!;
+    const native = cpu(`${delivery} | reference: native`) ?? Number.NaN;
     console.log(`| ${delivery} | ${relay} | ${row.cpu_ms} | ${round3(row.cpu_ms / native)} | ${row.all_ms.join(", ")} |`);
   }
   // The longest answer within 10 ms: the request's fixed cost (a JSON request) plus a per-token cost

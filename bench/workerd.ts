@@ -37,7 +37,7 @@ export async function serveWorker(wranglerToml: string, vars: Record<string, unk
   if (stateful) mkdirSync(join(dir, "state"));
   writeFileSync(configPath, workerdConfig({ worker, address: "127.0.0.1:0", ...(stateful ? { stateDir: join(dir, "state") } : {}) }));
   let lines = 0;
-  const running = await startWorkerd({ configPath, address: "127.0.0.1:0", onConsole: () => void lines++ });
+  const running = await startWorkerd({ configPath, address: "127.0.0.1:0", onConsole: (line) => { lines++; if (process.env.BENCH_WORKERD_LOG) console.error(line); } });
   return {
     url: `http://127.0.0.1:${running.port}`,
     running,

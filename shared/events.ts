@@ -51,6 +51,8 @@ export const InferEventSchema = z.object({
   endpoint: z.enum(["chat", "responses", "embeddings"]).optional().describe("the API the client called"),
   continued: z.boolean().optional().describe("infer_fallback: a broken stream moves on to be continued; terminal: the answer was continued"),
   carried_chars: z.number().int().optional().describe("infer_fallback with continued: characters of the answer sent on as the prefill"),
+  restarted: z.boolean().optional().describe("infer_fallback with continued, and the terminal line: the answer was restarted on a provider without prefill (restart_on_break)"),
+  matched_chars: z.number().int().optional().describe("terminal of a restarted answer: characters of the new answer that repeated the text the client had"),
   usage_estimated: z.boolean().optional().describe("terminal of a stream under the native relay whose client did not ask for usage: the token counts are estimates"),
   dropped_events: z.number().int().optional().describe("terminal of a stream: upstream events dropped because their data was not JSON"),
 });

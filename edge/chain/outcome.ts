@@ -82,6 +82,7 @@ export function streamEndHandler(req: ChainRequest, admitted: Admitted, attempts
       ...usageFields(addUsage(end.tap.usage, continued?.usage)),
       ...(continued && { continued: true }),
       ...(end.tap.usageEstimated && { usage_estimated: true }),
+      ...(continued?.restarted && { restarted: true, matched_chars: continued.restarted.matchedChars }),
       dropped_events: end.tap.droppedEvents + (continued?.droppedEvents ?? 0),
     };
     if (end.outcome === "completed") {

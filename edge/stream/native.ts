@@ -12,7 +12,7 @@
 
 /** What the feed asks of its relay: the tap's reading of each batch, and how the stream ends. */
 export interface FeedHooks {
-  /** A batch of upstream bytes, in order; returns true when the stream must end now ([DONE], an error event, a bad frame). */
+  /** A batch of upstream bytes, in order; returns true when the stream must end now (a frame that never ends). */
   batch(bytes: Uint8Array): boolean;
   /** Upstream ended (error undefined) or failed; the client has every byte upstream sent. */
   upstreamSettled(error: unknown): void;

@@ -15,6 +15,7 @@ import { concatFrames, FrameSplitter, FrameTooLarge } from "./frames.ts";
 import { IdleWatch } from "./idle.ts";
 import { KeptText } from "./kept.ts";
 import { NativeFeed } from "./native.ts";
+import { RestartMatch } from "./restart.ts";
 import type { ContinuationEnd, ContinuedStream, ContinueWith, PeekResult, Segment, StreamEnd, StreamFailure, StreamTap } from "./types.ts";
 
 interface RelayOptions {
@@ -74,6 +75,10 @@ export class SseRelay {
   private pendingError: UpstreamError | undefined;
   /** Set by an error event after the answer began, when the stream will be continued instead of ended. */
   private breakError: StreamFailure | undefined;
+  /** Set for a restarted segment: matches its answer against the client's text. */
+  private readonly restart: RestartMatch | undefined;
+  /** A restart that departed from the client's text: the stream ends honestly, never continued. */
+  private diverged = false;
   /** Frames kept for a possible continuation, unread until a break. */
   private readonly kept = new KeptText();
   /** The stream carrying on from this one's break, once one is found. */
@@ -81,6 +86,7 @@ export class SseRelay {
 
   constructor(body: ReadableStream<Uint8Array>, options: RelayOptions) {
     this.body = body;
+    this.restart = options.segment?.restart ? new RestartMatch(options.segment.carried) : undefined;
     this.reader = body.getReader();
     this.options = options;
     this.idle = new IdleWatch(options.idleTimeoutMs, () => options.abort(new IdleTimeout(options.idleTimeoutMs)));
@@ -148,7 +154,7 @@ export class SseRelay {
     return { enqueue: (bytes) => last.push(bytes), close: () => void this.feed!.end(last) };
   }
 
-  /** One batch of the native feed's tap: read frame by frame; true when the stream ends now. */
+  /** One batch of the native feed's tap: read frame by frame; true when the stream ends now (a frame too large). */
   private tapBatch(bytes: Uint8Array): boolean {
     if (this.finished) return true;
     try {
@@ -159,9 +165,9 @@ export class SseRelay {
       void this.broken(this.feedSink(), { category: "ServerError", message: (error as Error).message });
       return true;
     }
-    if (!this.tap.sawDone && !this.tap.upstreamError) return false;
-    this.endNow(this.feedSink());
-    return true;
+    // A [DONE] or an error event: the client's pipe may still be delivering the bytes before it,
+    // so the stream ends when upstream closes (or at the idle limit, for one that stays open).
+    return false;
   }
 
   /** Upstream ended or failed under the native feed; the client has every byte of it. */
@@ -170,8 +176,8 @@ export class SseRelay {
     const tail = this.splitter.end();
     if (tail && !this.tap.sawDone) this.inspect(tail);
     const sink = this.feedSink();
+    if (this.tap.sawDone || this.tap.upstreamError) return this.endNow(sink);
     if (error === undefined) {
-      if (this.tap.sawDone || this.tap.upstreamError) return this.endNow(sink);
       if (this.tap.finishReason) return this.completeWithDone(sink);
       return this.broken(sink, { category: "NetworkError", message: "upstream stream ended before the answer was complete" });
     }
@@ -298,7 +304,7 @@ export class SseRelay {
   /** Whether a break now can be continued: text only, unfinished, not too long, and a later provider that can. */
   private canContinue(): boolean {
     this.kept.read((chunk) => this.keep(chunk));
-    return this.keepsText && !this.kept.overflow && this.tap.sawAnswer && !this.tap.sawToolCall && !this.tap.finishReason && this.tap.chunkId !== undefined;
+    return !this.diverged && this.keepsText && !this.kept.overflow && this.tap.sawAnswer && !this.tap.sawToolCall && !this.tap.finishReason && this.tap.chunkId !== undefined;
   }
 
   /** The committed stream broke: continue it on another provider when one can, else end it honestly. */
@@ -415,8 +421,10 @@ export class SseRelay {
     if (!this.tap.sawAnswer && beginsAnswer(chunk)) this.tap.sawAnswer = true;
     if (this.tap.chunkId === undefined && typeof chunk.id === "string") this.tap.chunkId = chunk.id;
     // A continuation's relay parses every frame anyway: it keeps its text as it goes.
-    if (this.keepsText && this.options.segment) this.keep(chunk);
-    return this.options.segment ? this.asContinuation(chunk) : frame;
+    if (!this.options.segment) return frame;
+    const out = this.asContinuation(chunk);
+    if (out && this.keepsText) this.keep(chunk);
+    return out;
   }
 
   /** An error event: before the answer, a failure to fail over on; after it, a break or the stream's honest end. */
@@ -450,6 +458,16 @@ export class SseRelay {
    * role (its role-only first chunk is dropped), so the client sees one answer without a seam.
    */
   private asContinuation(chunk: Chunk): Uint8Array | null {
+    if (this.restart) {
+      const step = this.restart.step(chunk);
+      this.tap.matchedChars = this.restart.matched;
+      if (step === "diverged") {
+        this.diverged = true;
+        this.breakError = { category: "ServerError", message: `the restarted answer departed from the text already sent after ${this.restart.matched} characters` };
+        return null;
+      }
+      if (step === "drop") return null;
+    }
     const choices = chunk.choices ?? [];
     for (const choice of choices) if (choice?.delta) delete choice.delta.role;
     const empty = choices.length > 0 && choices.every((choice) => !choice?.finish_reason && !carriesAnswer(choice?.delta));

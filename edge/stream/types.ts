@@ -23,6 +23,8 @@ export interface StreamTap {
   chunkId?: string;
   /** This upstream's own failure after the answer began (what its circuit learns), continued or not. */
   broke?: StreamFailure;
+  /** A restarted segment: the characters of its answer that matched the client's text. */
+  matchedChars?: number;
   /** The usage was estimated (the native feed, a client that did not ask for usage: upstream was not asked either). */
   usageEstimated?: boolean;
 }
@@ -36,6 +38,8 @@ export interface Continued {
   usage?: Usage;
   finishReason?: string | null;
   droppedEvents: number;
+  /** A restart finished the answer: how many of its characters repeated the client's text. */
+  restarted?: { matchedChars: number };
 }
 
 export type StreamEnd = (
@@ -78,6 +82,8 @@ export interface Segment {
   /** The answer's content before this segment. */
   carried: string;
   original: StreamFailure;
+  /** A restart (restart_on_break): this provider answers from the beginning; only what follows `carried` goes on. */
+  restart?: boolean;
 }
 
 export type PeekResult = { ok: true } | { ok: false; error: UpstreamError } | { ok: false; cancelled: true };

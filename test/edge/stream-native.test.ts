@@ -47,6 +47,15 @@ describe("the native relay", () => {
     expect(end.completion_tokens).toBeLessThanOrEqual(61);
   });
 
+  it("relays an answer that arrives in one read, [DONE] and all", async () => {
+    const long = Array.from({ length: 1000 }, (_, i) => `w${i} `).join("");
+    const body = chunks("upstream-model", long, true).map((c) => `data: ${JSON.stringify(c)}\n\n`).join("") + "data: [DONE]\n\n";
+    const a = await scenario([{ type: "raw", status: 200, body, headers: { "content-type": "text/event-stream" } }]);
+    const res = await call({ config: nativeConfig({ a: provider(a.baseUrl) }), body: chat({ stream: true, stream_options: { include_usage: true } }) });
+    expect(await res.text()).toBe(body);
+    expect(terminal()[0]).toMatchObject({ event: "infer_completed", finish_reason: "stop" });
+  });
+
   it("fails over before the first token, as the frames relay does", async () => {
     const a = await scenario([{ type: "sse", events: [{ error: { message: "overloaded", code: 503 } }], end: "close" }]);
     const b = await scenario([{ type: "sse", content: "from b" }]);
