@@ -37,7 +37,7 @@ export async function serveWorker(wranglerToml: string, vars: Record<string, unk
   if (stateful) mkdirSync(join(dir, "state"));
   writeFileSync(configPath, workerdConfig({ worker, address: "127.0.0.1:0", ...(stateful ? { stateDir: join(dir, "state") } : {}) }));
   let lines = 0;
-  const running = await startWorkerd({ configPath, address: "127.0.0.1:0", onConsole: () => void lines++ });
+  const running = await startWorkerd({ configPath, address: "127.0.0.1:0", onConsole: (line) => { lines++; if (process.env.BENCH_WORKERD_LOG) console.error(line); } });
   return {
     url: `http://127.0.0.1:${running.port}`,
     running,
@@ -56,7 +56,7 @@ export function cpuMs(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
 }
 
-async function cpuPerRequest(process: WorkerdProcess, send: () => Promise<Sample>, requests: number): Promise<number> {
+export async function cpuPerRequest(process: WorkerdProcess, send: () => Promise<Sample>, requests: number): Promise<number> {
   await collect(send, Math.min(20, Math.ceil(requests / 4)));
   const before = cpuMs(process.pid);
   const { samples } = await collect(send, requests);
@@ -65,7 +65,7 @@ async function cpuPerRequest(process: WorkerdProcess, send: () => Promise<Sample
 }
 
 /** A 1,000-chunk stream: role, 997 content chunks, finish, usage (what InferRouter asks for). */
-function longStream() {
+export function longStream() {
   const base = { id: "chatcmpl-long", object: "chat.completion.chunk", created: 1_700_000_000, model: "bench-model" };
   return [
     { ...base, choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }], usage: null },

@@ -48,7 +48,7 @@ function secretHeaders(provider: ProviderConfig): Array<[secretName: string, hea
 }
 
 /** The client's body as this provider receives it: steering fields dropped, the operator's defaults and overrides applied. */
-export function upstreamBody<T extends ChatCompletionRequest | EmbeddingRequest>(config: RouterConfig, provider: ProviderConfig, request: T): T {
+export function upstreamBody<T extends ChatCompletionRequest | EmbeddingRequest>(config: RouterConfig, provider: ProviderConfig, request: T, askUsage = true): T {
   const allowed = new Set(provider.allow_fields);
   const body: Record<string, unknown> = { ...request };
   for (const field of [...DROPPED_FIELDS, ...config.drop_fields]) if (!allowed.has(field)) delete body[field];
@@ -59,8 +59,9 @@ export function upstreamBody<T extends ChatCompletionRequest | EmbeddingRequest>
   // (524), and a CPU model often needs longer for a whole answer. The edge assembles the JSON.
   if ("messages" in request && streamsUpstream(provider, request)) body.stream = true;
   // Usage is asked for on every stream (for logs and token quotas); the relay drops the extra
-  // usage chunk when the client did not ask for it.
-  if (body.stream) body.stream_options = { ...(body.stream_options as object | undefined), include_usage: true };
+  // usage chunk when the client did not ask for it. The native relay cannot drop it: then it is
+  // not asked for, and estimated (askUsage false).
+  if (body.stream && askUsage) body.stream_options = { ...(body.stream_options as object | undefined), include_usage: true };
   return body as T;
 }
 
@@ -89,6 +90,7 @@ export async function buildUpstreamRequest(
   env: Env,
   requestId: string,
   endpoint: Endpoint = "chat",
+  askUsage = true,
 ): Promise<BuildResult> {
   const keys = await keyHeaders(provider, env);
   if (!keys.ok) return keys;
@@ -107,7 +109,7 @@ export async function buildUpstreamRequest(
     request: {
       url: `${provider.base_url.replace(/\/+$/, "")}/${endpoint === "embeddings" ? "embeddings" : "chat/completions"}`,
       headers,
-      body: JSON.stringify(upstreamBody(config, provider, request)),
+      body: JSON.stringify(upstreamBody(config, provider, request, askUsage)),
       timeoutMs: request.stream
         ? (provider.first_token_timeout_ms ?? DEFAULT_FIRST_TOKEN_TIMEOUT_MS[provider.type])
         : (provider.timeout_ms ?? DEFAULT_TIMEOUT_MS[provider.type]),

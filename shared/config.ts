@@ -200,6 +200,10 @@ export const LIMIT_KEYS = ["requests_per_day", "requests_per_minute", "tokens_pe
 export const STRATEGIES = ["ordered", "weighted", "least_used", "cheapest"] as const;
 export type Strategy = (typeof STRATEGIES)[number];
 
+/** frames: every frame read in JS (all of a stream's guarantees); native: the runtime feeds the client, a tap reads in batches. */
+export const STREAM_RELAYS = ["frames", "native"] as const;
+export type StreamRelay = (typeof STREAM_RELAYS)[number];
+
 const ProviderList = z.array(z.string().min(1)).min(1);
 /** A route: a list of provider ids (walked in order), or a table with a strategy. */
 export const RouteSchema = z.union(
@@ -208,14 +212,16 @@ export const RouteSchema = z.union(
     z.strictObject({
       providers: ProviderList.describe("provider ids of the route; local_gguf ones always come last; required"),
       strategy: z.enum(STRATEGIES).default("ordered").describe("ordered: as listed; weighted: first pick by weight; least_used: lowest share of the daily limit first; cheapest: lowest estimated cost of the request first (unknown prices last)"),
+      stream_relay: z.enum(STREAM_RELAYS).optional().describe("how this route's streams are relayed (default: the global stream_relay)"),
+      restart_on_break: z.boolean().optional().describe("re-ask a provider without prefill when a stream breaks (default: the global restart_on_break)"),
     }),
   ],
-  { error: 'a route is a list of provider ids, or a table { providers = [...], strategy = "ordered" | "weighted" | "least_used" | "cheapest" }' },
+  { error: 'a route is a list of provider ids, or a table { providers = [...], strategy = "ordered" | "weighted" | "least_used" | "cheapest", stream_relay = "frames" | "native", restart_on_break = true | false }' },
 );
 export type RouteConfig = z.infer<typeof RouteSchema>;
 
 /** A route's provider ids and strategy, whichever form it was written in. */
-export function routeParts(route: RouteConfig): { providers: readonly string[]; strategy: Strategy } {
+export function routeParts(route: RouteConfig): { providers: readonly string[]; strategy: Strategy; stream_relay?: StreamRelay; restart_on_break?: boolean } {
   return Array.isArray(route) ? { providers: route, strategy: "ordered" } : route;
 }
 
@@ -254,6 +260,8 @@ export const RouterConfigSchema = z
     max_body_bytes: PositiveInt.default(4 * 1024 * 1024).describe("larger request bodies get 413 (default 4194304, 4 MiB)"),
     request_timeout_ms: PositiveInt.default(120_000).describe("bounds the whole chain walk until a stream commits or a JSON answer arrives: then 504"),
     max_attempts: PositiveInt.default(8).describe("upstream calls per request, retries included"),
+    stream_relay: z.enum(STREAM_RELAYS).default("frames").describe('how streams are relayed once the answer began: "frames" (default) reads every frame in JS, "native" lets the runtime feed the client (docs/streams.md)'),
+    restart_on_break: z.boolean().default(false).describe("a stream broken mid-answer with no prefill provider left is re-asked without the prefill; only what follows the client's text is sent (default false)"),
     drop_fields: z.array(z.string().min(1)).default([]).describe("body fields dropped before the upstream call, on top of the built-in list"),
     routes: z.record(z.string().min(1), RouteSchema).describe("route name (what clients send as model) -> providers; required"),
     providers: z.record(z.string().min(1), ProviderSchema).describe("provider id -> how to call it; required"),

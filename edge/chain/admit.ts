@@ -1,23 +1,13 @@
 // Admission: may this request call this provider now? In order of cost: its key (no RPC), then
 // its circuit and quota (the isolate's denial cache, else one tracker RPC). A provider that may not
 // be called is skipped and logged, and what it means for the final answer is noted.
-import type { ProviderConfig } from "../../shared/config.ts";
-import { buildUpstreamRequest, type UpstreamRequest } from "../providers.ts";
-import type { AdmitResult, Reservation } from "../quota/client.ts";
+import { buildUpstreamRequest } from "../providers.ts";
+import type { AdmitResult } from "../quota/client.ts";
 import { providerNeed } from "../quota/reserve.ts";
-import type { ChainRequest, WalkState } from "./walk.ts";
+import { estimatesUsage } from "./native-usage.ts";
+import type { Admitted, ChainRequest, WalkState } from "./types.ts";
 
-export interface Admitted {
-  providerId: string;
-  provider: ProviderConfig;
-  upstream: UpstreamRequest;
-  /** The one call a half-open circuit lets through: not retried. */
-  trial: boolean;
-  /** The circuit's failure count when admitted: a success then has something to reset. */
-  failures: number;
-  /** What the admission reserved at the provider's tracker, settled when the answer ends (learn.ts). */
-  reservation?: Reservation;
-}
+export type { Admitted } from "./types.ts";
 
 /** Denials that mean "limited" for the all-spent status: rate and quota, never a circuit or a dead key. */
 function isLimited(denial: Extract<AdmitResult, { admitted: false }>): boolean {
@@ -28,7 +18,7 @@ function isLimited(denial: Extract<AdmitResult, { admitted: false }>): boolean {
 export async function admitProvider(req: ChainRequest, walk: WalkState, providerId: string): Promise<Admitted | undefined> {
   const { config, log } = req;
   const provider = config.providers[providerId]!;
-  const built = await buildUpstreamRequest(config, provider, req.body, req.env, log.requestId, req.endpoint);
+  const built = await buildUpstreamRequest(config, provider, req.body, req.env, log.requestId, req.endpoint, !estimatesUsage(req));
   if (!built.ok) {
     log.skipped({ provider: providerId, model: provider.model, reason: "missing_key", message: built.message });
     walk.outcomes.push({ provider: providerId, category: "skipped", status: 0, detail: "missing key", limited: false });

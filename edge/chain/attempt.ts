@@ -1,59 +1,16 @@
 // One call to one provider: send, wait under the provider's timeout with the client's abort linked,
 // and either hand back an answer for the client or a categorized failure for the chain walk.
-import type { Endpoint, ProviderConfig, RouterConfig } from "../../shared/config.ts";
 import type { ErrorCategory } from "../../shared/errors.ts";
 import type { Usage } from "../../shared/openai.ts";
 import { SSE_HEADERS } from "../../shared/sse.ts";
 import { categorize, errorStatus, readUpstreamError, retryAfterMs, sanitize, type UpstreamError } from "../normalize.ts";
-import type { UpstreamRequest } from "../providers.ts";
 import { assembleCompletion } from "../stream/assemble.ts";
-import { IdleTimeout, SseRelay, type ContinueWith, type Segment, type StreamEnd } from "../stream/relay.ts";
+import { IdleTimeout } from "../stream/end-events.ts";
+import { SseRelay } from "../stream/relay.ts";
 import { answerProblem } from "./answer-shape.ts";
+import type { AttemptContext, AttemptFailure, AttemptResult } from "./types.ts";
 
-export interface AttemptFailure {
-  ok: false;
-  category: ErrorCategory;
-  /** Upstream's status, or 0 when no answer came (network error, timeout). */
-  status: number;
-  /** Sanitized: safe for logs and clients. */
-  message: string;
-  code: string | null;
-  type: string | null;
-  param: string | null;
-  retryAfterMs?: number;
-  headers?: Headers;
-}
-
-export interface AttemptSuccess {
-  ok: true;
-  response: Response;
-  /** Upstream's own headers (rate-limit counters), not forwarded to the client. */
-  upstreamHeaders: Headers;
-  ttftMs?: number;
-  /** JSON answers: known at once. Streams: reported through `onStreamEnd`. */
-  usage?: Usage;
-  finishReason?: string | null;
-}
-
-export type AttemptResult = AttemptSuccess | AttemptFailure | { ok: false; cancelled: true };
-
-export interface AttemptContext {
-  provider: ProviderConfig;
-  config: RouterConfig;
-  upstream: UpstreamRequest;
-  /** This call's time limit: the provider's own, cut to what is left of the request's deadline. */
-  timeoutMs: number;
-  stream: boolean;
-  endpoint: Endpoint;
-  clientWantsUsage: boolean;
-  clientSignal: AbortSignal;
-  startedAt: number;
-  onStreamEnd: (end: StreamEnd) => void;
-  /** Set when a later provider could continue this stream if it breaks after it began (continuation.ts). */
-  continueWith?: ContinueWith;
-  /** Set when this call continues a stream another provider broke. */
-  segment?: Segment;
-}
+export type { AttemptContext, AttemptFailure, AttemptResult, AttemptSuccess } from "./types.ts";
 
 class AttemptTimeout extends Error {
   constructor(ms: number) {
@@ -121,6 +78,8 @@ export async function attempt(ctx: AttemptContext): Promise<AttemptResult> {
       idleTimeoutMs: upstream.idleTimeoutMs,
       continueWith: ctx.continueWith,
       segment: ctx.segment,
+      native: ctx.streamRelay === "native",
+      estimatePromptTokens: ctx.estimatePromptTokens,
       readFailure: (error) => (clientSignal.aborted ? "cancelled" : streamReadFailure(error, controller.signal.reason)),
       describeError: (error) => {
         const failure = upstreamFailure(error, response.headers, ctx);

@@ -5,9 +5,8 @@ import type { ErrorCategory } from "../../shared/errors.ts";
 import type { Usage } from "../../shared/openai.ts";
 import { cooldownForFailure, cooldownFromHeaders, type Cooldown } from "../quota/cooldown.ts";
 import type { QuotaClient } from "../quota/client.ts";
-import type { StreamEnd } from "../stream/relay.ts";
-import type { Admitted } from "./admit.ts";
-import type { AttemptFailure } from "./attempt.ts";
+import type { StreamEnd } from "../stream/types.ts";
+import type { Admitted, AttemptFailure } from "./types.ts";
 
 /** Failures that say the provider is down (not that the request or the key is wrong): they open circuits. */
 export const OUTAGE_CATEGORIES: ReadonlySet<ErrorCategory> = new Set(["Timeout", "NetworkError", "ServerError"]);

@@ -4,24 +4,15 @@
 // attempt cap. Everything here turns a WalkEnd into the client's response.
 import { openAIError, type ErrorCategory } from "../../shared/errors.ts";
 import type { Usage } from "../../shared/openai.ts";
-import type { StreamEnd } from "../stream/relay.ts";
-import type { Admitted } from "./admit.ts";
-import type { AttemptFailure, AttemptSuccess } from "./attempt.ts";
-import { addUsage } from "../stream/continuation.ts";
+import type { StreamEnd } from "../stream/types.ts";
+import { addUsage } from "../usage/sum.ts";
 import { answerCost, type CostPart } from "../usage/cost.ts";
 import { estimateTokens } from "../usage/estimate.ts";
 import { learnFromStreamEnd, learnTokens } from "./learn.ts";
 import { unservable } from "./plan.ts";
-import type { ChainRequest, Outcome, WalkState } from "./walk.ts";
+import type { Admitted, ChainRequest, Outcome, WalkEnd, WalkState } from "./types.ts";
 
-export type WalkEnd =
-  | { kind: "answered"; admitted: Admitted; attempts: number; result: AttemptSuccess }
-  | { kind: "cancelled"; providerId?: string }
-  | { kind: "provider_error"; admitted: Admitted; failed: AttemptFailure; attempts: number }
-  | { kind: "spent" }
-  | { kind: "client_limited"; reason: string; retryAt: number }
-  | { kind: "deadline" }
-  | { kind: "attempt_cap" };
+export type { WalkEnd } from "./types.ts";
 
 type TerminalName = "infer_completed" | "infer_failed" | "infer_cancelled";
 type TerminalFields = Parameters<ChainRequest["log"]["end"]>[1];
@@ -104,6 +95,8 @@ export function streamEndHandler(req: ChainRequest, admitted: Admitted, attempts
       ...usageFields(addUsage(end.tap.usage, continued?.usage)),
       ...answerCost(parts),
       ...(continued && { continued: true }),
+      ...(end.tap.usageEstimated && { usage_estimated: true }),
+      ...(continued?.restarted && { restarted: true, matched_chars: continued.restarted.matchedChars }),
       dropped_events: end.tap.droppedEvents + (continued?.droppedEvents ?? 0),
     };
     if (end.outcome === "completed") {

@@ -8,7 +8,7 @@ import { orderProviders } from "../routing/order.ts";
 import { estimatePromptTokens, neededCapabilities, requestedOutputTokens, unfitFor, type Unfit } from "../routing/needs.ts";
 import { costUsd } from "../usage/cost.ts";
 import { estimateTokens } from "../usage/estimate.ts";
-import type { ChainRequest, WalkState } from "./walk.ts";
+import type { ChainRequest, WalkState } from "./types.ts";
 
 /** The providers to walk, in order; the ones that cannot take the request are logged and noted. */
 export function planChain(req: ChainRequest, walk: WalkState): string[] {

@@ -2,7 +2,7 @@
 // byte reached the client, within the request's deadline and attempt cap, and never a circuit's
 // trial (which is one call by definition).
 import { PROVIDER_DEFAULTS, type ProviderConfig } from "../../shared/config.ts";
-import type { AttemptFailure } from "./attempt.ts";
+import type { AttemptFailure } from "./types.ts";
 
 /** Answers worth asking again at once: the provider stumbled, it did not refuse. */
 const RETRIED_STATUSES = new Set([0, 500, 502, 503]);

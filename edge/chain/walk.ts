@@ -2,62 +2,21 @@
 // retries (attempt.ts, retry.ts), learn from what happened (learn.ts), and either answer the client
 // or move on. How the walk ends is handed to outcome.ts, the one writer of the request's terminal
 // log line and of the final error.
-import type { Capability, Endpoint, RouterConfig, Strategy } from "../../shared/config.ts";
-import type { EmbeddingRequest } from "../../shared/embeddings.ts";
 import type { ErrorCategory } from "../../shared/errors.ts";
 import type { ChatCompletionRequest } from "../../shared/openai.ts";
-import type { Env } from "../env.ts";
-import type { InferLog } from "../oplog.ts";
-import type { QuotaClient } from "../quota/client.ts";
-import { continuationFor } from "../stream/continuation.ts";
-import { admitProvider, type Admitted } from "./admit.ts";
-import { attempt, type AttemptFailure } from "./attempt.ts";
+import { estimatePromptTokens } from "../routing/needs.ts";
+import { admitProvider } from "./admit.ts";
+import { attempt } from "./attempt.ts";
+import { continuationFor } from "./continue.ts";
 import { clientNeed } from "../quota/reserve.ts";
 import { learnFromFailure, learnFromSuccess, learnNothingUsed, learnTokens } from "./learn.ts";
-import { conclude, streamEndHandler, type WalkEnd } from "./outcome.ts";
+import { estimatesUsage } from "./native-usage.ts";
+import { conclude, streamEndHandler } from "./outcome.ts";
 import { planChain, roomAfterContextFailures } from "./plan.ts";
 import { pause, retryDelay, type RetryState } from "./retry.ts";
+import type { Admitted, AttemptFailure, ChainRequest, Outcome, WalkEnd, WalkState } from "./types.ts";
 
-export interface ChainRequest {
-  config: RouterConfig;
-  env: Env;
-  route: string;
-  chain: readonly string[];
-  body: ChatCompletionRequest | EmbeddingRequest;
-  /** What to call upstream: chat completions (default) or embeddings, which answer `data`, never a stream. */
-  endpoint?: Endpoint;
-  log: InferLog;
-  clientSignal: AbortSignal;
-  quota: QuotaClient;
-  /** The route's strategy (default ordered) and the random source weighted and least_used draw from. */
-  strategy?: Strategy;
-  random?: () => number;
-}
-
-/** What happened at one provider, for the final error's summary. */
-export interface Outcome {
-  provider: string;
-  category: ErrorCategory | "skipped";
-  status: number;
-  detail: string;
-  /** Epoch ms when this provider can be tried again, when known. */
-  retryAt?: number;
-  /** Counts as rate- or quota-limited for the all-spent status. */
-  limited: boolean;
-  /** Skipped because it cannot take this request at all (plan.ts), and what it lacks. */
-  unfit?: "capability" | "context";
-  missing?: Capability[];
-}
-
-export interface WalkState {
-  /** Upstream calls so far, retries included: what x-inferrouter-attempts and max_attempts count. */
-  attempts: number;
-  outcomes: Outcome[];
-  /** Epoch ms past which no call starts and a running one is cut (request_timeout_ms). */
-  deadline: number;
-  /** The providers after the one being called: where a broken stream may be continued (continuation.ts). */
-  later: readonly string[];
-}
+export type { ChainRequest, Outcome, WalkState } from "./types.ts";
 
 export async function walkChain(req: ChainRequest): Promise<Response> {
   const walk: WalkState = { attempts: 0, outcomes: [], deadline: req.log.startedAt + req.config.request_timeout_ms, later: [] };
@@ -123,6 +82,8 @@ async function callProvider(req: ChainRequest, walk: WalkState, admitted: Admitt
       onStreamEnd: streamEndHandler(req, admitted, () => walk.attempts, () => ttftMs),
       // A committed stream that breaks may be continued on a later provider with prefill.
       continueWith: continuationFor(req, walk, admitted, walk.later),
+      streamRelay: req.streamRelay,
+      estimatePromptTokens: estimatesUsage(req) ? estimatePromptTokens(body as ChatCompletionRequest) : undefined,
     });
     if (result.ok) {
       ttftMs = result.ttftMs;

@@ -3,7 +3,7 @@
 import type { Context } from "hono";
 import { validator } from "hono/validator";
 import type * as z from "zod";
-import { routeEndpoint, routeParts, type Endpoint, type RouterConfig, type Strategy } from "../../shared/config.ts";
+import { routeEndpoint, routeParts, type Endpoint, type RouterConfig, type Strategy, type StreamRelay } from "../../shared/config.ts";
 import { zodToOpenAIError } from "../../shared/errors.ts";
 import { walkChain, type ChainRequest } from "../chain/walk.ts";
 import { apiError, type AppEnv } from "../http.ts";
@@ -32,6 +32,9 @@ export interface Route {
   name: string;
   chain: readonly string[];
   strategy: Strategy;
+  /** How its streams are relayed and whether a broken one may be restarted (the route's own, else the global default). */
+  streamRelay: StreamRelay;
+  restartOnBreak: boolean;
 }
 
 /** The route a model name asks for: a configured alias, else the default route, else none. */
@@ -39,8 +42,8 @@ export function resolveRoute(config: RouterConfig, model: string): Route | undef
   // Own keys only: a model named "constructor" or "toString" is not a route.
   const name = Object.hasOwn(config.routes, model) ? model : config.default_route;
   if (name === undefined) return undefined;
-  const { providers, strategy } = routeParts(config.routes[name]!);
-  return { name, chain: providers, strategy };
+  const { providers, strategy, stream_relay, restart_on_break } = routeParts(config.routes[name]!);
+  return { name, chain: providers, strategy, streamRelay: stream_relay ?? config.stream_relay, restartOnBreak: restart_on_break ?? config.restart_on_break };
 }
 
 const ENDPOINT_PATHS: Record<Endpoint, string> = { chat: "/v1/chat/completions or /v1/responses", embeddings: "/v1/embeddings" };
@@ -91,6 +94,8 @@ export function walkRoute(
     route: route.name,
     chain: route.chain,
     strategy: route.strategy,
+    streamRelay: route.streamRelay,
+    restartOnBreak: route.restartOnBreak,
     body,
     log,
     clientSignal: c.req.raw.signal,

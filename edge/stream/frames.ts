@@ -68,6 +68,11 @@ export class FrameSplitter {
     return frames;
   }
 
+  /** The bytes of a frame not finished yet (a stream cut here left the client half a frame). */
+  get unfinished(): Uint8Array {
+    return this.pending;
+  }
+
   /**
    * The stream ended: the held tail when it is a whole frame that only waited to see whether an LF
    * followed its final CR (CR line ends). An unterminated tail is not an event (the SSE spec drops it).

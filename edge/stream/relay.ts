@@ -7,87 +7,16 @@
 // A committed stream that breaks can be continued on another provider (continuation.ts): the relay
 // then pipes that provider's stream into the same client stream. Only then does it keep the text.
 import { createParser, type EventSourceMessage } from "eventsource-parser";
-import { openAIError, type ErrorCategory } from "../../shared/errors.ts";
-import type { Usage } from "../../shared/openai.ts";
 import { SSE_DONE, sseData } from "../../shared/sse.ts";
 import { errorStatus, readUpstreamError, type UpstreamError } from "../normalize.ts";
+import { beginsAnswer, carriesAnswer, FINISH_REASON, OBJECT_SHAPE, PLAIN_OBJECT_FRAME, TAP_NEEDS, type Chunk } from "./chunk.ts";
+import { emptyStream, errorEvent, IdleTimeout } from "./end-events.ts";
 import { concatFrames, FrameSplitter, FrameTooLarge } from "./frames.ts";
 import { IdleWatch } from "./idle.ts";
-
-export interface StreamTap {
-  usage?: Usage;
-  finishReason?: string | null;
-  /** A frame with content, reasoning, a tool call, a refusal or a finish_reason: the answer has begun. */
-  sawAnswer: boolean;
-  sawDone: boolean;
-  /** An error event from upstream, categorized and sanitized. */
-  upstreamError?: { category: ErrorCategory; message: string };
-  /** Data events that were not JSON: dropped, not forwarded. */
-  droppedEvents: number;
-  /** A tool-call delta went out: such a stream is never continued (half a call cannot be resumed). */
-  sawToolCall: boolean;
-  /** The answer's content so far: kept only when the stream can be continued elsewhere. */
-  text: string;
-  /** The chunk id the client sees: a continuation's chunks are given it too. */
-  chunkId?: string;
-  /** This upstream's own failure after the answer began (what its circuit learns), continued or not. */
-  broke?: StreamFailure;
-}
-
-export type StreamFailure = { category: ErrorCategory; message: string };
-
-/** Where a continued stream ended up: the provider that finished it and what it took. */
-export interface Continued {
-  provider: string;
-  model: string;
-  usage?: Usage;
-  finishReason?: string | null;
-  droppedEvents: number;
-}
-
-export type StreamEnd = (
-  | { outcome: "completed"; tap: StreamTap }
-  | { outcome: "failed"; tap: StreamTap; category: ErrorCategory; message: string }
-  | { outcome: "cancelled"; tap: StreamTap }
-) & { continued?: Continued };
-
-/** How a continuation ended, without the relay's own tap. */
-export type ContinuationEnd = (
-  | { outcome: "completed" }
-  | { outcome: "failed"; category: ErrorCategory; message: string }
-  | { outcome: "cancelled" }
-) & { continued: Continued };
-
-/** Another provider's stream that carries on from where this one broke. */
-export interface ContinuedStream {
-  body: ReadableStream<Uint8Array>;
-  ended: Promise<ContinuationEnd>;
-}
-
-export interface ContinueRequest {
-  /** Why this segment broke. */
-  failure: StreamFailure;
-  /** The whole answer's content so far, this segment's included. */
-  text: string;
-  chunkId: string;
-  /** The first break of the request: what the client is told if nothing finishes the answer. */
-  original: StreamFailure;
-  /** Aborted when the client leaves (its request's signal, or its stream cancelled): the search stops. */
-  signal: AbortSignal;
-}
-
-/** Finds a provider to continue a broken stream (continuation.ts): its stream, or undefined when none can. */
-export type ContinueWith = (request: ContinueRequest) => Promise<ContinuedStream | undefined>;
-
-/** This relay carries on a stream another provider broke. */
-export interface Segment {
-  chunkId: string;
-  /** The answer's content before this segment. */
-  carried: string;
-  original: StreamFailure;
-}
-
-export type PeekResult = { ok: true } | { ok: false; error: UpstreamError } | { ok: false; cancelled: true };
+import { KeptText } from "./kept.ts";
+import { NativeFeed } from "./native.ts";
+import { RestartMatch } from "./restart.ts";
+import type { ContinuationEnd, ContinuedStream, ContinueWith, PeekResult, Segment, StreamEnd, StreamFailure, StreamTap } from "./types.ts";
 
 interface RelayOptions {
   clientWantsUsage: boolean;
@@ -104,54 +33,30 @@ interface RelayOptions {
   continueWith?: ContinueWith;
   /** Set when this relay is itself a continuation. */
   segment?: Segment;
+  /** Once the answer began, let the runtime feed the client (native.ts): stream_relay = "native". */
+  native?: boolean;
+  /** Set when upstream was not asked for usage: the usage is estimated (this prompt estimate, one token a frame). */
+  estimatePromptTokens?: number;
   onEnd: (end: StreamEnd) => void;
 }
 
-interface Delta {
-  content?: unknown;
-  refusal?: unknown;
-  tool_calls?: unknown[];
-  reasoning?: unknown;
-  reasoning_content?: unknown;
-  reasoning_details?: unknown[];
-  role?: unknown;
-}
-
-interface Chunk {
-  id?: unknown;
-  error?: unknown;
-  usage?: Usage | null;
-  choices?: Array<{ finish_reason?: string | null; delta?: Delta }>;
-}
-
-/** Whether a delta carries the answer: content, a refusal, a tool call or reasoning (a thinking model). */
-function carriesAnswer(delta: Delta | undefined): boolean {
-  if (!delta) return false;
-  return Boolean(delta.content || delta.refusal || delta.tool_calls?.length || delta.reasoning || delta.reasoning_content || delta.reasoning_details?.length);
-}
-
-/** Whether a chunk begins the answer (a role-only first chunk does not: failover is still possible). */
-function beginsAnswer(chunk: Chunk): boolean {
-  return (chunk.choices ?? []).some((choice) => Boolean(choice?.finish_reason || carriesAnswer(choice?.delta)));
+/** Where a stream's last bytes go: the client stream's controller, or the native feed's writer. */
+interface Sink {
+  enqueue(bytes: Uint8Array): void;
+  close(): void;
 }
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
-const USAGE_OBJECT = /"usage"\s*:\s*\{/;
-const ERROR_KEY = /"error"\s*:/;
-const FINISH_REASON = /"finish_reason"\s*:\s*"(\w+)"/;
-/** How much of a stream is kept for a continuation; a longer answer that breaks ends honestly instead. */
-const MAX_KEPT_CHARS = 1024 * 1024;
-/** One `data:` line with a JSON object's braces, ended by a blank line (LF line ends): the common frame. */
-const PLAIN_OBJECT_FRAME = /^data: ?\{[^\n]*\}\n\n$/;
-/** What the tap reads from a frame after the answer began: usage, an error, a finish reason. */
-const TAP_NEEDS = new RegExp([USAGE_OBJECT, ERROR_KEY, FINISH_REASON].map((pattern) => pattern.source).join("|"));
-/** A cheap shape check for the fast path: a JSON object starts and ends with braces (anything else is parsed, and dropped if it is not JSON). */
-const OBJECT_SHAPE = /^\s*\{[\s\S]*\}\s*$/;
 
 export class SseRelay {
   readonly tap: StreamTap;
   private reader: ReadableStreamDefaultReader<Uint8Array>;
+  private readonly body: ReadableStream<Uint8Array>;
+  /** The native feed, once the client's stream is fed natively. */
+  private feed: NativeFeed | undefined;
+  /** Frames seen since the answer began: the estimate of its tokens when upstream gave no usage. */
+  private answerFrames = 0;
   private readonly splitter = new FrameSplitter();
   private readonly options: RelayOptions;
   private readonly held: Uint8Array[] = [];
@@ -170,14 +75,18 @@ export class SseRelay {
   private pendingError: UpstreamError | undefined;
   /** Set by an error event after the answer began, when the stream will be continued instead of ended. */
   private breakError: StreamFailure | undefined;
-  /** Frames kept for a possible continuation, unread until a break (keepFrame). */
-  private kept: string[] = [];
-  private keptChars = 0;
-  private keptOverflow = false;
+  /** Set for a restarted segment: matches its answer against the client's text. */
+  private readonly restart: RestartMatch | undefined;
+  /** A restart that departed from the client's text: the stream ends honestly, never continued. */
+  private diverged = false;
+  /** Frames kept for a possible continuation, unread until a break. */
+  private readonly kept = new KeptText();
   /** The stream carrying on from this one's break, once one is found. */
   private continuation: { reader: ReadableStreamDefaultReader<Uint8Array>; ended: Promise<ContinuationEnd> } | undefined;
 
   constructor(body: ReadableStream<Uint8Array>, options: RelayOptions) {
+    this.body = body;
+    this.restart = options.segment?.restart ? new RestartMatch(options.segment.carried) : undefined;
     this.reader = body.getReader();
     this.options = options;
     this.idle = new IdleWatch(options.idleTimeoutMs, () => options.abort(new IdleTimeout(options.idleTimeoutMs)));
@@ -210,6 +119,8 @@ export class SseRelay {
 
   /** The client's stream: the frames held while peeking, then the rest as it arrives. */
   toClientStream(): ReadableStream<Uint8Array> {
+    // A continuation rewrites every chunk: only the frames relay can.
+    if (this.options.native && !this.options.segment) return this.feedNatively();
     return new ReadableStream<Uint8Array>({
       start: (controller) => {
         for (const frame of this.held.splice(0)) controller.enqueue(frame);
@@ -219,9 +130,70 @@ export class SseRelay {
     });
   }
 
+  /**
+   * The native feed (native.ts): the held frames and any unfinished frame go first, then the
+   * runtime pipes upstream to the client while the tap reads the same bytes in batches.
+   */
+  private feedNatively(): ReadableStream<Uint8Array> {
+    const head = [...this.held.splice(0), this.splitter.unfinished].filter((bytes) => bytes.length);
+    this.reader.releaseLock();
+    this.feed = new NativeFeed(this.body, head.length ? concatFrames(head) : undefined, this.options.idleTimeoutMs, {
+      batch: (bytes) => this.tapBatch(bytes),
+      upstreamSettled: (error) => void this.nativeSettled(error),
+      idle: () => this.options.abort(new IdleTimeout(this.options.idleTimeoutMs)),
+      clientGone: (reason) => this.clientGone(reason),
+    });
+    return this.feed.readable;
+  }
+
+  /** Where the native feed's last bytes go: written once the pipe has stopped, then the client's stream closes. */
+  private feedSink(): Sink {
+    const last: Uint8Array[] = [];
+    // Upstream cut inside a frame: the client has half of it; a blank line ends it before the relay's own words.
+    if (this.splitter.unfinished.length) last.push(encoder.encode("\n\n"));
+    return { enqueue: (bytes) => last.push(bytes), close: () => void this.feed!.end(last) };
+  }
+
+  /** One batch of the native feed's tap: read frame by frame; true when the stream ends now (a frame too large). */
+  private tapBatch(bytes: Uint8Array): boolean {
+    if (this.finished) return true;
+    try {
+      this.relayFrames(bytes);
+    } catch (error) {
+      // FrameTooLarge: the frame will never end; stop upstream from sending the rest of it.
+      this.options.abort(error);
+      void this.broken(this.feedSink(), { category: "ServerError", message: (error as Error).message });
+      return true;
+    }
+    // A [DONE] or an error event: the client's pipe may still be delivering the bytes before it,
+    // so the stream ends when upstream closes (or at the idle limit, for one that stays open).
+    return false;
+  }
+
+  /** Upstream ended or failed under the native feed; the client has every byte of it. */
+  private async nativeSettled(error: unknown): Promise<void> {
+    if (this.finished) return;
+    const tail = this.splitter.end();
+    if (tail && !this.tap.sawDone) this.inspect(tail);
+    const sink = this.feedSink();
+    if (this.tap.sawDone || this.tap.upstreamError) return this.endNow(sink);
+    if (error === undefined) {
+      if (this.tap.finishReason) return this.completeWithDone(sink);
+      return this.broken(sink, { category: "NetworkError", message: "upstream stream ended before the answer was complete" });
+    }
+    const failure = this.options.readFailure(error);
+    if (failure === "cancelled") {
+      this.finish({ outcome: "cancelled", tap: this.tap });
+      return sink.close();
+    }
+    if (this.tap.finishReason) return this.completeWithDone(sink);
+    return this.broken(sink, failure);
+  }
+
   /** The client went away: stop reading upstream (and any continuation) and end as cancelled. */
   clientGone(reason: unknown): void {
     if (this.finished) return;
+    void this.feed?.stop();
     this.gone.abort(reason);
     this.releaseUpstream(reason);
     this.continuation?.reader.cancel(reason).catch(() => {});
@@ -285,7 +257,7 @@ export class SseRelay {
    * [DONE] or a forwarded error event ends the client's stream at once, whatever the upstream
    * connection does afterwards, and releases that connection.
    */
-  private endNow(controller: ReadableStreamDefaultController<Uint8Array>): void {
+  private endNow(controller: Sink): void {
     this.releaseUpstream(undefined);
     controller.close();
     if (this.tap.upstreamError) this.finish({ outcome: "failed", tap: this.tap, ...this.tap.upstreamError });
@@ -311,7 +283,7 @@ export class SseRelay {
   }
 
   /** Upstream ended: complete when the answer was (adding [DONE] if upstream left it out), else a break. */
-  private async upstreamEnded(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+  private async upstreamEnded(controller: Sink): Promise<void> {
     const tail = this.splitter.end();
     const forward = tail && !this.tap.sawDone ? this.inspect(tail) : null;
     if (forward) controller.enqueue(concatFrames([forward]));
@@ -322,7 +294,7 @@ export class SseRelay {
   }
 
   /** The answer is whole but upstream left out [DONE] (or broke after its finish reason): the edge adds it. */
-  private completeWithDone(controller: ReadableStreamDefaultController<Uint8Array>): void {
+  private completeWithDone(controller: Sink): void {
     this.releaseUpstream(undefined);
     controller.enqueue(encoder.encode(SSE_DONE));
     controller.close();
@@ -331,46 +303,12 @@ export class SseRelay {
 
   /** Whether a break now can be continued: text only, unfinished, not too long, and a later provider that can. */
   private canContinue(): boolean {
-    this.readKept();
-    return this.keepsText && !this.keptOverflow && this.tap.sawAnswer && !this.tap.sawToolCall && !this.tap.finishReason && this.tap.chunkId !== undefined;
-  }
-
-  /**
-   * Keeps a frame's text for a possible continuation. It is read (text, tool calls) only if the
-   * stream breaks (readKept), so a stream that ends well parses no more than one that cannot be
-   * continued. Past MAX_KEPT_CHARS the stream is no longer continued and nothing more is kept.
-   */
-  private keepFrame(text: string): void {
-    if (this.keptOverflow) return;
-    this.keptChars += text.length;
-    if (this.keptChars > MAX_KEPT_CHARS) {
-      this.keptOverflow = true;
-      this.kept = [];
-    } else {
-      this.kept.push(text);
-    }
-  }
-
-  /** Reads the kept frames into the tap's text and tool-call flag. */
-  private readKept(): void {
-    if (!this.kept.length) return;
-    const frames = this.kept;
-    this.kept = [];
-    const parser = createParser({
-      onEvent: (event) => {
-        try {
-          const chunk = JSON.parse(event.data) as Chunk | null;
-          if (chunk && typeof chunk === "object") this.keep(chunk);
-        } catch {
-          // not JSON: it was dropped when it went by
-        }
-      },
-    });
-    for (const frame of frames) parser.feed(frame);
+    this.kept.read((chunk) => this.keep(chunk));
+    return !this.diverged && this.keepsText && !this.kept.overflow && this.tap.sawAnswer && !this.tap.sawToolCall && !this.tap.finishReason && this.tap.chunkId !== undefined;
   }
 
   /** The committed stream broke: continue it on another provider when one can, else end it honestly. */
-  private async broken(controller: ReadableStreamDefaultController<Uint8Array>, failure: StreamFailure): Promise<void> {
+  private async broken(controller: Sink, failure: StreamFailure): Promise<void> {
     const original = this.options.segment?.original ?? failure;
     this.tap.broke = failure;
     if (this.canContinue() && this.options.continueWith) {
@@ -382,9 +320,10 @@ export class SseRelay {
         await next?.body.cancel().catch(() => {});
         return;
       }
+      if (next && this.feed) return this.feedContinuation(next);
       if (next) {
         this.continuation = { reader: next.body.getReader(), ended: next.ended };
-        return this.pipeContinuation(controller);
+        return this.pipeContinuation(controller as ReadableStreamDefaultController<Uint8Array>);
       }
     }
     this.failClient(controller, original, failure);
@@ -401,11 +340,22 @@ export class SseRelay {
     this.finish({ ...end, tap: this.tap });
   }
 
+  /** The native feed's continuation: piped natively into the client's stream; its end is this stream's end. */
+  private async feedContinuation(next: ContinuedStream): Promise<void> {
+    const feed = this.feed!;
+    await feed.stop();
+    await next.body.pipeTo(feed.writable, { preventClose: true }).catch(() => {});
+    const end = await next.ended;
+    // Logged before the client's stream closes, as the frames relay does.
+    this.finish({ ...end, tap: this.tap });
+    await feed.end([]);
+  }
+
   /**
    * Ends the client's stream with an OpenAI error event (never a clean [DONE]) and logs it. The
    * message names the request's first break; a continuation's own failure comes after it.
    */
-  private failClient(controller: ReadableStreamDefaultController<Uint8Array>, original: StreamFailure, failure: StreamFailure) {
+  private failClient(controller: Sink, original: StreamFailure, failure: StreamFailure) {
     const message = failure === original ? original.message : `${original.message}; continuing the answer failed too: ${failure.message}`;
     controller.enqueue(errorEvent(`Stream interrupted: ${message}`, original.category, "stream_interrupted"));
     controller.close();
@@ -416,6 +366,11 @@ export class SseRelay {
     if (this.finished) return;
     this.finished = true;
     this.idle.stop();
+    if (!this.tap.usage && this.options.estimatePromptTokens !== undefined) {
+      const completion = this.answerFrames;
+      this.tap.usage = { prompt_tokens: this.options.estimatePromptTokens, completion_tokens: completion, total_tokens: this.options.estimatePromptTokens + completion };
+      this.tap.usageEstimated = true;
+    }
     this.options.onEnd(end);
   }
 
@@ -426,7 +381,8 @@ export class SseRelay {
    */
   private inspect(frame: Uint8Array): Uint8Array | null {
     const text = decoder.decode(frame);
-    if (this.keepsText && !this.options.segment) this.keepFrame(text);
+    if (this.tap.sawAnswer) this.answerFrames++;
+    if (this.keepsText && !this.options.segment) this.kept.push(text);
     // The hot path, once the answer is flowing and nothing is rewritten: a frame that is one `data:`
     // line holding a JSON object, with no usage, error or finish reason in it, needs nothing from
     // the tap and goes on as it is, unparsed. Anything else takes the parser below.
@@ -465,8 +421,10 @@ export class SseRelay {
     if (!this.tap.sawAnswer && beginsAnswer(chunk)) this.tap.sawAnswer = true;
     if (this.tap.chunkId === undefined && typeof chunk.id === "string") this.tap.chunkId = chunk.id;
     // A continuation's relay parses every frame anyway: it keeps its text as it goes.
-    if (this.keepsText && this.options.segment) this.keep(chunk);
-    return this.options.segment ? this.asContinuation(chunk) : frame;
+    if (!this.options.segment) return frame;
+    const out = this.asContinuation(chunk);
+    if (out && this.keepsText) this.keep(chunk);
+    return out;
   }
 
   /** An error event: before the answer, a failure to fail over on; after it, a break or the stream's honest end. */
@@ -477,7 +435,8 @@ export class SseRelay {
       return null;
     }
     const described = this.options.describeError(error);
-    if (this.canContinue()) {
+    // Under the native feed the client has the event already: it ends the stream, never continued.
+    if (!this.feed && this.canContinue()) {
       this.breakError = described;
       return null;
     }
@@ -499,6 +458,16 @@ export class SseRelay {
    * role (its role-only first chunk is dropped), so the client sees one answer without a seam.
    */
   private asContinuation(chunk: Chunk): Uint8Array | null {
+    if (this.restart) {
+      const step = this.restart.step(chunk);
+      this.tap.matchedChars = this.restart.matched;
+      if (step === "diverged") {
+        this.diverged = true;
+        this.breakError = { category: "ServerError", message: `the restarted answer departed from the text already sent after ${this.restart.matched} characters` };
+        return null;
+      }
+      if (step === "drop") return null;
+    }
     const choices = chunk.choices ?? [];
     for (const choice of choices) if (choice?.delta) delete choice.delta.role;
     const empty = choices.length > 0 && choices.every((choice) => !choice?.finish_reason && !carriesAnswer(choice?.delta));
@@ -508,18 +477,3 @@ export class SseRelay {
   }
 }
 
-export class IdleTimeout extends Error {
-  constructor(ms: number) {
-    super(`no data from upstream for ${ms} ms`);
-    this.name = "IdleTimeout";
-  }
-}
-
-/** An OpenAI error event, the only way to report an error once the stream has started. */
-function errorEvent(message: string, category: ErrorCategory, code: string | null): Uint8Array {
-  return encoder.encode(sseData(openAIError(message, category === "Timeout" ? "timeout_error" : "server_error", code)));
-}
-
-function emptyStream(message: string): UpstreamError {
-  return { status: 502, code: null, type: null, param: null, message, body: "" };
-}
