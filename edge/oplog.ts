@@ -88,13 +88,14 @@ export class InferLog {
       ...fields,
     };
     rememberRecent(line); // skips and failovers, for the status page
-    this.sink?.(line, this.client); // the hourly history (usage/recorder.ts)
     this.pending.push(JSON.stringify(line));
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       // A macrotask later: the handler has returned its response by then.
       this.defer(new Promise((resolve) => setTimeout(resolve, 0)).then(() => this.flush()));
     }
+    // The hourly history (usage/recorder.ts), after the line's own write is scheduled: the log first.
+    this.sink?.(line, this.client);
   }
 
   /** Writes every line kept so far, one console.log each, in order. */

@@ -59,9 +59,9 @@ export function statusPage(nonce: string) {
     </section>
   </div>
 </main>
-<script nonce="${nonce}">${raw(uplotScript)}</script>
-<script nonce="${nonce}">${raw(statusScript)}</script>
-<script nonce="${nonce}">${raw(historyScript)}</script>
+<script nonce="${nonce}">${raw(uplotScript)}
+${raw(statusScript)}
+${raw(historyScript)}</script>
 </body>
 </html>`;
 }

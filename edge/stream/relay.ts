@@ -14,6 +14,7 @@ import { emptyStream, errorEvent, IdleTimeout } from "./end-events.ts";
 import { concatFrames, FrameSplitter, FrameTooLarge } from "./frames.ts";
 import { IdleWatch } from "./idle.ts";
 import { KeptText } from "./kept.ts";
+import { BatchScanner } from "./batch-scan.ts";
 import { NativeFeed } from "./native.ts";
 import { RestartMatch } from "./restart.ts";
 import type { ContinuationEnd, ContinuedStream, ContinueWith, PeekResult, Segment, StreamEnd, StreamFailure, StreamTap } from "./types.ts";
@@ -53,8 +54,9 @@ export class SseRelay {
   readonly tap: StreamTap;
   private reader: ReadableStreamDefaultReader<Uint8Array>;
   private readonly body: ReadableStream<Uint8Array>;
-  /** The native feed, once the client's stream is fed natively. */
+  /** The native feed, once the client's stream is fed natively, and its tap's reading of each batch. */
   private feed: NativeFeed | undefined;
+  private scanner: BatchScanner | undefined;
   /** Frames seen since the answer began: the estimate of its tokens when upstream gave no usage. */
   private answerFrames = 0;
   private readonly splitter = new FrameSplitter();
@@ -137,6 +139,7 @@ export class SseRelay {
   private feedNatively(): ReadableStream<Uint8Array> {
     const head = [...this.held.splice(0), this.splitter.unfinished].filter((bytes) => bytes.length);
     this.reader.releaseLock();
+    this.scanner = new BatchScanner(this.splitter.unfinished);
     this.feed = new NativeFeed(this.body, head.length ? concatFrames(head) : undefined, this.options.idleTimeoutMs, {
       batch: (bytes) => this.tapBatch(bytes),
       upstreamSettled: (error) => void this.nativeSettled(error),
@@ -150,7 +153,7 @@ export class SseRelay {
   private feedSink(): Sink {
     const last: Uint8Array[] = [];
     // Upstream cut inside a frame: the client has half of it; a blank line ends it before the relay's own words.
-    if (this.splitter.unfinished.length) last.push(encoder.encode("\n\n"));
+    if (this.scanner?.carry) last.push(encoder.encode("\n\n"));
     return { enqueue: (bytes) => last.push(bytes), close: () => void this.feed!.end(last) };
   }
 
@@ -158,7 +161,11 @@ export class SseRelay {
   private tapBatch(bytes: Uint8Array): boolean {
     if (this.finished) return true;
     try {
-      this.relayFrames(bytes);
+      const batch = this.scanner!.push(bytes);
+      this.answerFrames += batch.frames - batch.needed.length;
+      // Kept whole, so the needed frames are read without keeping them a second time.
+      if (this.keepsText) this.kept.push(batch.whole);
+      for (const frame of batch.needed) this.inspect(encoder.encode(frame), false);
     } catch (error) {
       // FrameTooLarge: the frame will never end; stop upstream from sending the rest of it.
       this.options.abort(error);
@@ -173,8 +180,6 @@ export class SseRelay {
   /** Upstream ended or failed under the native feed; the client has every byte of it. */
   private async nativeSettled(error: unknown): Promise<void> {
     if (this.finished) return;
-    const tail = this.splitter.end();
-    if (tail && !this.tap.sawDone) this.inspect(tail);
     const sink = this.feedSink();
     if (this.tap.sawDone || this.tap.upstreamError) return this.endNow(sink);
     if (error === undefined) {
@@ -379,10 +384,10 @@ export class SseRelay {
    * rewritten one (a continuation's chunks, sanitized upstream error events), or null (the usage
    * chunk the client did not ask for, `event:`-only frames, which crash SDKs, data that is not JSON).
    */
-  private inspect(frame: Uint8Array): Uint8Array | null {
+  private inspect(frame: Uint8Array, keep = true): Uint8Array | null {
     const text = decoder.decode(frame);
     if (this.tap.sawAnswer) this.answerFrames++;
-    if (this.keepsText && !this.options.segment) this.kept.push(text);
+    if (keep && this.keepsText && !this.options.segment) this.kept.push(text);
     // The hot path, once the answer is flowing and nothing is rewritten: a frame that is one `data:`
     // line holding a JSON object, with no usage, error or finish reason in it, needs nothing from
     // the tap and goes on as it is, unparsed. Anything else takes the parser below.

@@ -142,6 +142,6 @@ describe("npm run check-config", () => {
       ["key_secret", "requests_per_day", "requests_per_minute", "routes", "tokens_per_day"],
     );
     const table = schema.properties.routes.additionalProperties.anyOf.find((form: { type: string }) => form.type === "object");
-    expect(table.properties.strategy.enum).toEqual(["ordered", "weighted", "least_used"]);
+    expect(table.properties.strategy.enum).toEqual(["ordered", "weighted", "least_used", "cheapest"]);
   });
 });
