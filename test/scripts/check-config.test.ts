@@ -136,10 +136,10 @@ describe("npm run check-config", () => {
     const provider = schema.properties.providers.additionalProperties.properties;
     for (const key of ["context_window", "max_output_tokens", "capabilities", "weight", "quota_group"]) expect(provider).toHaveProperty(key);
     expect(Object.keys(schema.properties.quota_groups.additionalProperties.properties).sort()).toEqual(
-      ["daily_reset_tz", "requests_per_day", "requests_per_minute", "tokens_per_day", "tokens_per_minute"],
+      ["budget_usd_per_day", "budget_usd_per_month", "daily_reset_tz", "requests_per_day", "requests_per_minute", "tokens_per_day", "tokens_per_minute"],
     );
     expect(Object.keys(schema.properties.clients.additionalProperties.properties).sort()).toEqual(
-      ["key_secret", "requests_per_day", "requests_per_minute", "routes", "tokens_per_day"],
+      ["budget_usd_per_day", "budget_usd_per_month", "key_secret", "requests_per_day", "requests_per_minute", "routes", "tokens_per_day", "tokens_per_minute"],
     );
     const table = schema.properties.routes.additionalProperties.anyOf.find((form: { type: string }) => form.type === "object");
     expect(table.properties.strategy.enum).toEqual(["ordered", "weighted", "least_used", "cheapest"]);
