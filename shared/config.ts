@@ -255,6 +255,10 @@ export const RouterConfigSchema = z
     $schema: z.string().optional().describe("editor hint only, ignored by the router: path or URL of config.schema.json (JSON configs)"),
     auth: z.enum(["keys", "none"]).default("keys").describe('"none" disables client auth (local development only)'),
     default_route: z.string().optional().describe("route used when a request names an unknown model"),
+    model_aliases: z
+      .record(z.string().min(1), z.string().min(1))
+      .default({})
+      .describe('model name -> route, checked after the route names; `*` matches any run of characters ("claude-sonnet-*" = "coding"); the first match in order wins (default {})'),
     failover_on: z.array(Category).default([...DEFAULT_FAILOVER_ON]).describe("error categories that move on to the next provider (default every category but BadRequest and ContentFiltered)"),
     error_rules: z.array(ErrorRuleSchema).default([]).describe("global error rules, applied after each provider's own (default [])"),
     max_body_bytes: PositiveInt.default(4 * 1024 * 1024).describe("larger request bodies get 413 (default 4194304, 4 MiB)"),
@@ -310,6 +314,9 @@ export const RouterConfigSchema = z
       client.routes?.forEach((route, index) => {
         if (!Object.hasOwn(config.routes, route)) ctx.addIssue({ code: "custom", path: ["clients", name, "routes", index], message: `no route named "${route}"` });
       });
+    }
+    for (const [alias, route] of Object.entries(config.model_aliases)) {
+      if (!Object.hasOwn(config.routes, route)) ctx.addIssue({ code: "custom", path: ["model_aliases", alias], message: `no route named "${route}"` });
     }
     if (config.default_route !== undefined && !Object.hasOwn(config.routes, config.default_route)) {
       ctx.addIssue({ code: "custom", path: ["default_route"], message: `no route named "${config.default_route}"` });

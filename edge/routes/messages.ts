@@ -1,0 +1,36 @@
+// POST /v1/messages (the Anthropic Messages API): the request becomes a chat request, walks the
+// route's chain once like any chat request (quotas, circuits, failover, logs), and the answer is
+// translated back, as one message or as Messages stream events. POST /v1/messages/count_tokens
+// answers the router's own prompt estimate (the one its context-window checks use).
+import type { Context } from "hono";
+import { AnthropicCountTokensSchema, AnthropicRequestSchema, type AnthropicCountTokensRequest, type AnthropicRequest } from "../../shared/anthropic.ts";
+import { toChatRequest } from "../anthropic/request.ts";
+import { fromChatCompletion } from "../anthropic/response.ts";
+import { toMessagesStream } from "../anthropic/stream.ts";
+import type { AppEnv } from "../http.ts";
+import { estimatePromptTokens } from "../routing/needs.ts";
+import { requireRoute, validateBody, walkRoute } from "./route.ts";
+
+export const validateMessagesRequest = validateBody(AnthropicRequestSchema);
+export const validateCountTokensRequest = validateBody(AnthropicCountTokensSchema);
+
+export async function messages(c: Context<AppEnv, "/v1/messages", { out: { json: AnthropicRequest } }>) {
+  const request = c.req.valid("json");
+  const route = requireRoute(c, request.model, "chat");
+  const stream = request.stream === true;
+  const chat = toChatRequest(request);
+  const answer = await walkRoute(c, route, chat, { stream });
+  // Errors stay OpenAI-shaped here: anthropicErrors (edge/anthropic/errors.ts) rewrites them.
+  if (!answer.ok || !answer.body) return c.newResponse(answer.body, answer);
+  // The walk's headers: SSE or JSON content type, x-inferrouter-provider and -attempts.
+  const headers = new Headers(answer.headers);
+  // The message names the route (what the client can send back), not the upstream model.
+  const model = { model: route.name, stop_sequences: request.stop_sequences };
+  if (stream) return c.newResponse(toMessagesStream(answer.body, model, estimatePromptTokens(chat)), { status: 200, headers });
+  headers.delete("content-length");
+  return c.json(fromChatCompletion(route.name, await answer.json(), request.stop_sequences), 200, Object.fromEntries(headers));
+}
+
+export function countTokens(c: Context<AppEnv, "/v1/messages/count_tokens", { out: { json: AnthropicCountTokensRequest } }>) {
+  return c.json({ input_tokens: estimatePromptTokens(toChatRequest(c.req.valid("json"))) });
+}
