@@ -265,6 +265,7 @@ export const RouterConfigSchema = z
     request_timeout_ms: PositiveInt.default(120_000).describe("bounds the whole chain walk until a stream commits or a JSON answer arrives: then 504"),
     max_attempts: PositiveInt.default(8).describe("upstream calls per request, retries included"),
     stream_relay: z.enum(STREAM_RELAYS).default("frames").describe('how streams are relayed once the answer began: "frames" (default) reads every frame in JS, "native" lets the runtime feed the client (docs/streams.md)'),
+    messages_ping_ms: PositiveInt.default(10_000).describe("/v1/messages streams: after this long without a first token the 200 and message_start go out and a ping follows every as long; the chain's failure then ends the stream with an error event (default 10000)"),
     restart_on_break: z.boolean().default(false).describe("a stream broken mid-answer with no prefill provider left is re-asked without the prefill; only what follows the client's text is sent (default false)"),
     drop_fields: z.array(z.string().min(1)).default([]).describe("body fields dropped before the upstream call, on top of the built-in list"),
     routes: z.record(z.string().min(1), RouteSchema).describe("route name (what clients send as model) -> providers; required"),

@@ -30,13 +30,18 @@ export class MessagesTranslator implements ChatStreamTranslator {
   /** The router's estimate of the prompt, for message_start (the real count comes in message_delta). */
   private readonly inputEstimate: number;
 
-  constructor(request: Pick<AnthropicRequest, "model" | "stop_sequences">, enqueue: (frame: string) => void, inputEstimate = 0) {
+  private readonly withHead: boolean;
+
+  constructor(request: Pick<AnthropicRequest, "model" | "stop_sequences">, enqueue: (frame: string) => void, inputEstimate = 0, withHead = true) {
     this.request = request;
     this.inputEstimate = inputEstimate;
+    this.withHead = withHead;
     this.emit = (event) => enqueue(sseEvent(event.type, event));
   }
 
+  /** message_start and a ping (as Anthropic begins), unless they were sent while the walk went on (pings.ts). */
   start(): void {
+    if (!this.withHead) return;
     const message = messageShell(this.request.model);
     message.usage = { input_tokens: this.inputEstimate, output_tokens: 0 };
     this.emit({ type: "message_start", message });
@@ -118,7 +123,16 @@ export class MessagesTranslator implements ChatStreamTranslator {
   }
 }
 
-/** The chat SSE body (bytes) as the Messages SSE body (bytes). */
-export function toMessagesStream(chatBody: ReadableStream<Uint8Array>, request: Pick<AnthropicRequest, "model" | "stop_sequences">, inputEstimate: number): ReadableStream<Uint8Array> {
-  return translateChatStream(chatBody, (enqueue) => new MessagesTranslator(request, enqueue, inputEstimate));
+type StreamRequest = Pick<AnthropicRequest, "model" | "stop_sequences">;
+
+/** The chat SSE body (bytes) as the Messages SSE body (bytes); withHead false: message_start was sent already. */
+export function toMessagesStream(chatBody: ReadableStream<Uint8Array>, request: StreamRequest, inputEstimate: number, withHead = true): ReadableStream<Uint8Array> {
+  return translateChatStream(chatBody, (enqueue) => new MessagesTranslator(request, enqueue, inputEstimate, withHead));
+}
+
+/** The frames a Messages stream begins with (message_start, ping). */
+export function messagesHead(request: StreamRequest, inputEstimate: number): string {
+  let head = "";
+  new MessagesTranslator(request, (frame) => (head += frame), inputEstimate).start();
+  return head;
 }

@@ -1,7 +1,7 @@
 // POST /v1/messages through the real Worker: the Anthropic Messages API translated onto the chain
 // walk (fake OpenAI-compatible providers) and back, as JSON and as the Messages event stream.
 import { describe, expect, it } from "vitest";
-import { call, chainConfig, provider, scenario } from "./harness.ts";
+import { call, chainConfig, provider, scenario, settled } from "./harness.ts";
 import { checkLogInvariant } from "./log-invariant.ts";
 
 const logs = checkLogInvariant();
@@ -329,5 +329,40 @@ describe("POST /v1/messages/count_tokens", () => {
     const bad = await call({ config, path: "/v1/messages/count_tokens", headers: ANTHROPIC, body: { model: "x" } });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as Record<string, any>).error.type).toBe("invalid_request_error");
+  });
+});
+
+describe("pings while the first token is slow", () => {
+  it("sends message_start and pings until the first token, then streams on from the same message", async () => {
+    const slow = await scenario([{ type: "sse", first_delay_ms: 400, events: [delta({ role: "assistant", content: "Hi" }), delta({}, "stop"), usageChunk] }]);
+    const res = await messagesCall(chainConfig({ slow: provider(slow.baseUrl) }, { messages_ping_ms: 100 }), { stream: true });
+    expect(res.status).toBe(200);
+    const types = (await events(res)).map((e) => e.type);
+    expect(types[0]).toBe("message_start");
+    const pings = types.slice(1, types.indexOf("content_block_start"));
+    expect(pings.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(pings)).toEqual(new Set(["ping"]));
+    expect(types.slice(types.indexOf("content_block_start"))).toEqual(["content_block_start", "content_block_delta", "content_block_stop", "message_delta", "message_stop"]);
+    expect(types.filter((t) => t === "message_start")).toHaveLength(1);
+  });
+
+  it("ends with an error event (the chain's error type) when the chain fails after the pings began", async () => {
+    const limited = await scenario([{ type: "json", status: 429, delay_ms: 300, headers: { "retry-after": "30" }, body: { error: { message: "slow down" } } }]);
+    const res = await messagesCall(chainConfig({ limited: provider(limited.baseUrl) }, { messages_ping_ms: 100 }), { stream: true });
+    expect(res.status).toBe(200);
+    const all = await events(res);
+    expect(all[0]!.type).toBe("message_start");
+    expect(all.at(-1)).toEqual({ type: "error", error: { type: "rate_limit_error", message: expect.stringContaining("limited: RateLimit (429)") } });
+    expect(all.some((e) => e.type === "message_stop")).toBe(false);
+    await settled(res);
+    expect(logs.events().filter((e) => e.event === "infer_failed")).toMatchObject([{ status: 429, category: "RateLimit", api: "anthropic" }]);
+  });
+
+  it("keeps the HTTP status of a chain that fails before the first ping", async () => {
+    const limited = await scenario([{ type: "json", status: 429, headers: { "retry-after": "30" }, body: { error: { message: "slow down" } } }]);
+    const res = await messagesCall(chainConfig({ limited: provider(limited.baseUrl) }), { stream: true });
+    expect(res.status).toBe(429);
+    expect(res.headers.get("retry-after")).toBe("30");
+    expect(((await res.json()) as Record<string, any>).error.type).toBe("rate_limit_error");
   });
 });
