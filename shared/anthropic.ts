@@ -60,7 +60,8 @@ export const AnthropicContentBlockParamSchema = z.discriminatedUnion("type", [
 ], otherType("content blocks are text, image, tool_use, tool_result, thinking or redacted_thinking"));
 
 export const AnthropicMessageParamSchema = z.looseObject({
-  role: z.enum(["user", "assistant"], { error: (issue) => `role ${JSON.stringify(issue.input)} is not supported: messages are user or assistant (system is a top-level field)` }),
+  // Claude Code sends system messages inside `messages` too (its side requests): taken as text.
+  role: z.enum(["user", "assistant", "system"], { error: (issue) => `role ${JSON.stringify(issue.input)} is not supported: messages are user, assistant or system` }),
   content: textOrBlocks(AnthropicContentBlockParamSchema, "content blocks"),
 });
 

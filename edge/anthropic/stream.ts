@@ -85,7 +85,8 @@ export class MessagesTranslator implements ChatStreamTranslator {
       return;
     }
     this.close();
-    const usage: AnthropicUsage = anthropicUsage(this.usage);
+    // No usage from upstream: output_tokens only, so message_start's estimate of the input stands.
+    const usage: Partial<AnthropicUsage> & { output_tokens: number } = this.usage ? anthropicUsage(this.usage) : { output_tokens: 0 };
     this.emit({ type: "message_delta", delta: stopReason(this.finishReason, this.matched, this.request.stop_sequences), usage });
     this.emit({ type: "message_stop" });
   }

@@ -263,7 +263,7 @@ describe("Messages API errors", () => {
     ["a server tool", { tools: [{ type: "web_search_20250305", name: "web_search" }] }, "tools[0].type", "web_search_20250305"],
     ["a document block", { messages: [{ role: "user", content: [{ type: "document", source: { type: "text", data: "x" } }] }] }, "messages[0].content[0]", "document"],
     ["no max_tokens", { max_tokens: undefined }, "max_tokens", "max_tokens"],
-    ["a system role message", { messages: [{ role: "system", content: "x" }] }, "messages[0].role", "system"],
+    ["a tool role message", { messages: [{ role: "tool", content: "x" }] }, "messages[0].role", "tool"],
   ])("answers 400 invalid_request_error for %s, naming it", async (_what, body, param, named) => {
     const res = await messagesCall(chainConfig({ a: provider("http://127.0.0.1:9") }), body);
     expect(res.status).toBe(400);
