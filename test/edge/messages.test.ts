@@ -219,6 +219,29 @@ describe("POST /v1/messages", () => {
   });
 });
 
+describe("client disconnect", () => {
+  it("stops the upstream call and logs infer_cancelled when the client stops reading", async () => {
+    const a = await scenario([{ type: "sse", content: "a long answer", end: "hang" }]);
+    const res = await messagesCall(chainConfig({ a: provider(a.baseUrl) }), { stream: true });
+    const reader = res.body!.getReader();
+    await reader.read();
+    await reader.cancel();
+    expect(logs.events().find((e) => e.event === "infer_cancelled")).toMatchObject({ provider: "a", stream: true, api: "anthropic" });
+    await expect.poll(async () => (await a.calls())[0]!.abandoned).toBe(true);
+  });
+
+  it("stops the walk's answer when the client leaves during the pings", async () => {
+    const slow = await scenario([{ type: "sse", first_delay_ms: 300, content: "late", end: "hang" }]);
+    const res = await messagesCall(chainConfig({ slow: provider(slow.baseUrl) }, { messages_ping_ms: 50 }), { stream: true });
+    const reader = res.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toContain("message_start");
+    await reader.cancel();
+    await expect.poll(async () => (await slow.calls())[0]?.abandoned, { timeout: 3_000 }).toBe(true);
+    await settled(res);
+    expect(logs.events().filter((e) => ["infer_completed", "infer_failed", "infer_cancelled"].includes(e.event))).toHaveLength(1);
+  });
+});
+
 describe("Messages API errors", () => {
   it("answers Anthropic-shaped errors with retry-after when every provider is rate limited", async () => {
     const a = await scenario([{ type: "json", status: 429, headers: { "retry-after": "30" }, body: { error: { message: "slow" } } }]);
