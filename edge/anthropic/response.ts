@@ -1,7 +1,7 @@
 // A whole chat completion as a Messages API message: text and tool_use blocks (reasoning as a
 // thinking block), the stop reason, usage, an `msg_` id and the route as the model.
 import type { AnthropicContentBlock, AnthropicMessage, AnthropicStopReason, AnthropicUsage } from "../../shared/anthropic.ts";
-import { reasoningOf, type ChatUsage } from "../responses/response.ts";
+import { reasoningOf, type ChatCompletionJson, type ChatUsage } from "../responses/response.ts";
 
 export const messageId = () => `msg_${crypto.randomUUID().replaceAll("-", "")}`;
 export const toolUseId = () => `toolu_${crypto.randomUUID().replaceAll("-", "")}`;
@@ -43,21 +43,6 @@ export function toolInput(args: string): unknown {
 /** The message before any content: what message_start carries. */
 export function messageShell(model: string, id = messageId()): AnthropicMessage {
   return { id, type: "message", role: "assistant", model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 0, output_tokens: 0 } };
-}
-
-export interface ChatCompletionJson {
-  choices: Array<{
-    finish_reason?: string | null;
-    stop_reason?: unknown;
-    message?: {
-      content?: string | null;
-      refusal?: string | null;
-      reasoning_content?: unknown;
-      reasoning?: unknown;
-      tool_calls?: Array<{ id?: string; function: { name: string; arguments: string } }> | null;
-    };
-  }>;
-  usage?: ChatUsage;
 }
 
 export function fromChatCompletion(model: string, completion: ChatCompletionJson, stopSequences: readonly string[] | undefined): AnthropicMessage {

@@ -1,7 +1,7 @@
 // POST /v1/messages through the real Worker: the Anthropic Messages API translated onto the chain
 // walk (fake OpenAI-compatible providers) and back, as JSON and as the Messages event stream.
 import { describe, expect, it } from "vitest";
-import { call, chainConfig, provider, scenario, settled } from "./harness.ts";
+import { call, chainConfig, namedEvents, provider, scenario, settled } from "./harness.ts";
 import { checkLogInvariant } from "./log-invariant.ts";
 
 const logs = checkLogInvariant();
@@ -9,19 +9,7 @@ const ANTHROPIC = { authorization: "", "x-api-key": "sk-test-client-1", "anthrop
 const messagesCall = (config: unknown, body: Record<string, unknown>, headers: Record<string, string> = {}) =>
   call({ config, path: "/v1/messages", headers: { ...ANTHROPIC, ...headers }, body: { model: "default", max_tokens: 64, messages: [{ role: "user", content: "Say hello" }], ...body } });
 
-/** The events of a Messages stream, checking each frame's `event:` line against its data's type. */
-async function events(res: Response): Promise<Array<Record<string, any>>> {
-  const text = await res.text();
-  return text
-    .split("\n\n")
-    .filter(Boolean)
-    .map((frame) => {
-      const event = /^event: (.+)$/m.exec(frame)?.[1];
-      const data = JSON.parse(/^data: (.+)$/m.exec(frame)![1]!) as Record<string, any>;
-      expect(event).toBe(data.type);
-      return data;
-    });
-}
+const events = namedEvents;
 
 const base = { id: "c", object: "chat.completion.chunk", created: 1, model: "m" };
 const delta = (d: Record<string, unknown>, finish: string | null = null) => ({ ...base, choices: [{ index: 0, delta: d, finish_reason: finish }] });
