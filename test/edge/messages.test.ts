@@ -207,6 +207,19 @@ describe("POST /v1/messages", () => {
   });
 });
 
+describe("continuation", () => {
+  it("continues a stream cut mid-answer on a prefill provider: one text block, message_stop, the whole answer", async () => {
+    const answer = Array.from({ length: 60 }, (_, i) => `word${i} `).join("");
+    const cut = await scenario([{ type: "sse", content: answer, cut_after: 21, end: "reset" }]);
+    const next = await scenario([{ type: "sse", content: answer, prefill: true }]);
+    const res = await messagesCall(chainConfig({ cut: provider(cut.baseUrl), next: provider(next.baseUrl, { capabilities: ["prefill"] }) }), { stream: true });
+    const all = await events(res);
+    expect(all.map((e) => e.type).filter((t) => t !== "content_block_delta")).toEqual(["message_start", "ping", "content_block_start", "content_block_stop", "message_delta", "message_stop"]);
+    expect(all.filter((e) => e.type === "content_block_delta").map((e) => e.delta.text).join("")).toBe(answer);
+    expect(logs.events().find((e) => e.event === "infer_completed")).toMatchObject({ continued: true, api: "anthropic" });
+  });
+});
+
 describe("client disconnect", () => {
   it("stops the upstream call and logs infer_cancelled when the client stops reading", async () => {
     const a = await scenario([{ type: "sse", content: "a long answer", end: "hang" }]);
@@ -322,6 +335,11 @@ describe("model names", () => {
     });
     const openai = (await (await call({ config, method: "GET", path: "/v1/models" })).json()) as Record<string, any>;
     expect(openai.object).toBe("list");
+    const one = await call({ config, method: "GET", path: "/v1/models/smart", headers: ANTHROPIC });
+    expect(await one.json()).toEqual({ type: "model", id: "smart", display_name: "smart", created_at: "1970-01-01T00:00:00Z" });
+    const missing = await call({ config, method: "GET", path: "/v1/models/claude-opus-4-1", headers: ANTHROPIC });
+    expect(missing.status).toBe(404);
+    expect(((await missing.json()) as Record<string, any>).error.type).toBe("not_found_error");
   });
 });
 
