@@ -27,15 +27,13 @@ const chatPart = (block: Block<"text"> | ImageBlock): ChatPart =>
 
 /**
  * A tool_result as a chat tool message. Chat tool messages hold text: the text blocks are joined,
- * an error is marked in the text (chat has no is_error), and images follow as a user message.
+ * an error is marked in the text (chat has no is_error); its images go with the user's content.
  */
-function toolResult(block: Block<"tool_result">): ChatMessage[] {
+function toolResult(block: Block<"tool_result">): { message: ChatMessage; images: ChatPart[] } {
   const blocks = block.content ?? [];
   const text = textOf(blocks, "\n");
   const images = blocks.filter((part) => part.type === "image").map(chatPart);
-  const messages: ChatMessage[] = [{ role: "tool", tool_call_id: block.tool_use_id, content: block.is_error ? `Error: ${text}` : text }];
-  if (images.length) messages.push({ role: "user", content: images });
-  return messages;
+  return { message: { role: "tool", tool_call_id: block.tool_use_id, content: block.is_error ? `Error: ${text}` : text }, images };
 }
 
 function toMessages(request: AnthropicCountTokensRequest): ChatMessage[] {
@@ -58,19 +56,19 @@ function toMessages(request: AnthropicCountTokensRequest): ChatMessage[] {
       if (text) messages.push({ role: "system", content: text });
       continue;
     }
-    // A user turn: tool results first (chat wants them right after the assistant's calls), then its content.
-    let parts: ChatPart[] = [];
-    const flush = () => {
-      if (parts.length) messages.push({ role: "user", content: chatContent(parts) });
-      parts = [];
-    };
+    // A user turn: its tool results first, wherever they stand in it (chat wants them right after
+    // the assistant's calls), then one user message with its text, its images and the results' images.
+    const parts: ChatPart[] = [];
+    const resultImages: ChatPart[] = [];
     for (const block of message.content) {
       if (block.type === "tool_result") {
-        flush();
-        messages.push(...toolResult(block));
+        const result = toolResult(block);
+        messages.push(result.message);
+        resultImages.push(...result.images);
       } else if (block.type === "text" || block.type === "image") parts.push(chatPart(block));
     }
-    flush();
+    parts.push(...resultImages);
+    if (parts.length) messages.push({ role: "user", content: chatContent(parts) });
   }
   return messages;
 }

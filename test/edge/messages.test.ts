@@ -115,9 +115,9 @@ describe("POST /v1/messages", () => {
         { role: "user", content: "Weather in Paris?" },
         { role: "assistant", content: first.content },
         { role: "user", content: [
-          { type: "tool_result", tool_use_id: "call_1", content: [{ type: "text", text: "18C" }] },
-          { type: "tool_result", tool_use_id: "call_2", content: "no clock", is_error: true },
           { type: "text", text: "Thanks" },
+          { type: "tool_result", tool_use_id: "call_1", content: [{ type: "text", text: "18C" }, { type: "image", source: { type: "url", url: "https://example.com/map.png" } }] },
+          { type: "tool_result", tool_use_id: "call_2", content: "no clock", is_error: true },
         ] },
       ],
     });
@@ -133,7 +133,7 @@ describe("POST /v1/messages", () => {
       ] },
       { role: "tool", tool_call_id: "call_1", content: "18C" },
       { role: "tool", tool_call_id: "call_2", content: "Error: no clock" },
-      { role: "user", content: "Thanks" },
+      { role: "user", content: [{ type: "text", text: "Thanks" }, { type: "image_url", image_url: { url: "https://example.com/map.png" } }] },
     ]);
   });
 
