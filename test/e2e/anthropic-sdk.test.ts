@@ -48,8 +48,10 @@ describe("official Anthropic SDK", () => {
     expect(response.headers.get("x-inferrouter-provider")).toBe("healthy");
     expect(data).toMatchObject({ type: "message", role: "assistant", model: "default", stop_reason: "end_turn", content: [{ type: "text", text: "Hello from healthy" }], usage: { input_tokens: 7, output_tokens: 3 } });
     expect(data.id).toMatch(/^msg_/);
-    const events = edge.events().filter((e) => e.request_id === response.headers.get("request-id"));
-    expect(events.map((e) => `${e.event}:${e.provider ?? ""}`)).toEqual(["infer_started:", "infer_fallback:limited", "infer_completed:healthy"]);
+    // The log lines are written after the answer (waitUntil): wait for the terminal one.
+    const lines = () => edge.events().filter((e) => e.request_id === response.headers.get("request-id"));
+    await expect.poll(() => lines().map((e) => `${e.event}:${e.provider ?? ""}`)).toEqual(["infer_started:", "infer_fallback:limited", "infer_completed:healthy"]);
+    const events = lines();
     expect(events[0]).toMatchObject({ endpoint: "messages", api: "anthropic" });
     expect(events.at(-1)).toMatchObject({ api: "anthropic" });
   });

@@ -69,8 +69,11 @@ describe.runIf(existsSync(CLAUDE))("Claude Code on a chain (first provider 429, 
     const result2 = second.find((m) => m.role === "tool");
     expect(result2).toMatchObject({ tool_call_id: "call_read" });
     expect(String(result2!.content)).toContain("marmalade");
-    const lines = edge.events().filter((e) => e.event === "infer_fallback" || e.event === "infer_completed");
-    expect(lines.filter((e) => e.event === "infer_completed").every((e) => e.api === "anthropic" && e.provider === "scripted")).toBe(true);
+    // The log lines are written after each answer (waitUntil): wait for both terminal ones.
+    const completed = () => edge.events().filter((e) => e.event === "infer_completed");
+    await expect.poll(() => completed().length).toBe(2);
+    expect(completed().every((e) => e.api === "anthropic" && e.provider === "scripted")).toBe(true);
+    const lines = edge.events();
     expect(lines.some((e) => e.event === "infer_fallback" && e.provider === "limited")).toBe(true);
   });
 });
