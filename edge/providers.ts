@@ -1,6 +1,7 @@
-// The upstream request for one provider: its URL, headers, key and body. Both provider types speak
-// the OpenAI wire format; `local_gguf` (the sidecar behind a Cloudflare Tunnel) adds Access
-// service-token headers and the request id.
+// The upstream request for one provider: its URL, headers, key and body. `openai_compatible` and
+// `local_gguf` speak the OpenAI wire format; `local_gguf` (the sidecar behind a Cloudflare Tunnel)
+// adds Access service-token headers and the request id; `anthropic` is sent a Messages body
+// (providers/anthropic/), whose answers the attempt translates back.
 //
 // Body hygiene: a client must not steer the operator's account, so fields that choose upstream
 // routing or billing are dropped (DROPPED_FIELDS, plus the config's drop_fields) unless the
@@ -11,6 +12,7 @@ import type { EmbeddingRequest } from "../shared/embeddings.ts";
 import { DEFAULT_FIRST_TOKEN_TIMEOUT_MS, DEFAULT_STREAM_IDLE_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, DROPPED_FIELDS } from "../shared/config.ts";
 import type { ChatCompletionRequest } from "../shared/openai.ts";
 import { readSecret, type Env } from "./env.ts";
+import { anthropicBody, anthropicHeaders, messagesUrl } from "./providers/anthropic/upstream.ts";
 
 export interface UpstreamRequest {
   url: string;
@@ -27,6 +29,10 @@ export interface UpstreamRequest {
   streamed: boolean;
   /** The provider's own secrets: redacted from anything this attempt logs or returns. */
   secrets: string[];
+  /** Set for `type = "anthropic"`: upstream answers the Messages wire, translated back to chat by the attempt. */
+  wire?: "messages";
+  /** Messages streams: whether the translated stream carries a usage chunk, as include_usage would ask (the frames relay drops it when the client did not). */
+  streamUsage?: boolean;
 }
 
 export type BuildResult = { ok: true; request: UpstreamRequest } | { ok: false; message: string };
@@ -35,7 +41,7 @@ export type BuildResult = { ok: true; request: UpstreamRequest } | { ok: false; 
 function secretHeaders(provider: ProviderConfig): Array<[secretName: string, header: string, prefix: string]> {
   const needed: Array<[string, string, string]> = [];
   if (provider.api_key_secret) {
-    const header = provider.api_key_header?.toLowerCase() ?? "authorization";
+    const header = provider.api_key_header?.toLowerCase() ?? (provider.type === "anthropic" ? "x-api-key" : "authorization");
     needed.push([provider.api_key_secret, header, header === "authorization" ? "Bearer " : ""]);
   }
   if (provider.type === "local_gguf") {
@@ -103,13 +109,17 @@ export async function buildUpstreamRequest(
   };
   // The sidecar logs under the same request id, so one grep follows a request across both.
   if (provider.type === "local_gguf") headers["x-request-id"] = requestId;
+  const messages = provider.type === "anthropic" && endpoint === "chat";
+  if (messages) Object.assign(headers, anthropicHeaders(provider));
 
   return {
     ok: true,
     request: {
-      url: `${provider.base_url.replace(/\/+$/, "")}/${endpoint === "embeddings" ? "embeddings" : "chat/completions"}`,
+      url: messages ? messagesUrl(provider) : `${provider.base_url.replace(/\/+$/, "")}/${endpoint === "embeddings" ? "embeddings" : "chat/completions"}`,
       headers,
-      body: JSON.stringify(upstreamBody(config, provider, request, askUsage)),
+      // Messages always reports usage; askUsage says whether the client's stream gets its chunk.
+      body: messages ? anthropicBody(provider, request as ChatCompletionRequest) : JSON.stringify(upstreamBody(config, provider, request, askUsage)),
+      ...(messages && { wire: "messages" as const, streamUsage: askUsage }),
       timeoutMs: request.stream
         ? (provider.first_token_timeout_ms ?? DEFAULT_FIRST_TOKEN_TIMEOUT_MS[provider.type])
         : (provider.timeout_ms ?? DEFAULT_TIMEOUT_MS[provider.type]),
