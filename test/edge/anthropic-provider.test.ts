@@ -1,0 +1,337 @@
+// `type = "anthropic"` providers through the chat endpoint: the Messages request the fake receives,
+// answers, streams, tool calls both ways, usage, stop reasons, and each error category with failover.
+import { describe, expect, it } from "vitest";
+import { anthropicErrorBody, message, messageEvents, type FakeBlock } from "../support/fake-anthropic-protocol.ts";
+import type { Step } from "../support/fake-provider-protocol.ts";
+import { call, chainConfig, chat, provider, scenario, sseData } from "./harness.ts";
+import { checkLogInvariant } from "./log-invariant.ts";
+
+const logs = checkLogInvariant();
+
+function claude(baseUrl: string, extra: Record<string, unknown> = {}) {
+  return provider(baseUrl, { type: "anthropic", model: "claude-sonnet-4-5", ...extra });
+}
+
+const completed = () => logs.events().find((e) => e.event === "infer_completed");
+const fallbackFor = (id: string) => logs.events().find((e) => e.event === "infer_fallback" && e.provider === id);
+
+type Completion = { choices: Array<{ message: { content: string | null; tool_calls?: Array<{ id: string; function: { name: string; arguments: string } }>; reasoning_content?: string }; finish_reason: string }>; usage: Record<string, unknown> };
+
+/** The chat chunks of a stream (without [DONE]) and whether it ended with [DONE]. */
+async function chunksOf(res: Response) {
+  const data = await sseData(res);
+  const done = data.at(-1) === "[DONE]";
+  return { done, chunks: data.filter((d) => d !== "[DONE]").map((d) => JSON.parse(d)) };
+}
+
+const TOOL = { type: "function", function: { name: "get_weather", description: "weather of a city", parameters: { type: "object", properties: { city: { type: "string" } } } } };
+
+describe("anthropic provider: the Messages request", () => {
+  it("posts to /messages with x-api-key, anthropic-version and anthropic-beta, and no Authorization", async () => {
+    const a = await scenario();
+    const res = await call({ config: chainConfig({ a: claude(a.baseUrl, { anthropic_beta: ["prompt-caching-2024-07-31", "x-2"] }) }) });
+    expect(res.status).toBe(200);
+    const [upstream] = await a.calls();
+    expect(upstream!.path).toBe(`/s/${a.id}/v1/messages`);
+    expect(upstream!.headers["x-api-key"]).toBe("sk-upstream-secret-123456");
+    expect(upstream!.headers.authorization).toBeUndefined();
+    expect(upstream!.headers["anthropic-version"]).toBe("2023-06-01");
+    expect(upstream!.headers["anthropic-beta"]).toBe("prompt-caching-2024-07-31,x-2");
+  });
+
+  it("takes the version and key header from the config", async () => {
+    const a = await scenario();
+    await call({ config: chainConfig({ a: claude(a.baseUrl, { anthropic_version: "2024-01-01", api_key_header: "authorization" }) }) });
+    const [upstream] = await a.calls();
+    expect(upstream!.headers["anthropic-version"]).toBe("2024-01-01");
+    expect(upstream!.headers.authorization).toBe("Bearer sk-upstream-secret-123456");
+    expect(upstream!.headers["x-api-key"]).toBeUndefined();
+  });
+
+  it("moves system messages to system, merges tool results into one user turn, and translates tools, images and stops", async () => {
+    const a = await scenario();
+    const body = chat({
+      messages: [
+        { role: "system", content: "Be brief." },
+        { role: "developer", content: [{ type: "text", text: "Use tools." }] },
+        { role: "user", content: [{ type: "text", text: "Weather here?" }, { type: "image_url", image_url: { url: "data:image/png;base64,iVBORw0K" } }, { type: "image_url", image_url: { url: "https://example.com/a.jpg" } }] },
+        { role: "assistant", content: null, tool_calls: [{ id: "call_1", type: "function", function: { name: "get_weather", arguments: '{"city":"Oslo"}' } }, { id: "call_2", type: "function", function: { name: "get_weather", arguments: '{"city":"Rome"}' } }] },
+        { role: "tool", tool_call_id: "call_1", content: "cold" },
+        { role: "tool", tool_call_id: "call_2", content: [{ type: "text", text: "warm" }] },
+        { role: "user", content: "Thanks" },
+      ],
+      tools: [TOOL],
+      tool_choice: { type: "function", function: { name: "get_weather" } },
+      parallel_tool_calls: false,
+      stop: "END",
+      temperature: 1.5,
+      top_p: 0.9,
+      user: "u-42",
+      seed: 7,
+      n: 1,
+    });
+    const res = await call({ config: chainConfig({ a: claude(a.baseUrl) }), body });
+    expect(res.status).toBe(200);
+    const [upstream] = await a.calls();
+    expect(upstream!.body).toEqual({
+      model: "claude-sonnet-4-5",
+      max_tokens: 4096,
+      system: [{ type: "text", text: "Be brief.\n\nUse tools." }],
+      messages: [
+        {
+          role: "user",
+          content: [
+            { type: "text", text: "Weather here?" },
+            { type: "image", source: { type: "base64", media_type: "image/png", data: "iVBORw0K" } },
+            { type: "image", source: { type: "url", url: "https://example.com/a.jpg" } },
+          ],
+        },
+        {
+          role: "assistant",
+          content: [
+            { type: "tool_use", id: "call_1", name: "get_weather", input: { city: "Oslo" } },
+            { type: "tool_use", id: "call_2", name: "get_weather", input: { city: "Rome" } },
+          ],
+        },
+        {
+          role: "user",
+          content: [
+            { type: "tool_result", tool_use_id: "call_1", content: [{ type: "text", text: "cold" }] },
+            { type: "tool_result", tool_use_id: "call_2", content: [{ type: "text", text: "warm" }] },
+            { type: "text", text: "Thanks" },
+          ],
+        },
+      ],
+      temperature: 1,
+      top_p: 0.9,
+      stop_sequences: ["END"],
+      metadata: { user_id: "u-42" },
+      tools: [{ name: "get_weather", description: "weather of a city", input_schema: TOOL.function.parameters }],
+      tool_choice: { type: "tool", name: "get_weather", disable_parallel_tool_use: true },
+    });
+  });
+
+  it.each([
+    ["the request's max_completion_tokens", { max_completion_tokens: 50, max_tokens: 70 }, {}, 50],
+    ["the request's max_tokens", { max_tokens: 70 }, { max_output_tokens: 900 }, 70],
+    ["the provider's max_output_tokens", {}, { max_output_tokens: 900 }, 900],
+    ["the operator's body_overrides", { max_tokens: 70 }, { body_overrides: { max_tokens: 20, top_k: 5 } }, 20],
+  ])("sends max_tokens from %s", async (_name, request, extra, expected) => {
+    const a = await scenario();
+    await call({ config: chainConfig({ a: claude(a.baseUrl, extra) }), body: chat(request) });
+    const [upstream] = await a.calls();
+    expect(upstream!.body.max_tokens).toBe(expected);
+  });
+
+  it("keeps the tools with tool_choice none (history with tool_use needs them) and trims a prefill's trailing whitespace", async () => {
+    const a = await scenario();
+    const body = chat({ messages: [{ role: "user", content: "Hi" }, { role: "assistant", content: "Sure, " }], tools: [TOOL], tool_choice: "none" });
+    await call({ config: chainConfig({ a: claude(a.baseUrl) }), body });
+    const [upstream] = await a.calls();
+    expect(upstream!.body.tool_choice).toEqual({ type: "none" });
+    expect(upstream!.body.tools).toHaveLength(1);
+    expect(upstream!.body.messages).toEqual([
+      { role: "user", content: [{ type: "text", text: "Hi" }] },
+      { role: "assistant", content: [{ type: "text", text: "Sure," }] },
+    ]);
+  });
+});
+
+describe("anthropic provider: JSON answers", () => {
+  it("answers the text, usage with cache tokens, and the terminal line's tokens", async () => {
+    const usage = { input_tokens: 10, output_tokens: 5, cache_read_input_tokens: 80, cache_creation_input_tokens: 10 };
+    const a = await scenario([{ type: "json", body: message("claude-sonnet-4-5", "Hi there", "end_turn", usage) }]);
+    const res = await call({ config: chainConfig({ a: claude(a.baseUrl) }) });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as Completion;
+    expect(body.choices[0]!.message.content).toBe("Hi there");
+    expect(body.choices[0]!.finish_reason).toBe("stop");
+    expect(body.usage).toEqual({ prompt_tokens: 100, completion_tokens: 5, total_tokens: 105, prompt_tokens_details: { cached_tokens: 80 } });
+    expect(completed()).toMatchObject({ provider: "a", prompt_tokens: 100, completion_tokens: 5, finish_reason: "stop" });
+  });
+
+  it.each([
+    ["max_tokens", "length"],
+    ["stop_sequence", "stop"],
+    ["refusal", "content_filter"],
+  ])("maps stop_reason %s to finish_reason %s", async (stop, finish) => {
+    const a = await scenario([{ type: "json", body: message("m", "x", stop) }]);
+    const body = (await (await call({ config: chainConfig({ a: claude(a.baseUrl) }) })).json()) as Completion;
+    expect(body.choices[0]!.finish_reason).toBe(finish);
+  });
+
+  it("answers tool_use blocks as tool_calls and thinking as reasoning_content", async () => {
+    const blocks: FakeBlock[] = [
+      { type: "thinking", thinking: "The user wants weather.", signature: "sig" },
+      { type: "text", text: "Checking." },
+      { type: "tool_use", id: "toolu_1", name: "get_weather", input: { city: "Oslo" } },
+    ];
+    const a = await scenario([{ type: "json", body: message("m", blocks, "tool_use") }]);
+    const res = await call({ config: chainConfig({ a: claude(a.baseUrl) }), body: chat({ tools: [TOOL] }) });
+    const choice = ((await res.json()) as Completion).choices[0]!;
+    expect(choice.finish_reason).toBe("tool_calls");
+    expect(choice.message.content).toBe("Checking.");
+    expect(choice.message.reasoning_content).toBe("The user wants weather.");
+    expect(choice.message.tool_calls).toEqual([{ id: "toolu_1", type: "function", function: { name: "get_weather", arguments: '{"city":"Oslo"}' } }]);
+  });
+
+  it("fails over on a 200 that is not a Messages answer", async () => {
+    const a = await scenario([{ type: "json", body: { hello: "world" } }]);
+    const b = await scenario();
+    const res = await call({ config: chainConfig({ a: claude(a.baseUrl, { retries: 0 }), b: provider(b.baseUrl) }) });
+    expect(res.headers.get("x-inferrouter-provider")).toBe("b");
+    expect(fallbackFor("a")).toMatchObject({ category: "ServerError" });
+  });
+});
+
+describe("anthropic provider: streams", () => {
+  it("streams text as chat chunks ending in [DONE], with the usage chunk the client asked for", async () => {
+    const a = await scenario([{ type: "sse" }]);
+    const res = await call({ config: chainConfig({ a: claude(a.baseUrl) }), body: chat({ stream: true, stream_options: { include_usage: true } }) });
+    expect(res.status).toBe(200);
+    const { done, chunks } = await chunksOf(res);
+    expect(done).toBe(true);
+    expect(chunks.map((c) => c.choices[0]?.delta?.content ?? "").join("")).toBe(`Hello from ${a.id}`);
+    expect(chunks.every((c) => c.id === "msg_fake" && c.object === "chat.completion.chunk")).toBe(true);
+    expect(chunks.find((c) => c.choices[0]?.finish_reason)?.choices[0].finish_reason).toBe("stop");
+    expect(chunks.at(-1)).toMatchObject({ choices: [], usage: { prompt_tokens: 7, completion_tokens: 3, total_tokens: 10 } });
+    expect(completed()).toMatchObject({ provider: "a", stream: true, prompt_tokens: 7, completion_tokens: 3, finish_reason: "stop" });
+    const [upstream] = await a.calls();
+    expect(upstream!.body.stream).toBe(true);
+    expect(upstream!.body.stream_options).toBeUndefined();
+  });
+
+  it("keeps the usage out of a stream whose client did not ask, but logs it", async () => {
+    const a = await scenario([{ type: "sse" }]);
+    const res = await call({ config: chainConfig({ a: claude(a.baseUrl) }), body: chat({ stream: true }) });
+    const { chunks } = await chunksOf(res);
+    expect(chunks.some((c) => c.usage)).toBe(false);
+    expect(completed()).toMatchObject({ prompt_tokens: 7, completion_tokens: 3 });
+  });
+
+  it("streams tool_use blocks as tool_call deltas (parallel calls by index) and thinking as reasoning_content", async () => {
+    const blocks: FakeBlock[] = [
+      { type: "thinking", thinking: "hmm", signature: "sig" },
+      { type: "tool_use", id: "toolu_1", name: "get_weather", input: { city: "Oslo" } },
+      { type: "tool_use", id: "toolu_2", name: "get_weather", input: { city: "Rome" } },
+    ];
+    const a = await scenario([{ type: "sse", events: messageEvents("m", blocks, "tool_use") }]);
+    const res = await call({ config: chainConfig({ a: claude(a.baseUrl) }), body: chat({ stream: true, tools: [TOOL] }) });
+    const { done, chunks } = await chunksOf(res);
+    expect(done).toBe(true);
+    const deltas = chunks.map((c) => c.choices[0]?.delta ?? {});
+    expect(deltas.map((d) => d.reasoning_content ?? "").join("")).toBe("hmm");
+    const calls: Array<{ id?: string; name?: string; arguments: string }> = [];
+    for (const delta of deltas) {
+      for (const call of delta.tool_calls ?? []) {
+        const entry = (calls[call.index] ??= { arguments: "" });
+        if (call.id) entry.id = call.id;
+        if (call.function?.name) entry.name = call.function.name;
+        entry.arguments += call.function?.arguments ?? "";
+      }
+    }
+    expect(calls).toEqual([
+      { id: "toolu_1", name: "get_weather", arguments: '{"city":"Oslo"}' },
+      { id: "toolu_2", name: "get_weather", arguments: '{"city":"Rome"}' },
+    ]);
+    expect(chunks.find((c) => c.choices[0]?.finish_reason)?.choices[0].finish_reason).toBe("tool_calls");
+  });
+
+  it("assembles a JSON answer for a JSON client of a streamed call (never: anthropic is streamed only for streams)", async () => {
+    const a = await scenario();
+    await call({ config: chainConfig({ a: claude(a.baseUrl) }) });
+    const [upstream] = await a.calls();
+    expect(upstream!.body.stream).toBeUndefined();
+    expect(upstream!.headers.accept).toBe("application/json");
+  });
+
+  it("fails over on an error event before the first token", async () => {
+    const events = [messageEvents("m", "x")[0], { type: "error", error: { type: "overloaded_error", message: "Overloaded" } }];
+    const a = await scenario([{ type: "sse", events }]);
+    const b = await scenario();
+    const res = await call({ config: chainConfig({ a: claude(a.baseUrl, { retries: 0 }), b: provider(b.baseUrl) }), body: chat({ stream: true }) });
+    expect(res.headers.get("x-inferrouter-provider")).toBe("b");
+    expect(fallbackFor("a")).toMatchObject({ category: "ServerError", status: 529 });
+    const { chunks } = await chunksOf(res);
+    expect(chunks.map((c) => c.choices[0]?.delta?.content ?? "").join("")).toBe(`Hello from ${b.id}`);
+  });
+
+  it("ends honestly on an error event after the answer began: an error frame, no [DONE], a failed terminal line", async () => {
+    const events = messageEvents("m", "one two three").slice(0, 5);
+    events.push({ type: "error", error: { type: "overloaded_error", message: "Overloaded" } });
+    const a = await scenario([{ type: "sse", events }]);
+    const res = await call({ config: chainConfig({ a: claude(a.baseUrl) }), body: chat({ stream: true }) });
+    const data = await sseData(res);
+    expect(data).not.toContain("[DONE]");
+    expect(JSON.parse(data.at(-1)!).error.message).toContain("Overloaded");
+    expect(logs.events().find((e) => e.event === "infer_failed")).toMatchObject({ provider: "a", category: "ServerError" });
+  });
+
+  it("ends honestly when the stream closes before message_delta", async () => {
+    const a = await scenario([{ type: "sse", cut_after: 5, end: "close" }]);
+    const res = await call({ config: chainConfig({ a: claude(a.baseUrl) }), body: chat({ stream: true }) });
+    const data = await sseData(res);
+    expect(data).not.toContain("[DONE]");
+    expect(JSON.parse(data.at(-1)!).error).toBeTruthy();
+    expect(logs.events().find((e) => e.event === "infer_failed")).toMatchObject({ provider: "a" });
+  });
+});
+
+describe("anthropic provider: upstream errors", () => {
+  const rateLimited = anthropicErrorBody("rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit");
+  it.each([
+    ["429 rate_limit_error", { type: "json", status: 429, headers: { "retry-after": "7" }, body: rateLimited }, "RateLimit", 429],
+    ["529 overloaded_error", { type: "json", status: 529, body: anthropicErrorBody("overloaded_error", "Overloaded") }, "ServerError", 529],
+    ["a 200 whose body is an overloaded_error", { type: "json", status: 200, body: anthropicErrorBody("overloaded_error", "Overloaded") }, "ServerError", 529],
+    ["401 authentication_error", { type: "json", status: 401, body: anthropicErrorBody("authentication_error", "invalid x-api-key") }, "AuthError", 401],
+    ["403 permission_error", { type: "json", status: 403, body: anthropicErrorBody("permission_error", "not allowed") }, "AuthError", 403],
+    ["400 prompt is too long", { type: "json", status: 400, body: anthropicErrorBody("invalid_request_error", "prompt is too long: 210000 tokens > 200000 maximum") }, "ContextLengthExceeded", 400],
+  ] as Array<[string, Step, string, number]>)("fails over on %s", async (_name, step, category, status) => {
+    const a = await scenario([step]);
+    const b = await scenario();
+    const res = await call({ config: chainConfig({ a: claude(a.baseUrl, { retries: 0 }), b: provider(b.baseUrl) }) });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-inferrouter-provider")).toBe("b");
+    expect(fallbackFor("a")).toMatchObject({ category, status });
+  });
+
+  it("answers a 400 invalid_request_error without failing over, with upstream's message", async () => {
+    const a = await scenario([{ type: "json", status: 400, body: anthropicErrorBody("invalid_request_error", "messages.0.content: bad block") }]);
+    const b = await scenario();
+    const res = await call({ config: chainConfig({ a: claude(a.baseUrl), b: provider(b.baseUrl) }) });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { message: string; type: string } }).error).toMatchObject({ type: "invalid_request_error", message: "a: messages.0.content: bad block" });
+    expect(await b.calls()).toHaveLength(0);
+  });
+
+  it("cools a provider down until the anthropic-ratelimit reset of the limit it spent", async () => {
+    const now = Date.now();
+    const headers = {
+      "anthropic-ratelimit-requests-remaining": "40",
+      "anthropic-ratelimit-requests-reset": new Date(now + 5_000).toISOString(),
+      "anthropic-ratelimit-tokens-remaining": "0",
+      "anthropic-ratelimit-tokens-reset": new Date(now + 90_000).toISOString(),
+    };
+    const a = await scenario([{ type: "json", status: 429, headers, body: rateLimited }, { type: "json" }]);
+    const b = await scenario();
+    const config = chainConfig({ a: claude(a.baseUrl), b: provider(b.baseUrl) });
+    expect((await call({ config })).headers.get("x-inferrouter-provider")).toBe("b");
+    expect((await call({ config })).headers.get("x-inferrouter-provider")).toBe("b");
+    expect(await a.calls()).toHaveLength(1);
+    const skip = logs.events().find((e) => e.event === "infer_skipped" && e.provider === "a");
+    expect(skip).toMatchObject({ reason: "cooldown" });
+    const retryAt = Date.parse(skip!.retry_at!);
+    expect(retryAt).toBeGreaterThanOrEqual(now + 89_000);
+    expect(retryAt).toBeLessThanOrEqual(now + 91_000);
+  });
+
+  it("fails over on a 529 in the middle of a chain of streams too", async () => {
+    const a = await scenario([{ type: "json", status: 529, body: anthropicErrorBody("overloaded_error", "Overloaded") }]);
+    const b = await scenario([{ type: "sse" }]);
+    const res = await call({ config: chainConfig({ a: claude(a.baseUrl, { retries: 0 }), b: claude(b.baseUrl) }), body: chat({ stream: true }) });
+    expect(res.headers.get("x-inferrouter-provider")).toBe("b");
+    const { done, chunks } = await chunksOf(res);
+    expect(done).toBe(true);
+    expect(chunks.map((c) => c.choices[0]?.delta?.content ?? "").join("")).toBe(`Hello from ${b.id}`);
+  });
+});
