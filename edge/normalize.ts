@@ -33,8 +33,6 @@ export const BUILT_IN_RULES: readonly ErrorRule[] = [
   { code: "model_not_found", category: "NotFound" },
   { code: "rate_limit_exceeded", category: "RateLimit" },
   { type: "rate_limit_error", category: "RateLimit" },
-  // Anthropic's 529 (and the same type inside a stream's error event): busy, another provider may not be.
-  { type: "overloaded_error", category: "ServerError" },
 ];
 
 const compiled = new Map<string, RegExp>();

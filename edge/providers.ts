@@ -33,6 +33,8 @@ export interface UpstreamRequest {
   wire?: "messages";
   /** Messages streams: whether the translated stream carries a usage chunk, as include_usage would ask (the frames relay drops it when the client did not). */
   streamUsage?: boolean;
+  /** Messages: whitespace cut from the end of a prefill, dropped from the start of the answer's text. */
+  trimmedPrefill?: string;
 }
 
 export type BuildResult = { ok: true; request: UpstreamRequest } | { ok: false; message: string };
@@ -109,7 +111,7 @@ export async function buildUpstreamRequest(
   };
   // The sidecar logs under the same request id, so one grep follows a request across both.
   if (provider.type === "local_gguf") headers["x-request-id"] = requestId;
-  const messages = provider.type === "anthropic" && endpoint === "chat";
+  const messages = provider.type === "anthropic" && endpoint === "chat" ? anthropicBody(provider, request as ChatCompletionRequest) : undefined;
   if (messages) Object.assign(headers, anthropicHeaders(provider));
 
   return {
@@ -118,8 +120,8 @@ export async function buildUpstreamRequest(
       url: messages ? messagesUrl(provider) : `${provider.base_url.replace(/\/+$/, "")}/${endpoint === "embeddings" ? "embeddings" : "chat/completions"}`,
       headers,
       // Messages always reports usage; askUsage says whether the client's stream gets its chunk.
-      body: messages ? anthropicBody(provider, request as ChatCompletionRequest) : JSON.stringify(upstreamBody(config, provider, request, askUsage)),
-      ...(messages && { wire: "messages" as const, streamUsage: askUsage }),
+      body: messages ? messages.body : JSON.stringify(upstreamBody(config, provider, request, askUsage)),
+      ...(messages && { wire: "messages" as const, streamUsage: askUsage, trimmedPrefill: messages.trimmed }),
       timeoutMs: request.stream
         ? (provider.first_token_timeout_ms ?? DEFAULT_FIRST_TOKEN_TIMEOUT_MS[provider.type])
         : (provider.timeout_ms ?? DEFAULT_TIMEOUT_MS[provider.type]),

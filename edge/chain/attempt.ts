@@ -67,7 +67,7 @@ export async function attempt(ctx: AttemptContext): Promise<AttemptResult> {
       return finishJson(response, text, ctx);
     }
     // An anthropic provider's events, as chat chunks: the relay reads one wire.
-    const body = upstream.wire === "messages" ? response.body.pipeThrough(messagesToChatStream(upstream.streamUsage ?? true)) : response.body;
+    const body = upstream.wire === "messages" ? response.body.pipeThrough(messagesToChatStream(upstream.streamUsage ?? true, upstream.trimmedPrefill)) : response.body;
     // A JSON client of a provider called as a stream (the sidecar): the whole call stays under timeout_ms.
     if (!ctx.stream) {
       const assembled = await assembleCompletion(body);
@@ -129,7 +129,7 @@ function finishJson(response: Response, text: string, ctx: AttemptContext): Atte
     return upstreamFailure(readUpstreamError(502, text), response.headers, ctx, "upstream answered 200 with a body that is not JSON");
   }
   if (ctx.upstream.wire === "messages" && !ctx.stream) {
-    const answer = readMessagesAnswer(body as Parameters<typeof readMessagesAnswer>[0]);
+    const answer = readMessagesAnswer(body as Parameters<typeof readMessagesAnswer>[0], ctx.upstream.trimmedPrefill);
     if (!answer.ok) return upstreamFailure(readUpstreamError("status" in answer ? answer.status : 502, text), response.headers, ctx, "why" in answer ? answer.why : undefined);
     body = answer.completion;
     text = JSON.stringify(body);

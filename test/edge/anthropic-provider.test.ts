@@ -1,6 +1,7 @@
 // `type = "anthropic"` providers through the chat endpoint: the Messages request the fake receives,
 // answers, streams, tool calls both ways, usage, stop reasons, and each error category with failover.
 import { describe, expect, it } from "vitest";
+import { capabilitiesOf, ProviderSchema, rejectsPrefill } from "../../shared/config.ts";
 import { anthropicErrorBody, message, messageEvents, type FakeBlock } from "../support/fake-anthropic-protocol.ts";
 import type { Step } from "../support/fake-provider-protocol.ts";
 import { call, chainConfig, chat, provider, scenario, sseData } from "./harness.ts";
@@ -333,5 +334,61 @@ describe("anthropic provider: upstream errors", () => {
     const { done, chunks } = await chunksOf(res);
     expect(done).toBe(true);
     expect(chunks.map((c) => c.choices[0]?.delta?.content ?? "").join("")).toBe(`Hello from ${b.id}`);
+  });
+});
+
+describe("anthropic provider: prefill", () => {
+  it.each([
+    ["claude-sonnet-4-5", true],
+    ["claude-sonnet-4-20250514", true],
+    ["claude-3-5-sonnet-20241022", true],
+    ["claude-opus-4-1-20250805", true],
+    ["MiniMax-M2", true],
+    ["claude-opus-4-6", false],
+    ["claude-sonnet-4.6", false],
+    ["claude-opus-4-7-20260301", false],
+    ["claude-sonnet-5", false],
+  ])("%s: prefill by default is %s", (model, prefill) => {
+    expect(rejectsPrefill(model)).toBe(!prefill);
+    const caps = capabilitiesOf(ProviderSchema.parse({ type: "anthropic", base_url: "https://api.anthropic.com/v1", model }));
+    expect(caps.has("prefill")).toBe(prefill);
+    expect(caps.has("tools") && caps.has("vision") && !caps.has("json_schema")).toBe(true);
+  });
+
+  it("takes capabilities from the config over the default", () => {
+    const caps = capabilitiesOf(ProviderSchema.parse({ type: "anthropic", base_url: "https://x.test/v1", model: "claude-opus-4-6", capabilities: ["tools", "prefill"] }));
+    expect([...caps]).toEqual(["tools", "prefill"]);
+  });
+
+  const ANSWER = Array.from({ length: 30 }, (_, i) => `word${i + 1}`).join(" ");
+  it("continues a broken stream on an anthropic provider, its prefill trimmed and the text not doubling the space", async () => {
+    const a = await scenario([{ type: "sse", content: ANSWER, cut_after: 11, end: "reset" }]);
+    const c = await scenario([{ type: "sse", content: ANSWER, prefill: true }]);
+    const res = await call({ config: chainConfig({ a: provider(a.baseUrl), c: claude(c.baseUrl) }), body: chat({ stream: true }) });
+    const { done, chunks } = await chunksOf(res);
+    expect(done).toBe(true);
+    expect(chunks.map((ch) => ch.choices[0]?.delta?.content ?? "").join("")).toBe(ANSWER);
+    const [sent] = await c.calls();
+    expect((sent!.body.messages as Array<{ role: string; content: unknown }>).at(-1)).toEqual({ role: "assistant", content: [{ type: "text", text: ANSWER.split(" ").slice(0, 10).join(" ") }] });
+    expect(completed()).toMatchObject({ provider: "c", continued: true });
+  });
+
+  it("never continues on a Claude 4.6 provider without prefill in its config", async () => {
+    const a = await scenario([{ type: "sse", content: ANSWER, cut_after: 11, end: "reset" }]);
+    const c = await scenario([{ type: "sse", content: ANSWER, prefill: true }]);
+    const res = await call({ config: chainConfig({ a: provider(a.baseUrl), c: claude(c.baseUrl, { model: "claude-opus-4-6" }) }), body: chat({ stream: true }) });
+    const data = await sseData(res);
+    expect(data).not.toContain("[DONE]");
+    expect(await c.calls()).toHaveLength(0);
+  });
+});
+
+describe("anthropic provider: config", () => {
+  it("refuses anthropic keys on other types and embeddings on anthropic", () => {
+    const other = ProviderSchema.safeParse({ type: "openai_compatible", base_url: "https://x.test/v1", model: "m", anthropic_version: "2023-06-01" });
+    expect(other.success).toBe(false);
+    expect(other.error!.issues[0]).toMatchObject({ path: ["anthropic_version"], message: 'anthropic_version is only for type = "anthropic"' });
+    const embeddings = ProviderSchema.safeParse({ type: "anthropic", base_url: "https://x.test/v1", model: "m", endpoint: "embeddings" });
+    expect(embeddings.error!.issues[0]).toMatchObject({ path: ["endpoint"] });
   });
 });

@@ -14,7 +14,12 @@ type ToolResultContent = Extract<AnthropicContentBlockParam, { type: "tool_resul
 /** Messages fields a chat client may send as they are (the Anthropic SDK's extras, e.g. through extra_body). */
 const NATIVE_FIELDS = ["top_k", "thinking", "metadata"] as const;
 
-export function toMessagesBody(request: ChatCompletionRequest, provider: ProviderConfig): AnthropicRequest {
+/**
+ * The Messages body, and the whitespace cut from the end of a trailing assistant turn (Messages
+ * refuses a prefill that ends in it): the answer's first text starts with what was cut, which the
+ * translation back drops so the client's text does not repeat it.
+ */
+export function toMessagesBody(request: ChatCompletionRequest, provider: ProviderConfig): { body: AnthropicRequest; trimmed: string } {
   const system: string[] = [];
   const messages: AnthropicMessageParam[] = [];
   for (const message of request.messages) {
@@ -28,8 +33,9 @@ export function toMessagesBody(request: ChatCompletionRequest, provider: Provide
   const body: AnthropicRequest = {
     model: provider.model,
     max_tokens: request.max_completion_tokens ?? request.max_tokens ?? provider.max_output_tokens ?? DEFAULT_ANTHROPIC_MAX_TOKENS,
-    messages: trimPrefill(messages),
+    messages,
   };
+  const trimmed = trimPrefill(messages);
   if (system.length) body.system = [{ type: "text", text: system.join("\n\n") }];
   // Messages takes 0..1; OpenAI's 1..2 (more random) is cut to Anthropic's most random.
   if (request.temperature != null) body.temperature = Math.min(request.temperature, 1);
@@ -45,7 +51,7 @@ export function toMessagesBody(request: ChatCompletionRequest, provider: Provide
   }
   const extra = request as Record<string, unknown>;
   for (const field of NATIVE_FIELDS) if (extra[field] !== undefined) (body as Record<string, unknown>)[field] = extra[field];
-  return body;
+  return { body, trimmed };
 }
 
 function roleOf(message: ChatMessage): "user" | "assistant" {
@@ -116,12 +122,15 @@ function textOf(content: ChatMessage["content"] | undefined): string {
   return (content as Part[]).flatMap((part) => (part.type === "text" ? [String(part.text)] : [])).join("\n");
 }
 
-/** Messages refuses a trailing assistant turn (a prefill) that ends in whitespace: its last text is trimmed at the end. */
-function trimPrefill(messages: AnthropicMessageParam[]): AnthropicMessageParam[] {
+/** Trims the end of a trailing assistant turn's last text; returns what was cut. */
+function trimPrefill(messages: AnthropicMessageParam[]): string {
   const last = messages.at(-1);
   const block = last?.role === "assistant" ? last.content.at(-1) : undefined;
-  if (block?.type === "text") block.text = block.text.trimEnd();
-  return messages;
+  if (block?.type !== "text") return "";
+  const kept = block.text.trimEnd();
+  const cut = block.text.slice(kept.length);
+  block.text = kept;
+  return cut;
 }
 
 function toTool(tool: FunctionTool): AnthropicTool {

@@ -22,7 +22,7 @@ export const ERROR_STATUS: Record<AnthropicErrorType, number> = {
 
 const encoder = new TextEncoder();
 
-export function messagesToChatStream(includeUsage: boolean): TransformStream<Uint8Array, Uint8Array> {
+export function messagesToChatStream(includeUsage: boolean, trimmedPrefill = ""): TransformStream<Uint8Array, Uint8Array> {
   const decoder = new TextDecoder();
   let out = "";
   let id = "";
@@ -32,6 +32,12 @@ export function messagesToChatStream(includeUsage: boolean): TransformStream<Uin
   const toolIndex: number[] = [];
   let tools = 0;
   let usage: Record<string, number | null | undefined> = {};
+  /** Whitespace cut from a prefill, still to be dropped from the start of the first text. */
+  let cut = trimmedPrefill;
+  const text = (value: string) => {
+    if (cut) [value, cut] = [dropCut(value, cut), ""];
+    return value ? chunk(`{"content":${JSON.stringify(value)}}`) : undefined;
+  };
 
   const chunk = (delta: string, finish: string | null = null) => {
     out += `${head}${delta},"finish_reason":${finish === null ? "null" : `"${finish}"`}}]}\n\n`;
@@ -58,12 +64,12 @@ export function messagesToChatStream(includeUsage: boolean): TransformStream<Uin
           const call = { index: toolIndex[event.index], id: block.id, type: "function", function: { name: block.name, arguments: "" } };
           return chunk(`{"tool_calls":[${JSON.stringify(call)}]}`);
         }
-        if (block.type === "text" && block.text) return chunk(`{"content":${JSON.stringify(block.text)}}`);
+        if (block.type === "text" && block.text) return text(block.text);
         return;
       }
       case "content_block_delta": {
         const { delta } = event;
-        if (delta.type === "text_delta") return chunk(`{"content":${JSON.stringify(delta.text)}}`);
+        if (delta.type === "text_delta") return text(delta.text);
         if (delta.type === "input_json_delta") {
           return chunk(`{"tool_calls":[{"index":${toolIndex[event.index] ?? 0},"function":{"arguments":${JSON.stringify(delta.partial_json)}}}]}`);
         }
@@ -104,6 +110,12 @@ export function messagesToChatStream(includeUsage: boolean): TransformStream<Uin
       }
     },
   });
+}
+
+/** An answer's first text without the whitespace a prefill lost, when it starts with whitespace. */
+export function dropCut(text: string, cut: string): string {
+  const lead = /^\s*/.exec(text)![0].length;
+  return text.slice(Math.min(lead, cut.length));
 }
 
 /** Every chunk's text up to its delta, built once per stream. */

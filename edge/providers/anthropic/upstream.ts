@@ -24,6 +24,7 @@ export function withOperatorFields(provider: ProviderConfig, body: Record<string
   return body;
 }
 
-export function anthropicBody(provider: ProviderConfig, request: ChatCompletionRequest): string {
-  return JSON.stringify(withOperatorFields(provider, toMessagesBody(request, provider) as Record<string, unknown>));
+export function anthropicBody(provider: ProviderConfig, request: ChatCompletionRequest): { body: string; trimmed: string } {
+  const { body, trimmed } = toMessagesBody(request, provider);
+  return { body: JSON.stringify(withOperatorFields(provider, body as Record<string, unknown>)), trimmed };
 }
