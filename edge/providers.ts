@@ -7,6 +7,7 @@
 // routing or billing are dropped (DROPPED_FIELDS, plus the config's drop_fields) unless the
 // provider's allow_fields lets them through; then the operator's body_defaults fill what the
 // client left out and body_overrides set what the operator always decides.
+import type { AnthropicRequest } from "../shared/anthropic.ts";
 import type { Endpoint, ProviderConfig, RouterConfig } from "../shared/config.ts";
 import type { EmbeddingRequest } from "../shared/embeddings.ts";
 import { DEFAULT_FIRST_TOKEN_TIMEOUT_MS, DEFAULT_STREAM_IDLE_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, DROPPED_FIELDS } from "../shared/config.ts";
@@ -99,6 +100,7 @@ export async function buildUpstreamRequest(
   requestId: string,
   endpoint: Endpoint = "chat",
   askUsage = true,
+  messages?: AnthropicRequest,
 ): Promise<BuildResult> {
   const keys = await keyHeaders(provider, env);
   if (!keys.ok) return keys;
@@ -111,17 +113,17 @@ export async function buildUpstreamRequest(
   };
   // The sidecar logs under the same request id, so one grep follows a request across both.
   if (provider.type === "local_gguf") headers["x-request-id"] = requestId;
-  const messages = provider.type === "anthropic" && endpoint === "chat" ? anthropicBody(provider, request as ChatCompletionRequest) : undefined;
-  if (messages) Object.assign(headers, anthropicHeaders(provider));
+  const anthropic = provider.type === "anthropic" && endpoint === "chat" ? anthropicBody(provider, request as ChatCompletionRequest, messages) : undefined;
+  if (anthropic) Object.assign(headers, anthropicHeaders(provider));
 
   return {
     ok: true,
     request: {
-      url: messages ? messagesUrl(provider) : `${provider.base_url.replace(/\/+$/, "")}/${endpoint === "embeddings" ? "embeddings" : "chat/completions"}`,
+      url: anthropic ? messagesUrl(provider) : `${provider.base_url.replace(/\/+$/, "")}/${endpoint === "embeddings" ? "embeddings" : "chat/completions"}`,
       headers,
       // Messages always reports usage; askUsage says whether the client's stream gets its chunk.
-      body: messages ? messages.body : JSON.stringify(upstreamBody(config, provider, request, askUsage)),
-      ...(messages && { wire: "messages" as const, streamUsage: askUsage, trimmedPrefill: messages.trimmed }),
+      body: anthropic ? anthropic.body : JSON.stringify(upstreamBody(config, provider, request, askUsage)),
+      ...(anthropic && { wire: "messages" as const, streamUsage: askUsage, trimmedPrefill: anthropic.trimmed }),
       timeoutMs: request.stream
         ? (provider.first_token_timeout_ms ?? DEFAULT_FIRST_TOKEN_TIMEOUT_MS[provider.type])
         : (provider.timeout_ms ?? DEFAULT_TIMEOUT_MS[provider.type]),

@@ -80,7 +80,7 @@ export function walkRoute(
   c: Context<AppEnv>,
   route: Route,
   body: ChainRequest["body"],
-  options: { stream: boolean } & Pick<ChainRequest, "endpoint">,
+  options: { stream: boolean } & Pick<ChainRequest, "endpoint" | "messages">,
 ): Promise<Response> {
   const config = c.get("config");
   const client = requestClient(c);
@@ -106,5 +106,6 @@ export function walkRoute(
       quotaOptions(config, client),
     ),
     ...(options.endpoint && { endpoint: options.endpoint }),
+    ...(options.messages && { messages: options.messages }),
   });
 }
