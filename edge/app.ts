@@ -21,12 +21,15 @@ import { statusRoutes } from "./routes/status.ts";
 import { embeddings, validateEmbeddingRequest } from "./routes/embeddings.ts";
 import { listModels, retrieveModel } from "./routes/models.ts";
 import { responses, validateResponsesRequest } from "./routes/responses.ts";
+import { countTokens, messages, validateCountTokensRequest, validateMessagesRequest } from "./routes/messages.ts";
+import { anthropicErrors } from "./anthropic/errors.ts";
 
 /** The API each inference path serves, as the log names it. */
 const ENDPOINT_OF: Record<string, InferLog["endpoint"]> = {
   "/v1/chat/completions": "chat",
   "/v1/responses": "responses",
   "/v1/embeddings": "embeddings",
+  "/v1/messages": "messages",
 };
 import { operationLog } from "./routes/logs.ts";
 import { providersHealth } from "./routes/providers-health.ts";
@@ -48,6 +51,7 @@ const withInferLog = createMiddleware<AppEnv>(async (c, next) => {
   const defer = (task: Promise<unknown>) => c.executionCtx.waitUntil(task);
   const log = new InferLog(c.get("requestId"), defer, (line, client) => recordLine(c.env, defer, line, client));
   log.endpoint = ENDPOINT_OF[c.req.path];
+  if (log.endpoint === "messages") log.api = "anthropic";
   c.set("log", log);
   await next();
   if (log.isEnded || (c.res.ok && log.isStarted)) return;
@@ -94,7 +98,7 @@ export function createApp() {
     return c.newResponse(response.body, response);
   });
   app.notFound((c) =>
-    c.json(openAIError("Unknown endpoint: see /v1/chat/completions, /v1/responses, /v1/embeddings and /v1/models", "invalid_request_error", "unknown_url"), 404),
+    c.json(openAIError("Unknown endpoint: see /v1/chat/completions, /v1/responses, /v1/messages, /v1/embeddings and /v1/models", "invalid_request_error", "unknown_url"), 404),
   );
 
   app.use("/v1/*", withCors);
@@ -107,6 +111,9 @@ export function createApp() {
   app.post("/v1/chat/completions", withInferLog, withConfig, clientAuth, withBodyLimit, validateChatRequest, chatCompletions);
 
   app.post("/v1/responses", withInferLog, withConfig, clientAuth, withBodyLimit, validateResponsesRequest, responses);
+  // The Anthropic Messages API (Claude Code, @anthropic-ai/sdk): its errors in Anthropic's shape.
+  app.post("/v1/messages", anthropicErrors, withInferLog, withConfig, clientAuth, withBodyLimit, validateMessagesRequest, messages);
+  app.post("/v1/messages/count_tokens", anthropicErrors, withConfig, clientAuth, withBodyLimit, validateCountTokensRequest, countTokens);
   app.post("/v1/embeddings", withInferLog, withConfig, clientAuth, withBodyLimit, validateEmbeddingRequest, embeddings);
 
   app.get("/v1/models", withConfig, clientAuth, listModels);

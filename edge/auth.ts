@@ -21,27 +21,32 @@ async function keyLabel(key: string): Promise<string> {
   return label;
 }
 
+/** The x-api-key header (what the Anthropic SDKs and Claude Code send): the bare key. */
+const X_API_KEY = { headerName: "x-api-key", prefix: "" };
+
 /**
  * Bearer auth over one key list; every key is compared so timing does not tell which one matched.
  * A configured client's key logs as the client's name (and sets clientName), any other as its label.
+ * The key is read from Authorization, or from x-api-key when the request sends only that.
  */
 function keyAuth(keys: KeyEntry[]): MiddlewareHandler<AppEnv> {
-  return openAIBearerAuth<AppEnv>(
-    async (token, c) => {
-      let matched: KeyEntry | undefined;
-      for (const entry of keys) if (await timingSafeEqual(entry.key, token)) matched = entry;
-      if (matched?.client !== undefined) {
-        c.set("client", matched.client);
-        c.set("clientName", matched.client);
-      } else if (matched) c.set("client", await keyLabel(matched.key));
-      return matched !== undefined;
-    },
-    {
-      missing: "Missing API key: send Authorization: Bearer <key>",
-      malformed: "Malformed Authorization header: expected Bearer <key>",
-      invalid: "Incorrect API key provided",
-    },
-  );
+  const verify = async (token: string, c: Context<AppEnv>) => {
+    let matched: KeyEntry | undefined;
+    for (const entry of keys) if (await timingSafeEqual(entry.key, token)) matched = entry;
+    if (matched?.client !== undefined) {
+      c.set("client", matched.client);
+      c.set("clientName", matched.client);
+    } else if (matched) c.set("client", await keyLabel(matched.key));
+    return matched !== undefined;
+  };
+  const messages = {
+    missing: "Missing API key: send Authorization: Bearer <key> (or x-api-key: <key>)",
+    malformed: "Malformed Authorization header: expected Bearer <key>",
+    invalid: "Incorrect API key provided",
+  };
+  const bearer = openAIBearerAuth<AppEnv>(verify, messages);
+  const apiKey = openAIBearerAuth<AppEnv>(verify, messages, X_API_KEY);
+  return (c, next) => (c.req.header("authorization") === undefined && c.req.header("x-api-key") !== undefined ? apiKey : bearer)(c, next);
 }
 
 const byKeys = new Map<string, MiddlewareHandler<AppEnv>>();

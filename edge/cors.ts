@@ -13,7 +13,7 @@ const browserCors = cors({
     return allowed.includes(origin) ? origin : null;
   },
   allowMethods: ["GET", "POST", "OPTIONS"],
-  exposeHeaders: ["x-request-id", "x-inferrouter-provider", "x-inferrouter-attempts", "retry-after"],
+  exposeHeaders: ["x-request-id", "request-id", "x-inferrouter-provider", "x-inferrouter-attempts", "retry-after"],
   maxAge: 600,
 });
 

@@ -21,6 +21,8 @@ export class InferLog {
   client: string | undefined;
   /** The API the client called, named on the start line. */
   endpoint: InferEvent["endpoint"];
+  /** The client's wire format where it is not OpenAI's, named on the start and terminal lines. */
+  api: InferEvent["api"];
   private started = false;
   private ended = false;
   private readonly pending: string[] = [];
@@ -48,7 +50,7 @@ export class InferLog {
     if (this.started) return;
     this.started = true;
     this.route = route;
-    this.write("infer_started", { client: this.client, endpoint: this.endpoint, ...fields });
+    this.write("infer_started", { client: this.client, endpoint: this.endpoint, ...(this.api && { api: this.api }), ...fields });
   }
 
   skipped(fields: EventFields): void {
@@ -75,7 +77,7 @@ export class InferLog {
     if (!this.started) this.start(this.route);
     this.ended = true;
     // Nothing generated costs nothing: the answer's writers (chain/outcome.ts) set the real cost.
-    this.write(event, { latency_ms: Date.now() - this.startedAt, cost_usd: 0, ...fields });
+    this.write(event, { latency_ms: Date.now() - this.startedAt, cost_usd: 0, ...(this.api && { api: this.api }), ...fields });
   }
 
   private write(event: EventName, fields: EventFields): void {

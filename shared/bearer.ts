@@ -10,13 +10,21 @@ export interface BearerMessages {
   invalid: string;
 }
 
+/** Where the key is read: `Authorization: Bearer <key>` (default), or a header holding the bare key (x-api-key). */
+export interface KeyHeader {
+  headerName: string;
+  prefix: string;
+}
+
 export function openAIBearerAuth<E extends Env>(
   verifyToken: (token: string, c: Context<E>) => Promise<boolean>,
   messages: BearerMessages,
+  header?: KeyHeader,
 ): MiddlewareHandler<E> {
   const refuse = (message: string) => () =>
     Response.json(openAIError(message, "invalid_request_error", "invalid_api_key"), { status: 401 });
   return bearerAuth<E>({
+    ...header,
     verifyToken,
     noAuthenticationHeader: { message: refuse(messages.missing) },
     invalidAuthenticationHeader: { message: refuse(messages.malformed) },

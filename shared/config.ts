@@ -285,12 +285,17 @@ export const RouterConfigSchema = z
     $schema: z.string().optional().describe("editor hint only, ignored by the router: path or URL of config.schema.json (JSON configs)"),
     auth: z.enum(["keys", "none"]).default("keys").describe('"none" disables client auth (local development only)'),
     default_route: z.string().optional().describe("route used when a request names an unknown model"),
+    model_aliases: z
+      .record(z.string().min(1), z.string().min(1))
+      .default({})
+      .describe('model name -> route, checked after the route names; `*` matches any run of characters ("claude-sonnet-*" = "coding"); the first match in order wins (default {})'),
     failover_on: z.array(Category).default([...DEFAULT_FAILOVER_ON]).describe("error categories that move on to the next provider (default every category but BadRequest and ContentFiltered)"),
     error_rules: z.array(ErrorRuleSchema).default([]).describe("global error rules, applied after each provider's own (default [])"),
     max_body_bytes: PositiveInt.default(4 * 1024 * 1024).describe("larger request bodies get 413 (default 4194304, 4 MiB)"),
     request_timeout_ms: PositiveInt.default(120_000).describe("bounds the whole chain walk until a stream commits or a JSON answer arrives: then 504"),
     max_attempts: PositiveInt.default(8).describe("upstream calls per request, retries included"),
     stream_relay: z.enum(STREAM_RELAYS).default("frames").describe('how streams are relayed once the answer began: "frames" (default) reads every frame in JS, "native" lets the runtime feed the client (docs/streams.md)'),
+    messages_ping_ms: PositiveInt.default(10_000).describe("/v1/messages streams: after this long without a first token the 200 and message_start go out and a ping follows every as long; the chain's failure then ends the stream with an error event (default 10000)"),
     restart_on_break: z.boolean().default(false).describe("a stream broken mid-answer with no prefill provider left is re-asked without the prefill; only what follows the client's text is sent (default false)"),
     drop_fields: z.array(z.string().min(1)).default([]).describe("body fields dropped before the upstream call, on top of the built-in list"),
     routes: z.record(z.string().min(1), RouteSchema).describe("route name (what clients send as model) -> providers; required"),
@@ -340,6 +345,9 @@ export const RouterConfigSchema = z
       client.routes?.forEach((route, index) => {
         if (!Object.hasOwn(config.routes, route)) ctx.addIssue({ code: "custom", path: ["clients", name, "routes", index], message: `no route named "${route}"` });
       });
+    }
+    for (const [alias, route] of Object.entries(config.model_aliases)) {
+      if (!Object.hasOwn(config.routes, route)) ctx.addIssue({ code: "custom", path: ["model_aliases", alias], message: `no route named "${route}"` });
     }
     if (config.default_route !== undefined && !Object.hasOwn(config.routes, config.default_route)) {
       ctx.addIssue({ code: "custom", path: ["default_route"], message: `no route named "${config.default_route}"` });

@@ -4,9 +4,9 @@
 // Such an error, or an end with neither a finish_reason nor [DONE] (what the relay, and so the log
 // and /v1/chat/completions, count as complete), ends the response with response.failed and an
 // `error` event, never response.completed; the failed response keeps what was streamed.
-import { createParser } from "eventsource-parser";
 import type { ResponsesRequest } from "../../shared/responses.ts";
 import { sseEvent } from "../../shared/sse.ts";
+import { translateChatStream, type ChatStreamTranslator } from "../stream/translate.ts";
 import {
   finalize,
   finishStatus,
@@ -26,7 +26,8 @@ import {
   type ResponseObject,
 } from "./response.ts";
 
-interface ChatChunk {
+/** One chat completion chunk, as far as the translators read it. */
+export interface ChatChunk {
   error?: { message?: string; code?: string | null; param?: string | null };
   usage?: ChatUsage | null;
   choices?: Array<{
@@ -44,7 +45,7 @@ interface ChatChunk {
 type Emit = (type: string, fields: Record<string, unknown>) => void;
 
 /** The translation's state: the response so far and the output items still open. */
-export class ResponsesTranslator {
+export class ResponsesTranslator implements ChatStreamTranslator {
   private readonly response: ResponseObject;
   private sequence = 0;
   /** The open message or reasoning item; its one part is filled as deltas arrive, so any snapshot has the text so far. */
@@ -187,37 +188,7 @@ export class ResponsesTranslator {
   }
 }
 
-/**
- * The chat SSE body (bytes) as the Responses SSE body (bytes). Every chat chunk read is translated
- * at once and its events go on together as one write: nothing waits for later input, and the
- * client gets one write per upstream chunk rather than one per event (each write costs a trip
- * through the runtime).
- */
+/** The chat SSE body (bytes) as the Responses SSE body (bytes). */
 export function toResponsesStream(chatBody: ReadableStream<Uint8Array>, request: ResponsesRequest): ReadableStream<Uint8Array> {
-  const decoder = new TextDecoder();
-  const encoder = new TextEncoder();
-  let frames: string[] = [];
-  const translator = new ResponsesTranslator(request, (frame) => frames.push(frame));
-  const parser = createParser({ onEvent: (event) => translator.chunk(event.data) });
-  const send = (controller: TransformStreamDefaultController<Uint8Array>) => {
-    if (frames.length) controller.enqueue(encoder.encode(frames.join("")));
-    frames = [];
-  };
-  return chatBody.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      start(controller) {
-        translator.start();
-        send(controller);
-      },
-      transform(chunk, controller) {
-        parser.feed(decoder.decode(chunk, { stream: true }));
-        send(controller);
-      },
-      flush(controller) {
-        parser.feed(decoder.decode());
-        translator.end();
-        send(controller);
-      },
-    }),
-  );
+  return translateChatStream(chatBody, (enqueue) => new ResponsesTranslator(request, enqueue));
 }

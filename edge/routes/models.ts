@@ -1,6 +1,7 @@
 // GET /v1/models and /v1/models/{id}: the routes the request's key may use, as OpenAI model
 // objects with the facts their providers declare (routing/facts.ts).
 import type { Context } from "hono";
+import { anthropicError } from "../../shared/anthropic.ts";
 import type { RouterConfig } from "../../shared/config.ts";
 import { openAIError } from "../../shared/errors.ts";
 import type { ModelList, ModelObject } from "../../shared/openai.ts";
@@ -17,13 +18,19 @@ const modelObject = (config: RouterConfig, id: string): ModelObject => ({
   ...routeFacts(config, id),
 });
 
+/** A route as the Anthropic models API lists it (asked with anthropic-version, as its SDKs send). */
+const anthropicModel = (id: string) => ({ type: "model", id, display_name: id, created_at: "1970-01-01T00:00:00Z" });
+const wantsAnthropic = (c: Context<AppEnv>) => c.req.header("anthropic-version") !== undefined;
+
 export function listModels(c: Context<AppEnv>) {
   const config = c.get("config");
   const client = requestClient(c);
-  const data = Object.keys(config.routes)
-    .filter((id) => routeAllowed(client?.config, id))
-    .map((id) => modelObject(config, id));
-  const list: ModelList = { object: "list", data };
+  const ids = Object.keys(config.routes).filter((id) => routeAllowed(client?.config, id));
+  if (wantsAnthropic(c)) {
+    // Every route in one page: has_more is always false.
+    return c.json({ data: ids.map(anthropicModel), has_more: false, first_id: ids[0] ?? null, last_id: ids.at(-1) ?? null });
+  }
+  const list: ModelList = { object: "list", data: ids.map((id) => modelObject(config, id)) };
   return c.json(list);
 }
 
@@ -35,7 +42,9 @@ export function retrieveModel(c: Context<AppEnv, "/v1/models/:id">) {
   const config = c.get("config");
   const id = c.req.param("id");
   if (!Object.hasOwn(config.routes, id) || !routeAllowed(requestClient(c)?.config, id)) {
-    return c.json(openAIError(`The model "${id}" does not exist`, "invalid_request_error", "model_not_found", "model"), 404);
+    const message = `The model "${id}" does not exist`;
+    if (wantsAnthropic(c)) return c.json(anthropicError("not_found_error", message), 404);
+    return c.json(openAIError(message, "invalid_request_error", "model_not_found", "model"), 404);
   }
-  return c.json(modelObject(config, id));
+  return c.json(wantsAnthropic(c) ? anthropicModel(id) : modelObject(config, id));
 }

@@ -15,7 +15,8 @@ import { QuotaClient, quotaOptions } from "../quota/client.ts";
 export function validateBody<T extends z.ZodType>(schema: T) {
   return validator("json", (value, c: Context<AppEnv>): z.infer<T> => {
     const model = (value as { model?: unknown } | null)?.model;
-    if (typeof model === "string") c.get("log").route = model;
+    const log = c.get("log");
+    if (log && typeof model === "string") log.route = model;
     const parsed = schema.safeParse(value);
     if (parsed.success) return parsed.data;
     const type = c.req.header("content-type") ?? "";
@@ -37,10 +38,28 @@ export interface Route {
   restartOnBreak: boolean;
 }
 
-/** The route a model name asks for: a configured alias, else the default route, else none. */
+const aliasPatterns = new Map<string, RegExp>();
+/** A model_aliases key as a whole-name pattern: `*` matches any run of characters, the rest literally. */
+function aliasPattern(alias: string): RegExp {
+  let pattern = aliasPatterns.get(alias);
+  if (!pattern) {
+    pattern = new RegExp(`^${alias.split("*").map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`);
+    aliasPatterns.set(alias, pattern);
+  }
+  return pattern;
+}
+
+/** The route model_aliases maps a model name to (claude-sonnet-4-5 -> coding), if any. */
+function aliasedRoute(config: RouterConfig, model: string): string | undefined {
+  if (Object.hasOwn(config.model_aliases, model)) return config.model_aliases[model];
+  for (const [alias, route] of Object.entries(config.model_aliases)) if (aliasPattern(alias).test(model)) return route;
+  return undefined;
+}
+
+/** The route a model name asks for: the route of that name, else a model alias, else the default route, else none. */
 export function resolveRoute(config: RouterConfig, model: string): Route | undefined {
   // Own keys only: a model named "constructor" or "toString" is not a route.
-  const name = Object.hasOwn(config.routes, model) ? model : config.default_route;
+  const name = Object.hasOwn(config.routes, model) ? model : (aliasedRoute(config, model) ?? config.default_route);
   if (name === undefined) return undefined;
   const { providers, strategy, stream_relay, restart_on_break } = routeParts(config.routes[name]!);
   return { name, chain: providers, strategy, streamRelay: stream_relay ?? config.stream_relay, restartOnBreak: restart_on_break ?? config.restart_on_break };

@@ -1,0 +1,76 @@
+// A whole chat completion as a Messages API message: text and tool_use blocks (reasoning as a
+// thinking block), the stop reason, usage, an `msg_` id and the route as the model.
+import type { AnthropicContentBlock, AnthropicMessage, AnthropicStopReason, AnthropicUsage } from "../../shared/anthropic.ts";
+import { reasoningOf, type ChatUsage } from "../responses/response.ts";
+
+export const messageId = () => `msg_${crypto.randomUUID().replaceAll("-", "")}`;
+export const toolUseId = () => `toolu_${crypto.randomUUID().replaceAll("-", "")}`;
+
+/**
+ * A chat finish_reason as a stop_reason. Chat does not say whether "stop" was a stop sequence;
+ * providers that do (vLLM's `stop_reason`) name the string, else it is end_turn.
+ */
+export function stopReason(finishReason: string | null | undefined, matched: unknown, stopSequences: readonly string[] | undefined): { stop_reason: AnthropicStopReason; stop_sequence: string | null } {
+  if (finishReason === "length") return { stop_reason: "max_tokens", stop_sequence: null };
+  if (finishReason === "tool_calls" || finishReason === "function_call") return { stop_reason: "tool_use", stop_sequence: null };
+  if (finishReason === "content_filter") return { stop_reason: "refusal", stop_sequence: null };
+  if (typeof matched === "string" && stopSequences?.includes(matched)) return { stop_reason: "stop_sequence", stop_sequence: matched };
+  return { stop_reason: "end_turn", stop_sequence: null };
+}
+
+export function anthropicUsage(usage: ChatUsage | null | undefined): AnthropicUsage {
+  const cached = usage?.prompt_tokens_details?.cached_tokens ?? 0;
+  return {
+    // Anthropic counts cache reads apart from input_tokens.
+    input_tokens: (usage?.prompt_tokens ?? 0) - cached,
+    output_tokens: usage?.completion_tokens ?? 0,
+    cache_creation_input_tokens: 0,
+    cache_read_input_tokens: cached,
+  };
+}
+
+/** A tool call's arguments as the `input` object; text that is not a JSON object is kept under `_raw`. */
+export function toolInput(args: string): unknown {
+  if (args.trim() === "") return {};
+  try {
+    const input = JSON.parse(args) as unknown;
+    return typeof input === "object" && input !== null && !Array.isArray(input) ? input : { _raw: args };
+  } catch {
+    return { _raw: args };
+  }
+}
+
+/** The message before any content: what message_start carries. */
+export function messageShell(model: string, id = messageId()): AnthropicMessage {
+  return { id, type: "message", role: "assistant", model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 0, output_tokens: 0 } };
+}
+
+export interface ChatCompletionJson {
+  choices: Array<{
+    finish_reason?: string | null;
+    stop_reason?: unknown;
+    message?: {
+      content?: string | null;
+      refusal?: string | null;
+      reasoning_content?: unknown;
+      reasoning?: unknown;
+      tool_calls?: Array<{ id?: string; function: { name: string; arguments: string } }> | null;
+    };
+  }>;
+  usage?: ChatUsage;
+}
+
+export function fromChatCompletion(model: string, completion: ChatCompletionJson, stopSequences: readonly string[] | undefined): AnthropicMessage {
+  const choice = completion.choices[0];
+  const message = choice?.message;
+  const content: AnthropicContentBlock[] = [];
+  const reasoning = reasoningOf(message);
+  // No signature: it is Anthropic's own; a client sending the block back has it dropped here.
+  if (reasoning) content.push({ type: "thinking", thinking: reasoning, signature: "" });
+  const text = message?.content || message?.refusal;
+  if (text) content.push({ type: "text", text });
+  for (const call of message?.tool_calls ?? []) {
+    content.push({ type: "tool_use", id: call.id || toolUseId(), name: call.function.name, input: toolInput(call.function.arguments) });
+  }
+  return { ...messageShell(model), content, ...stopReason(choice?.finish_reason, choice?.stop_reason, stopSequences), usage: anthropicUsage(completion.usage) };
+}

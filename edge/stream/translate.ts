@@ -1,0 +1,42 @@
+// A chat completion SSE body translated into another API's events (Responses, Messages), chunk by
+// chunk. Every chat chunk read is translated at once and its events go on together as one write:
+// nothing waits for later input, and the client gets one write per upstream chunk rather than one
+// per event (each write costs a trip through the runtime).
+import { createParser } from "eventsource-parser";
+
+/** What a translator hears: the start, each chat event's data, the end of the chat stream. */
+export interface ChatStreamTranslator {
+  start(): void;
+  chunk(data: string): void;
+  end(): void;
+}
+
+/** The chat SSE body (bytes) as the translator's SSE body (bytes); `make` gets the sink for its frames. */
+export function translateChatStream(chatBody: ReadableStream<Uint8Array>, make: (enqueue: (frame: string) => void) => ChatStreamTranslator): ReadableStream<Uint8Array> {
+  const decoder = new TextDecoder();
+  const encoder = new TextEncoder();
+  let frames: string[] = [];
+  const translator = make((frame) => frames.push(frame));
+  const parser = createParser({ onEvent: (event) => translator.chunk(event.data) });
+  const send = (controller: TransformStreamDefaultController<Uint8Array>) => {
+    if (frames.length) controller.enqueue(encoder.encode(frames.join("")));
+    frames = [];
+  };
+  return chatBody.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      start(controller) {
+        translator.start();
+        send(controller);
+      },
+      transform(chunk, controller) {
+        parser.feed(decoder.decode(chunk, { stream: true }));
+        send(controller);
+      },
+      flush(controller) {
+        parser.feed(decoder.decode());
+        translator.end();
+        send(controller);
+      },
+    }),
+  );
+}
