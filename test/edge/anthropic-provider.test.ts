@@ -392,3 +392,53 @@ describe("anthropic provider: config", () => {
     expect(embeddings.error!.issues[0]).toMatchObject({ path: ["endpoint"] });
   });
 });
+
+describe("anthropic provider: a Messages client passed through", () => {
+  const ANTHROPIC = { authorization: "", "x-api-key": "sk-test-client-1", "anthropic-version": "2023-06-01" };
+  const request = {
+    model: "default",
+    max_tokens: 300,
+    system: [{ type: "text", text: "Be brief", cache_control: { type: "ephemeral" } }],
+    messages: [
+      { role: "user", content: [{ type: "text", text: "Hi", cache_control: { type: "ephemeral" } }] },
+      { role: "assistant", content: [{ type: "thinking", thinking: "hmm", signature: "sig-1" }, { type: "text", text: "Hello." }] },
+      { role: "user", content: [{ type: "text", text: "Say END" }] },
+    ],
+    top_k: 5,
+    stop_sequences: ["END"],
+    thinking: { type: "enabled", budget_tokens: 1024 },
+  };
+
+  it("sends the client's own request (cache_control, thinking signatures, top_k) with the provider's model, and answers its stop sequence", async () => {
+    const answer = { ...message("claude-sonnet-4-5", "Done "), stop_reason: "stop_sequence", stop_sequence: "END" };
+    const a = await scenario([{ type: "json", body: answer }]);
+    const res = await call({ config: chainConfig({ a: claude(a.baseUrl) }), path: "/v1/messages", headers: ANTHROPIC, body: request });
+    expect(res.status).toBe(200);
+    const [upstream] = await a.calls();
+    expect(upstream!.body).toEqual({ ...request, model: "claude-sonnet-4-5" });
+    expect(await res.json()).toMatchObject({ type: "message", content: [{ type: "text", text: "Done " }], stop_reason: "stop_sequence", stop_sequence: "END" });
+    expect(completed()).toMatchObject({ provider: "a", prompt_tokens: 7, completion_tokens: 3 });
+  });
+
+  it("streams the pass-through answer as Messages events, the stop sequence kept", async () => {
+    const events = messageEvents("claude-sonnet-4-5", "Done ", "stop_sequence");
+    (events.at(-2) as { delta: { stop_sequence: string } }).delta.stop_sequence = "END";
+    const a = await scenario([{ type: "sse", events }]);
+    const res = await call({ config: chainConfig({ a: claude(a.baseUrl) }), path: "/v1/messages", headers: ANTHROPIC, body: { ...request, stream: true } });
+    const text = await res.text();
+    const [upstream] = await a.calls();
+    expect(upstream!.body).toEqual({ ...request, model: "claude-sonnet-4-5", stream: true });
+    expect(text).toContain('"text_delta","text":"Done "');
+    expect(text).toMatch(/"stop_reason":"stop_sequence","stop_sequence":"END"/);
+    expect(text.trimEnd().endsWith("event: message_stop\ndata: {\"type\":\"message_stop\"}")).toBe(true);
+  });
+
+  it("sends the chat translation to a provider of another type on the same route", async () => {
+    const a = await scenario();
+    await call({ config: chainConfig({ a: provider(a.baseUrl) }), path: "/v1/messages", headers: ANTHROPIC, body: request });
+    const [upstream] = await a.calls();
+    expect(upstream!.path).toBe(`/s/${a.id}/v1/chat/completions`);
+    expect((upstream!.body.messages as Array<{ role: string }>)[0]!.role).toBe("system");
+    expect(upstream!.body.system).toBeUndefined();
+  });
+});

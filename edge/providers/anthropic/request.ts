@@ -5,6 +5,7 @@
 // What Messages has no field for (n, seed, penalties, logprobs, response_format) is not sent;
 // docs/providers.md lists it.
 import type { AnthropicContentBlockParam, AnthropicMessageParam, AnthropicRequest, AnthropicTool, AnthropicToolChoice } from "../../../shared/anthropic.ts";
+import { toolInput } from "../../anthropic/response.ts";
 import { DEFAULT_ANTHROPIC_MAX_TOKENS, type ProviderConfig } from "../../../shared/config.ts";
 import type { ChatCompletionRequest, ChatMessage, FunctionTool, ToolChoice } from "../../../shared/openai.ts";
 
@@ -77,24 +78,13 @@ function blocksOf(message: ChatMessage): AnthropicContentBlockParam[] {
       const blocks = contentBlocks(message.content ?? null);
       if (message.refusal) blocks.push({ type: "text", text: message.refusal });
       for (const call of message.tool_calls ?? []) {
-        blocks.push({ type: "tool_use", id: call.id, name: call.function.name, input: parseArguments(call.function.arguments) });
+        blocks.push({ type: "tool_use", id: call.id, name: call.function.name, input: toolInput(call.function.arguments) });
       }
       return blocks;
     }
     default:
       return contentBlocks(message.content);
   }
-}
-
-/** A tool call's arguments as the object tool_use carries (a call that is not a JSON object: its text under `arguments`). */
-function parseArguments(text: string): unknown {
-  try {
-    const parsed: unknown = JSON.parse(text || "{}");
-    if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) return parsed;
-  } catch {
-    // falls through
-  }
-  return { arguments: text };
 }
 
 function contentBlocks(content: ChatMessage["content"] | undefined): AnthropicContentBlockParam[] {

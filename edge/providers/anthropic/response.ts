@@ -57,6 +57,8 @@ export function fromMessage(message: AnthropicMessage, created = Math.floor(Date
         },
         logprobs: null,
         finish_reason: finishReasonOf(message.stop_reason) ?? "stop",
+        // The stop sequence that matched, where vLLM puts it: a Messages client gets it back.
+        ...(message.stop_sequence && { stop_reason: message.stop_sequence }),
       },
     ],
     usage: usageOf(message.usage),

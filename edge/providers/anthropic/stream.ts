@@ -39,8 +39,8 @@ export function messagesToChatStream(includeUsage: boolean, trimmedPrefill = "")
     return value ? chunk(`{"content":${JSON.stringify(value)}}`) : undefined;
   };
 
-  const chunk = (delta: string, finish: string | null = null) => {
-    out += `${head}${delta},"finish_reason":${finish === null ? "null" : `"${finish}"`}}]}\n\n`;
+  const chunk = (delta: string, finish: string | null = null, extra = "") => {
+    out += `${head}${delta},"finish_reason":${finish === null ? "null" : `"${finish}"`}${extra}}]}\n\n`;
   };
 
   const onEvent = (message: EventSourceMessage) => {
@@ -80,7 +80,9 @@ export function messagesToChatStream(includeUsage: boolean, trimmedPrefill = "")
         // Usage here is cumulative; some compatible vendors send input_tokens only here.
         for (const [key, value] of Object.entries(event.usage ?? {})) if (value != null) usage[key] = value as number;
         const finish = finishReasonOf(event.delta?.stop_reason);
-        if (finish) chunk("{}", finish);
+        // The matched stop sequence rides along where vLLM puts it (stop_reason), for a Messages client.
+        const sequence = event.delta?.stop_sequence;
+        if (finish) chunk("{}", finish, sequence ? `,"stop_reason":${JSON.stringify(sequence)}` : "");
         if (includeUsage) out += `data: {"id":${JSON.stringify(id)},"object":"chat.completion.chunk","created":${created},"choices":[],"usage":${JSON.stringify(usageOf(usage))}}\n\n`;
         return;
       }
