@@ -1,6 +1,7 @@
-// The official openai SDK (chat completions and the Responses API) through `type = "anthropic"`
-// providers: wrangler dev in front, the fake provider speaking the Messages wire behind. A chain
-// whose first Claude provider answers Anthropic's 429 fails over to the second.
+// The official openai SDK (chat completions and the Responses API) and the Anthropic SDK (passed
+// through) to `type = "anthropic"` providers: wrangler dev in front, the fake provider speaking the
+// Messages wire behind. A chain whose first Claude provider answers Anthropic's 429 fails over to the second.
+import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { anthropicErrorBody, message, messageEvents } from "../support/fake-anthropic-protocol.ts";
@@ -26,7 +27,8 @@ beforeAll(async () => {
     bad: [{ type: "json", status: 400, body: anthropicErrorBody("invalid_request_error", "max_tokens: must be at most 8192") }],
   };
   for (const [id, steps] of Object.entries(scripts)) {
-    await fetch(`${fake.url}/_script/${id}`, { method: "POST", body: JSON.stringify({ steps, after: "success" }) });
+    // The tool script's steps run once each; the others repeat their one step.
+    await fetch(`${fake.url}/_script/${id}`, { method: "POST", body: JSON.stringify({ steps, after: id === "tools" ? "success" : "repeat_last" }) });
   }
   const claude = (id: string) => ({ type: "anthropic", base_url: `${fake.url}/s/${id}/v1`, model: "claude-sonnet-4-5", api_key_secret: "ANTHROPIC_KEY", retries: 0 });
   const config = {
@@ -108,5 +110,31 @@ describe("openai SDK through an anthropic provider", () => {
     const failed = openai().chat.completions.create({ model: "bad", messages: [{ role: "user", content: "Hi" }] });
     await expect(failed).rejects.toBeInstanceOf(OpenAI.BadRequestError);
     await expect(failed).rejects.toMatchObject({ status: 400, message: expect.stringContaining("max_tokens: must be at most 8192") });
+  });
+});
+
+describe("Anthropic SDK through an anthropic provider (passed through)", () => {
+  const anthropic = () => new Anthropic({ baseURL: edge.url, apiKey: KEY, maxRetries: 0 });
+
+  it("messages.create fails over from Anthropic's 429 and answers the message with usage", async () => {
+    const { data, response } = await anthropic().messages.create({ model: "default", max_tokens: 50, messages: [{ role: "user", content: "Hello" }] }).withResponse();
+    expect(response.headers.get("x-inferrouter-provider")).toBe("healthy");
+    expect(data).toMatchObject({ type: "message", stop_reason: "end_turn", content: [{ type: "text", text: "Hello from healthy" }], usage: { input_tokens: 7, output_tokens: 3 } });
+  });
+
+  it("messages.stream gets the text and the final message", async () => {
+    const stream = anthropic().messages.stream({ model: "default", max_tokens: 50, messages: [{ role: "user", content: "Hello" }] });
+    let text = "";
+    stream.on("text", (delta) => (text += delta));
+    const final = await stream.finalMessage();
+    expect(text).toBe("Hello from healthy");
+    expect(final.stop_reason).toBe("end_turn");
+    expect(final.usage.output_tokens).toBe(3);
+  });
+
+  it("throws BadRequestError for Anthropic's 400", async () => {
+    const failed = anthropic().messages.create({ model: "bad", max_tokens: 50, messages: [{ role: "user", content: "Hi" }] });
+    await expect(failed).rejects.toBeInstanceOf(Anthropic.BadRequestError);
+    await expect(failed).rejects.toMatchObject({ status: 400 });
   });
 });
