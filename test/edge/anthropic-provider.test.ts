@@ -433,6 +433,19 @@ describe("anthropic provider: a Messages client passed through", () => {
     expect(text.trimEnd().endsWith("event: message_stop\ndata: {\"type\":\"message_stop\"}")).toBe(true);
   });
 
+  it("leaves out thinking blocks without a signature (ones a chat provider answered) and drops service_tier as on every provider", async () => {
+    const a = await scenario();
+    const history = [
+      { role: "user", content: [{ type: "text", text: "Hi" }] },
+      { role: "assistant", content: [{ type: "thinking", thinking: "unsigned", signature: "" }, { type: "text", text: "Hello." }] },
+      { role: "user", content: [{ type: "text", text: "Again" }] },
+    ];
+    await call({ config: chainConfig({ a: claude(a.baseUrl) }), path: "/v1/messages", headers: ANTHROPIC, body: { model: "default", max_tokens: 10, messages: history, service_tier: "auto" } });
+    const [upstream] = await a.calls();
+    expect((upstream!.body.messages as unknown[])[1]).toEqual({ role: "assistant", content: [{ type: "text", text: "Hello." }] });
+    expect(upstream!.body.service_tier).toBeUndefined();
+  });
+
   it("sends the chat translation to a provider of another type on the same route", async () => {
     const a = await scenario();
     await call({ config: chainConfig({ a: provider(a.baseUrl) }), path: "/v1/messages", headers: ANTHROPIC, body: request });

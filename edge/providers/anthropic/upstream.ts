@@ -1,8 +1,10 @@
-// What a `type = "anthropic"` provider is sent besides the translated body: the anthropic-version
-// and anthropic-beta headers, the /messages URL, and the operator's body_defaults and
-// body_overrides, applied to the Messages body (so they name Messages fields: top_k, thinking, …).
-import type { AnthropicRequest } from "../../../shared/anthropic.ts";
-import { DEFAULT_ANTHROPIC_VERSION, type ProviderConfig } from "../../../shared/config.ts";
+// What a `type = "anthropic"` provider is sent: the anthropic-version and anthropic-beta headers,
+// the /messages URL, and the Messages body (the chat request translated, or a Messages client's
+// own), with the operator's drop_fields, body_defaults and body_overrides applied to it (so they
+// name Messages fields: top_k, thinking, …).
+import type { AnthropicMessageParam, AnthropicRequest } from "../../../shared/anthropic.ts";
+import { DEFAULT_ANTHROPIC_VERSION, type ProviderConfig, type RouterConfig } from "../../../shared/config.ts";
+import { withOperatorFields } from "../operator-fields.ts";
 import type { ChatCompletionRequest } from "../../../shared/openai.ts";
 import { toMessagesBody } from "./request.ts";
 
@@ -17,27 +19,26 @@ export function anthropicHeaders(provider: ProviderConfig): Record<string, strin
   return headers;
 }
 
-/** The operator's defaults and overrides on a Messages body; model and stream stay the edge's. */
-export function withOperatorFields(provider: ProviderConfig, body: Record<string, unknown>): Record<string, unknown> {
-  for (const [field, value] of Object.entries(provider.body_defaults ?? {})) if (body[field] === undefined) body[field] = value;
-  Object.assign(body, provider.body_overrides);
-  body.model = provider.model;
-  return body;
-}
-
 /**
  * The Messages body a provider is sent, and the whitespace cut from a prefill: the chat request
  * translated, or (pass-through) a Messages client's own request as it came, which keeps what chat
  * has no field for (cache_control, thinking blocks and their signatures, top_k, …).
  */
-export function anthropicBody(provider: ProviderConfig, request: ChatCompletionRequest, passThrough?: AnthropicRequest): { body: string; trimmed: string } {
+export function anthropicBody(config: RouterConfig, provider: ProviderConfig, request: ChatCompletionRequest, passThrough?: AnthropicRequest): { body: string; trimmed: string } {
+  // No operator sets stream (check-config refuses it in body_defaults and body_overrides): it stays the client's.
   if (passThrough) {
-    const body: Record<string, unknown> = { ...passThrough };
-    // The chain decides the stream (the client's ask, never the operator's).
-    if (request.stream) body.stream = true;
-    else delete body.stream;
-    return { body: JSON.stringify(withOperatorFields(provider, body)), trimmed: "" };
+    const body = withOperatorFields(config, provider, { ...passThrough, messages: passThrough.messages.map(withoutUnsignedThinking) });
+    return { body: JSON.stringify(body), trimmed: "" };
   }
   const { body, trimmed } = toMessagesBody(request, provider);
-  return { body: JSON.stringify(withOperatorFields(provider, body as Record<string, unknown>)), trimmed };
+  return { body: JSON.stringify(withOperatorFields(config, provider, body)), trimmed };
+}
+
+/**
+ * A thinking block without its signature (one this router answered: chat carries no signatures)
+ * would be refused by Anthropic as tampered: it is left out. Signed ones go back as they came.
+ */
+function withoutUnsignedThinking(message: AnthropicMessageParam): AnthropicMessageParam {
+  if (!message.content.some((block) => block.type === "thinking" && !block.signature)) return message;
+  return { ...message, content: message.content.filter((block) => block.type !== "thinking" || block.signature) };
 }
