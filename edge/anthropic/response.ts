@@ -54,6 +54,7 @@ export interface ChatCompletionJson {
       refusal?: string | null;
       reasoning_content?: unknown;
       reasoning?: unknown;
+      reasoning_signature?: unknown;
       tool_calls?: Array<{ id?: string; function: { name: string; arguments: string } }> | null;
     };
   }>;
@@ -65,8 +66,8 @@ export function fromChatCompletion(model: string, completion: ChatCompletionJson
   const message = choice?.message;
   const content: AnthropicContentBlock[] = [];
   const reasoning = reasoningOf(message);
-  // No signature: it is Anthropic's own; a client sending the block back has it dropped here.
-  if (reasoning) content.push({ type: "thinking", thinking: reasoning, signature: "" });
+  // The signature only an anthropic provider gives (reasoning_signature); without one a client sending the block back has it dropped.
+  if (reasoning) content.push({ type: "thinking", thinking: reasoning, signature: typeof message?.reasoning_signature === "string" ? message.reasoning_signature : "" });
   const text = message?.content || message?.refusal;
   if (text) content.push({ type: "text", text });
   for (const call of message?.tool_calls ?? []) {

@@ -446,6 +446,33 @@ describe("anthropic provider: a Messages client passed through", () => {
     expect(upstream!.body.service_tier).toBeUndefined();
   });
 
+  const thinkingTool: FakeBlock[] = [
+    { type: "thinking", thinking: "Need the weather.", signature: "sig-abc" },
+    { type: "tool_use", id: "toolu_9", name: "get_weather", input: { city: "Oslo" } },
+  ];
+  const tools = [{ name: "get_weather", input_schema: { type: "object", properties: { city: { type: "string" } } } }];
+
+  it("gives a Messages client its thinking block with the signature, so the tool loop can send it back", async () => {
+    const a = await scenario([{ type: "json", body: message("claude-sonnet-4-5", thinkingTool, "tool_use") }]);
+    const res = await call({ config: chainConfig({ a: claude(a.baseUrl) }), path: "/v1/messages", headers: ANTHROPIC, body: { ...request, tools } });
+    const answer = (await res.json()) as { content: unknown[]; stop_reason: string };
+    expect(answer.stop_reason).toBe("tool_use");
+    expect(answer.content).toEqual([
+      { type: "thinking", thinking: "Need the weather.", signature: "sig-abc" },
+      { type: "tool_use", id: "toolu_9", name: "get_weather", input: { city: "Oslo" } },
+    ]);
+  });
+
+  it("streams the signature_delta of a thinking block to a Messages client", async () => {
+    const a = await scenario([{ type: "sse", events: messageEvents("claude-sonnet-4-5", thinkingTool, "tool_use") }]);
+    const res = await call({ config: chainConfig({ a: claude(a.baseUrl) }), path: "/v1/messages", headers: ANTHROPIC, body: { ...request, tools, stream: true } });
+    const events = (await res.text()).split("\n\n").filter(Boolean).map((frame) => JSON.parse(/^data: (.+)$/m.exec(frame)![1]!));
+    const thinking = events.find((e) => e.type === "content_block_start" && e.content_block.type === "thinking");
+    const deltas = events.filter((e) => e.type === "content_block_delta" && e.index === thinking.index).map((e) => e.delta);
+    expect(deltas).toEqual([{ type: "thinking_delta", thinking: "Need the weather." }, { type: "signature_delta", signature: "sig-abc" }]);
+    expect(events.find((e) => e.type === "message_delta").delta.stop_reason).toBe("tool_use");
+  });
+
   it("sends the chat translation to a provider of another type on the same route", async () => {
     const a = await scenario();
     await call({ config: chainConfig({ a: provider(a.baseUrl) }), path: "/v1/messages", headers: ANTHROPIC, body: request });

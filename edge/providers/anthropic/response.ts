@@ -1,5 +1,6 @@
 // An Anthropic Messages answer as a chat completion: text blocks become `content`, tool_use blocks
-// `tool_calls` (input as JSON arguments), thinking blocks `reasoning_content`, stop_reason
+// `tool_calls` (input as JSON arguments), thinking blocks `reasoning_content` (the last one's
+// signature as `reasoning_signature`), stop_reason
 // `finish_reason`, and usage OpenAI's (prompt_tokens counts cached and cache-written tokens too, as
 // OpenAI's does; the cache reads are prompt_tokens_details.cached_tokens).
 import type { AnthropicMessage, AnthropicStopReason, AnthropicUsage } from "../../../shared/anthropic.ts";
@@ -32,10 +33,14 @@ export function fromMessage(message: AnthropicMessage, created = Math.floor(Date
   if (message?.type !== "message" || !Array.isArray(message.content)) return undefined;
   let content = "";
   let reasoning = "";
+  let signature = "";
   const toolCalls: ToolCall[] = [];
   for (const block of message.content) {
     if (block.type === "text") content += block.text;
-    else if (block.type === "thinking") reasoning += block.thinking;
+    else if (block.type === "thinking") {
+      reasoning += block.thinking;
+      signature = block.signature;
+    }
     else if (block.type === "tool_use") {
       toolCalls.push({ id: block.id, type: "function", function: { name: block.name, arguments: JSON.stringify(block.input ?? {}) } });
     }
@@ -53,6 +58,8 @@ export function fromMessage(message: AnthropicMessage, created = Math.floor(Date
           content: content || (toolCalls.length ? null : ""),
           refusal: null,
           ...(reasoning && { reasoning_content: reasoning }),
+          // Not a chat field: what edge/anthropic/ gives a Messages client back, so its thinking block stays valid.
+          ...(signature && { reasoning_signature: signature }),
           ...(toolCalls.length && { tool_calls: toolCalls }),
         },
         logprobs: null,

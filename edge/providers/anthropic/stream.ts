@@ -74,7 +74,9 @@ export function messagesToChatStream(includeUsage: boolean, trimmedPrefill = "")
           return chunk(`{"tool_calls":[{"index":${toolIndex[event.index] ?? 0},"function":{"arguments":${JSON.stringify(delta.partial_json)}}}]}`);
         }
         if (delta.type === "thinking_delta") return chunk(`{"reasoning_content":${JSON.stringify(delta.thinking)}}`);
-        return; // signature_delta, citations_delta: no chat field holds them
+        // The thinking block's signature, for a Messages client to send back (edge/anthropic/ reads it).
+        if (delta.type === "signature_delta") return chunk(`{"reasoning_signature":${JSON.stringify(delta.signature)}}`);
+        return; // citations_delta: no chat field holds them
       }
       case "message_delta": {
         // Usage here is cumulative; some compatible vendors send input_tokens only here.
