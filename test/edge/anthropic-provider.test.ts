@@ -482,3 +482,14 @@ describe("anthropic provider: a Messages client passed through", () => {
     expect(upstream!.body.system).toBeUndefined();
   });
 });
+
+describe("anthropic provider: health probe", () => {
+  it("probes GET /models with x-api-key and anthropic-version", async () => {
+    const a = await scenario();
+    const config = chainConfig({ a: claude(a.baseUrl, { anthropic_beta: "b-1" }) });
+    const res = await call({ config, method: "GET", path: "/v1/providers/health", headers: { authorization: "Bearer sk-test-admin" } });
+    expect(((await res.json()) as { providers: Record<string, { status: string }> }).providers.a).toMatchObject({ status: "reachable", url_path: `/s/${a.id}/v1/models` });
+    const [probe] = await a.calls();
+    expect(probe).toMatchObject({ method: "GET", headers: { "x-api-key": "sk-upstream-secret-123456", "anthropic-version": "2023-06-01", "anthropic-beta": "b-1" } });
+  });
+});
