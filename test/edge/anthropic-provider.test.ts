@@ -493,3 +493,37 @@ describe("anthropic provider: health probe", () => {
     expect(probe).toMatchObject({ method: "GET", headers: { "x-api-key": "sk-upstream-secret-123456", "anthropic-version": "2023-06-01", "anthropic-beta": "b-1" } });
   });
 });
+
+describe("anthropic provider: the Responses API and the native relay", () => {
+  const tools = [{ type: "function", name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } } } }];
+
+  it("answers a Responses function_call from tool_use, and sends its output back as a tool_result", async () => {
+    const a = await scenario([
+      { type: "json", body: message("m", [{ type: "tool_use", id: "toolu_r", name: "get_weather", input: { city: "Oslo" } }], "tool_use") },
+      { type: "json", body: message("m", "Cold.") },
+    ]);
+    const config = chainConfig({ a: claude(a.baseUrl) });
+    const asked = await call({ config, path: "/v1/responses", body: { model: "default", input: "Weather?", tools } });
+    const output = ((await asked.json()) as { output: Array<Record<string, unknown>> }).output;
+    expect(output).toEqual([expect.objectContaining({ type: "function_call", call_id: "toolu_r", name: "get_weather", arguments: '{"city":"Oslo"}' })]);
+    const input = [{ role: "user", content: "Weather?" }, { type: "function_call", call_id: "toolu_r", name: "get_weather", arguments: '{"city":"Oslo"}' }, { type: "function_call_output", call_id: "toolu_r", output: "-3 C" }];
+    const answered = await call({ config, path: "/v1/responses", body: { model: "default", input, tools } });
+    expect(((await answered.json()) as { output_text: string }).output_text).toBe("Cold.");
+    const [, second] = await a.calls();
+    expect(second!.body.messages).toEqual([
+      { role: "user", content: [{ type: "text", text: "Weather?" }] },
+      { role: "assistant", content: [{ type: "tool_use", id: "toolu_r", name: "get_weather", input: { city: "Oslo" } }] },
+      { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_r", content: [{ type: "text", text: "-3 C" }] }] },
+    ]);
+  });
+
+  it("streams through the native relay (the translation feeds it), with the usage logged when asked", async () => {
+    const a = await scenario([{ type: "sse" }]);
+    const config = { ...chainConfig({ a: claude(a.baseUrl) }), routes: { default: { providers: ["a"], stream_relay: "native" } } };
+    const res = await call({ config, body: chat({ stream: true, stream_options: { include_usage: true } }) });
+    const { done, chunks } = await chunksOf(res);
+    expect(done).toBe(true);
+    expect(chunks.map((c) => c.choices[0]?.delta?.content ?? "").join("")).toBe(`Hello from ${a.id}`);
+    expect(completed()).toMatchObject({ provider: "a", prompt_tokens: 7, completion_tokens: 3, finish_reason: "stop" });
+  });
+});
