@@ -181,7 +181,7 @@ export const ProviderSchema = z.strictObject({
   capabilities: z
     .array(z.enum(CAPABILITIES))
     .optional()
-    .describe("what the provider can do; absent: tools, vision, json_schema (and prefill for local_gguf); anthropic: tools, vision, prefill (no prefill for Claude 4.6 and later); present: exactly these"),
+    .describe("what the provider can do; absent: tools, vision, json_schema (local_gguf: and prefill, anthropic: tools, vision and prefill, no prefill for Claude 4.6 and later); present: exactly these"),
   breaker_failures: PositiveInt.optional().describe("consecutive Timeout/NetworkError/ServerError failures that open the circuit (default 2)"),
   breaker_cooldown_ms: PositiveInt.optional().describe("how long an open circuit skips the provider before one trial (default 10000)"),
   breaker_max_cooldown_ms: PositiveInt.optional().describe("cap of the cool-down that doubles after each timed-out trial (default 300000)"),
