@@ -4,14 +4,7 @@
 // and write one wire. Request schemas are loose: unknown fields (and cache_control markers) are
 // accepted and ignored; what InferRouter cannot run (server tools, documents) is a 400 naming it.
 import * as z from "zod";
-
-/** An object of a known `type` that InferRouter cannot translate: its own 400, naming it. */
-const refused = (type: string, why: string) => z.looseObject({ type: z.literal(type) }).pipe(z.never({ error: `${type} ${why}` }));
-/** The no-match error of a discriminated union on `type`, saying which type was given. */
-const otherType = (what: string) => ({
-  error: (issue: { code?: string; input?: unknown }) =>
-    issue.code === "invalid_union" ? `type ${JSON.stringify((issue.input as { type?: unknown })?.type)} is not supported: ${what}` : undefined,
-});
+import { otherType, refused } from "./responses.ts";
 
 /**
  * A string or an array of blocks, read as blocks (a string is one text block): a union of the two
@@ -60,7 +53,8 @@ export const AnthropicContentBlockParamSchema = z.discriminatedUnion("type", [
 ], otherType("content blocks are text, image, tool_use, tool_result, thinking or redacted_thinking"));
 
 export const AnthropicMessageParamSchema = z.looseObject({
-  role: z.enum(["user", "assistant"], { error: (issue) => `role ${JSON.stringify(issue.input)} is not supported: messages are user or assistant (system is a top-level field)` }),
+  // Claude Code sends system messages inside `messages` too (its side requests): taken as text.
+  role: z.enum(["user", "assistant", "system"], { error: (issue) => `role ${JSON.stringify(issue.input)} is not supported: messages are user, assistant or system` }),
   content: textOrBlocks(AnthropicContentBlockParamSchema, "content blocks"),
 });
 

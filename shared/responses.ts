@@ -5,9 +5,9 @@ import * as z from "zod";
 
 const unsupported = (what: string) => ({ error: () => what });
 /** An object of a known `type` that InferRouter cannot translate: its own 400, naming it (input[0].content[1]). */
-const refused = (type: string, why: string) => z.looseObject({ type: z.literal(type) }).pipe(z.never({ error: `${type} ${why}` }));
+export const refused = (type: string, why: string) => z.looseObject({ type: z.literal(type) }).pipe(z.never({ error: `${type} ${why}` }));
 /** The no-match error of a discriminated union on `type`, saying which type was given. */
-const otherType = (what: string) => ({
+export const otherType = (what: string) => ({
   error: (issue: { code?: string; input?: unknown }) =>
     issue.code === "invalid_union" ? `type ${JSON.stringify((issue.input as { type?: unknown })?.type)} is not supported: ${what}` : undefined,
 });

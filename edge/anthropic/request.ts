@@ -18,6 +18,10 @@ function chatContent(parts: ChatPart[]): string | ChatPart[] {
   return parts.every((part) => part.type === "text") ? parts.map((part) => part.text).join("") : parts;
 }
 
+/** The text blocks of `blocks`, joined (images, tool blocks and thinking are not text). */
+const textOf = (blocks: readonly { type: string; text?: string }[], separator: string) =>
+  blocks.flatMap((block) => (block.type === "text" && block.text !== undefined ? [block.text] : [])).join(separator);
+
 const chatPart = (block: Block<"text"> | ImageBlock): ChatPart =>
   block.type === "text" ? { type: "text", text: block.text } : { type: "image_url", image_url: { url: imageUrl(block) } };
 
@@ -27,7 +31,7 @@ const chatPart = (block: Block<"text"> | ImageBlock): ChatPart =>
  */
 function toolResult(block: Block<"tool_result">): ChatMessage[] {
   const blocks = block.content ?? [];
-  const text = blocks.flatMap((part) => (part.type === "text" ? [part.text] : [])).join("\n");
+  const text = textOf(blocks, "\n");
   const images = blocks.filter((part) => part.type === "image").map(chatPart);
   const messages: ChatMessage[] = [{ role: "tool", tool_call_id: block.tool_use_id, content: block.is_error ? `Error: ${text}` : text }];
   if (images.length) messages.push({ role: "user", content: images });
@@ -36,17 +40,22 @@ function toolResult(block: Block<"tool_result">): ChatMessage[] {
 
 function toMessages(request: AnthropicCountTokensRequest): ChatMessage[] {
   const messages: ChatMessage[] = [];
-  const system = request.system?.map((block) => block.text).join("\n");
+  const system = request.system && textOf(request.system, "\n");
   if (system) messages.push({ role: "system", content: system });
   for (const message of request.messages) {
     if (message.role === "assistant") {
-      const text = message.content.flatMap((block) => (block.type === "text" ? [block.text] : [])).join("");
+      const text = textOf(message.content, "");
       const calls: ToolCall[] = message.content.flatMap((block) =>
         block.type === "tool_use" ? [{ id: block.id, type: "function" as const, function: { name: block.name, arguments: JSON.stringify(block.input ?? {}) } }] : [],
       );
       // Thinking blocks are dropped: chat completions take no reasoning in history.
       if (!text && !calls.length) continue;
       messages.push({ role: "assistant", content: text || null, ...(calls.length && { tool_calls: calls }) });
+      continue;
+    }
+    if (message.role === "system") {
+      const text = textOf(message.content, "\n");
+      if (text) messages.push({ role: "system", content: text });
       continue;
     }
     // A user turn: tool results first (chat wants them right after the assistant's calls), then its content.

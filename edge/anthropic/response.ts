@@ -1,7 +1,7 @@
 // A whole chat completion as a Messages API message: text and tool_use blocks (reasoning as a
 // thinking block), the stop reason, usage, an `msg_` id and the route as the model.
 import type { AnthropicContentBlock, AnthropicMessage, AnthropicStopReason, AnthropicUsage } from "../../shared/anthropic.ts";
-import { reasoningOf, type ChatUsage } from "../responses/response.ts";
+import { reasoningOf, type ChatCompletionJson, type ChatUsage } from "../responses/response.ts";
 
 export const messageId = () => `msg_${crypto.randomUUID().replaceAll("-", "")}`;
 export const toolUseId = () => `toolu_${crypto.randomUUID().replaceAll("-", "")}`;
@@ -45,29 +45,14 @@ export function messageShell(model: string, id = messageId()): AnthropicMessage 
   return { id, type: "message", role: "assistant", model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 0, output_tokens: 0 } };
 }
 
-export interface ChatCompletionJson {
-  choices: Array<{
-    finish_reason?: string | null;
-    stop_reason?: unknown;
-    message?: {
-      content?: string | null;
-      refusal?: string | null;
-      reasoning_content?: unknown;
-      reasoning?: unknown;
-      reasoning_signature?: unknown;
-      tool_calls?: Array<{ id?: string; function: { name: string; arguments: string } }> | null;
-    };
-  }>;
-  usage?: ChatUsage;
-}
-
 export function fromChatCompletion(model: string, completion: ChatCompletionJson, stopSequences: readonly string[] | undefined): AnthropicMessage {
   const choice = completion.choices[0];
   const message = choice?.message;
   const content: AnthropicContentBlock[] = [];
   const reasoning = reasoningOf(message);
   // The signature only an anthropic provider gives (reasoning_signature); without one a client sending the block back has it dropped.
-  if (reasoning) content.push({ type: "thinking", thinking: reasoning, signature: typeof message?.reasoning_signature === "string" ? message.reasoning_signature : "" });
+  const signature = (message as { reasoning_signature?: unknown } | undefined)?.reasoning_signature;
+  if (reasoning) content.push({ type: "thinking", thinking: reasoning, signature: typeof signature === "string" ? signature : "" });
   const text = message?.content || message?.refusal;
   if (text) content.push({ type: "text", text });
   for (const call of message?.tool_calls ?? []) {

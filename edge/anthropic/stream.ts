@@ -7,8 +7,7 @@
 import type { AnthropicContentBlock, AnthropicDelta, AnthropicRequest, AnthropicStreamEvent, AnthropicUsage } from "../../shared/anthropic.ts";
 import { sseEvent } from "../../shared/sse.ts";
 import { reasoningOf, type ChatUsage } from "../responses/response.ts";
-import type { ChatChunk } from "../responses/stream.ts";
-import { translateChatStream, type ChatStreamTranslator } from "../stream/translate.ts";
+import { readChatChunk, translateChatStream, type ChatChunk, type ChatStreamTranslator } from "../stream/translate.ts";
 import { anthropicUsage, messageShell, stopReason, toolUseId } from "./response.ts";
 
 type ToolCallDelta = NonNullable<NonNullable<NonNullable<ChatChunk["choices"]>[number]["delta"]>["tool_calls"]>[number];
@@ -50,16 +49,9 @@ export class MessagesTranslator implements ChatStreamTranslator {
 
   chunk(data: string): void {
     if (this.error !== undefined) return;
-    if (data === "[DONE]") {
-      this.sawDone = true;
-      return;
-    }
-    let chunk: ChatChunk & { choices?: Array<{ stop_reason?: unknown }> };
-    try {
-      chunk = JSON.parse(data) as typeof chunk;
-    } catch {
-      return; // the relay forwards only what upstream sent; a frame that is not JSON carries nothing for us
-    }
+    const chunk = readChatChunk(data);
+    if (chunk === "done") this.sawDone = true;
+    if (typeof chunk !== "object") return;
     if (chunk.error) {
       this.error = chunk.error.message ?? "upstream error";
       return;
@@ -88,7 +80,8 @@ export class MessagesTranslator implements ChatStreamTranslator {
       return;
     }
     this.close();
-    const usage: AnthropicUsage = anthropicUsage(this.usage);
+    // No usage from upstream: output_tokens only, so message_start's estimate of the input stands.
+    const usage: Partial<AnthropicUsage> & { output_tokens: number } = this.usage ? anthropicUsage(this.usage) : { output_tokens: 0 };
     this.emit({ type: "message_delta", delta: stopReason(this.finishReason, this.matched, this.request.stop_sequences), usage });
     this.emit({ type: "message_stop" });
   }

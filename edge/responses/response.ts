@@ -185,9 +185,12 @@ export function reasoningOf(message: { reasoning_content?: unknown; reasoning?: 
   return typeof text === "string" && text !== "" ? text : undefined;
 }
 
-interface ChatCompletionJson {
+/** A whole chat completion, as far as the translators read it. */
+export interface ChatCompletionJson {
   choices: Array<{
     finish_reason?: string | null;
+    /** vLLM: the stop string that ended the answer. */
+    stop_reason?: unknown;
     logprobs?: ChatLogprobs | null;
     message?: {
       content?: string | null;

@@ -6,7 +6,7 @@
 // `error` event, never response.completed; the failed response keeps what was streamed.
 import type { ResponsesRequest } from "../../shared/responses.ts";
 import { sseEvent } from "../../shared/sse.ts";
-import { translateChatStream, type ChatStreamTranslator } from "../stream/translate.ts";
+import { readChatChunk, translateChatStream, type ChatChunk, type ChatStreamTranslator } from "../stream/translate.ts";
 import {
   finalize,
   finishStatus,
@@ -15,9 +15,8 @@ import {
   reasoningOf,
   responseLogprobs,
   responseShell,
-  textPart,
-  type ChatLogprobs,
   type ChatUsage,
+  textPart,
   type FunctionCallItem,
   type MessageItem,
   type OutputItem,
@@ -25,22 +24,6 @@ import {
   type ReasoningItem,
   type ResponseObject,
 } from "./response.ts";
-
-/** One chat completion chunk, as far as the translators read it. */
-export interface ChatChunk {
-  error?: { message?: string; code?: string | null; param?: string | null };
-  usage?: ChatUsage | null;
-  choices?: Array<{
-    finish_reason?: string | null;
-    logprobs?: ChatLogprobs | null;
-    delta?: {
-      content?: string | null;
-      reasoning_content?: unknown;
-      reasoning?: unknown;
-      tool_calls?: Array<{ index: number; id?: string; function?: { name?: string; arguments?: string } }>;
-    };
-  }>;
-}
 
 type Emit = (type: string, fields: Record<string, unknown>) => void;
 
@@ -70,16 +53,9 @@ export class ResponsesTranslator implements ChatStreamTranslator {
   /** One SSE event of the chat stream. */
   chunk(data: string): void {
     if (this.error) return;
-    if (data === "[DONE]") {
-      this.sawDone = true;
-      return;
-    }
-    let chunk: ChatChunk;
-    try {
-      chunk = JSON.parse(data) as ChatChunk;
-    } catch {
-      return; // the relay forwards only what upstream sent; a frame that is not JSON carries nothing for us
-    }
+    const chunk = readChatChunk(data);
+    if (chunk === "done") this.sawDone = true;
+    if (typeof chunk !== "object") return;
     if (chunk.error) {
       this.error = { message: chunk.error.message ?? "upstream error", code: chunk.error.code ?? null, param: chunk.error.param ?? null };
       return;

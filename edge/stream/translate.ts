@@ -3,6 +3,35 @@
 // nothing waits for later input, and the client gets one write per upstream chunk rather than one
 // per event (each write costs a trip through the runtime).
 import { createParser } from "eventsource-parser";
+import type { ChatLogprobs, ChatUsage } from "../responses/response.ts";
+
+/** One chat completion chunk, as far as the translators read it. */
+export interface ChatChunk {
+  error?: { message?: string; code?: string | null; param?: string | null };
+  usage?: ChatUsage | null;
+  choices?: Array<{
+    finish_reason?: string | null;
+    /** vLLM: the stop string that ended the answer. */
+    stop_reason?: unknown;
+    logprobs?: ChatLogprobs | null;
+    delta?: {
+      content?: string | null;
+      reasoning_content?: unknown;
+      reasoning?: unknown;
+      tool_calls?: Array<{ index: number; id?: string; function?: { name?: string; arguments?: string } }>;
+    };
+  }>;
+}
+
+/** One chat SSE event's data: a chunk, "done" for [DONE], or undefined for data that is not JSON (the relay forwards only what upstream sent; such a frame carries nothing). */
+export function readChatChunk(data: string): ChatChunk | "done" | undefined {
+  if (data === "[DONE]") return "done";
+  try {
+    return JSON.parse(data) as ChatChunk;
+  } catch {
+    return undefined;
+  }
+}
 
 /** What a translator hears: the start, each chat event's data, the end of the chat stream. */
 export interface ChatStreamTranslator {

@@ -3,7 +3,7 @@
 // writes them.
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { inject, vi, type MockInstance } from "vitest";
+import { expect, inject, vi, type MockInstance } from "vitest";
 import worker from "../../edge/index.ts";
 import type { InferEvent } from "../../shared/events.ts";
 import type { RecordedCall, Script, Step } from "../support/fake-provider-protocol.ts";
@@ -107,6 +107,20 @@ export function captureLogs(): { events(): InferEvent[]; spy: MockInstance } {
         }
       }),
   };
+}
+
+/** The named events of an SSE body (Responses, Messages), checking each frame's `event:` line against its data's type. */
+export async function namedEvents(res: Response): Promise<Array<Record<string, any>>> {
+  const text = await res.text();
+  return text
+    .split("\n\n")
+    .filter(Boolean)
+    .map((frame) => {
+      const event = /^event: (.+)$/m.exec(frame)?.[1];
+      const data = JSON.parse(/^data: (.+)$/m.exec(frame)![1]!) as Record<string, any>;
+      expect(event).toBe(data.type);
+      return data;
+    });
 }
 
 /** Reads a whole SSE body into its data payloads. */

@@ -1,7 +1,7 @@
 // POST /v1/messages through the real Worker: the Anthropic Messages API translated onto the chain
 // walk (fake OpenAI-compatible providers) and back, as JSON and as the Messages event stream.
 import { describe, expect, it } from "vitest";
-import { call, chainConfig, provider, scenario, settled } from "./harness.ts";
+import { call, chainConfig, namedEvents, provider, scenario, settled } from "./harness.ts";
 import { checkLogInvariant } from "./log-invariant.ts";
 
 const logs = checkLogInvariant();
@@ -9,19 +9,7 @@ const ANTHROPIC = { authorization: "", "x-api-key": "sk-test-client-1", "anthrop
 const messagesCall = (config: unknown, body: Record<string, unknown>, headers: Record<string, string> = {}) =>
   call({ config, path: "/v1/messages", headers: { ...ANTHROPIC, ...headers }, body: { model: "default", max_tokens: 64, messages: [{ role: "user", content: "Say hello" }], ...body } });
 
-/** The events of a Messages stream, checking each frame's `event:` line against its data's type. */
-async function events(res: Response): Promise<Array<Record<string, any>>> {
-  const text = await res.text();
-  return text
-    .split("\n\n")
-    .filter(Boolean)
-    .map((frame) => {
-      const event = /^event: (.+)$/m.exec(frame)?.[1];
-      const data = JSON.parse(/^data: (.+)$/m.exec(frame)![1]!) as Record<string, any>;
-      expect(event).toBe(data.type);
-      return data;
-    });
-}
+const events = namedEvents;
 
 const base = { id: "c", object: "chat.completion.chunk", created: 1, model: "m" };
 const delta = (d: Record<string, unknown>, finish: string | null = null) => ({ ...base, choices: [{ index: 0, delta: d, finish_reason: finish }] });
@@ -219,6 +207,42 @@ describe("POST /v1/messages", () => {
   });
 });
 
+describe("continuation", () => {
+  it("continues a stream cut mid-answer on a prefill provider: one text block, message_stop, the whole answer", async () => {
+    const answer = Array.from({ length: 60 }, (_, i) => `word${i} `).join("");
+    const cut = await scenario([{ type: "sse", content: answer, cut_after: 21, end: "reset" }]);
+    const next = await scenario([{ type: "sse", content: answer, prefill: true }]);
+    const res = await messagesCall(chainConfig({ cut: provider(cut.baseUrl), next: provider(next.baseUrl, { capabilities: ["prefill"] }) }), { stream: true });
+    const all = await events(res);
+    expect(all.map((e) => e.type).filter((t) => t !== "content_block_delta")).toEqual(["message_start", "ping", "content_block_start", "content_block_stop", "message_delta", "message_stop"]);
+    expect(all.filter((e) => e.type === "content_block_delta").map((e) => e.delta.text).join("")).toBe(answer);
+    expect(logs.events().find((e) => e.event === "infer_completed")).toMatchObject({ continued: true, api: "anthropic" });
+  });
+});
+
+describe("client disconnect", () => {
+  it("stops the upstream call and logs infer_cancelled when the client stops reading", async () => {
+    const a = await scenario([{ type: "sse", content: "a long answer", end: "hang" }]);
+    const res = await messagesCall(chainConfig({ a: provider(a.baseUrl) }), { stream: true });
+    const reader = res.body!.getReader();
+    await reader.read();
+    await reader.cancel();
+    expect(logs.events().find((e) => e.event === "infer_cancelled")).toMatchObject({ provider: "a", stream: true, api: "anthropic" });
+    await expect.poll(async () => (await a.calls())[0]!.abandoned).toBe(true);
+  });
+
+  it("stops the walk's answer when the client leaves during the pings", async () => {
+    const slow = await scenario([{ type: "sse", first_delay_ms: 300, content: "late", end: "hang" }]);
+    const res = await messagesCall(chainConfig({ slow: provider(slow.baseUrl) }, { messages_ping_ms: 50 }), { stream: true });
+    const reader = res.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toContain("message_start");
+    await reader.cancel();
+    await expect.poll(async () => (await slow.calls())[0]?.abandoned, { timeout: 3_000 }).toBe(true);
+    await settled(res);
+    expect(logs.events().filter((e) => ["infer_completed", "infer_failed", "infer_cancelled"].includes(e.event))).toHaveLength(1);
+  });
+});
+
 describe("Messages API errors", () => {
   it("answers Anthropic-shaped errors with retry-after when every provider is rate limited", async () => {
     const a = await scenario([{ type: "json", status: 429, headers: { "retry-after": "30" }, body: { error: { message: "slow" } } }]);
@@ -263,7 +287,7 @@ describe("Messages API errors", () => {
     ["a server tool", { tools: [{ type: "web_search_20250305", name: "web_search" }] }, "tools[0].type", "web_search_20250305"],
     ["a document block", { messages: [{ role: "user", content: [{ type: "document", source: { type: "text", data: "x" } }] }] }, "messages[0].content[0]", "document"],
     ["no max_tokens", { max_tokens: undefined }, "max_tokens", "max_tokens"],
-    ["a system role message", { messages: [{ role: "system", content: "x" }] }, "messages[0].role", "system"],
+    ["a tool role message", { messages: [{ role: "tool", content: "x" }] }, "messages[0].role", "tool"],
   ])("answers 400 invalid_request_error for %s, naming it", async (_what, body, param, named) => {
     const res = await messagesCall(chainConfig({ a: provider("http://127.0.0.1:9") }), body);
     expect(res.status).toBe(400);
@@ -311,6 +335,11 @@ describe("model names", () => {
     });
     const openai = (await (await call({ config, method: "GET", path: "/v1/models" })).json()) as Record<string, any>;
     expect(openai.object).toBe("list");
+    const one = await call({ config, method: "GET", path: "/v1/models/smart", headers: ANTHROPIC });
+    expect(await one.json()).toEqual({ type: "model", id: "smart", display_name: "smart", created_at: "1970-01-01T00:00:00Z" });
+    const missing = await call({ config, method: "GET", path: "/v1/models/claude-opus-4-1", headers: ANTHROPIC });
+    expect(missing.status).toBe(404);
+    expect(((await missing.json()) as Record<string, any>).error.type).toBe("not_found_error");
   });
 });
 

@@ -1,25 +1,13 @@
 // POST /v1/responses through the real Worker: translated onto the chain walk and back.
 import { describe, expect, it } from "vitest";
-import { call, chainConfig, provider, scenario } from "./harness.ts";
+import { call, chainConfig, namedEvents, provider, scenario } from "./harness.ts";
 import { checkLogInvariant } from "./log-invariant.ts";
 
 const logs = checkLogInvariant();
 const responsesCall = (config: unknown, body: Record<string, unknown>) =>
   call({ config, path: "/v1/responses", body: { model: "default", input: "Say hello", ...body } });
 
-/** The named events of a Responses stream, checking each frame's `event:` line against its data. */
-async function events(res: Response): Promise<Array<Record<string, any>>> {
-  const text = await res.text();
-  return text
-    .split("\n\n")
-    .filter(Boolean)
-    .map((frame) => {
-      const event = /^event: (.+)$/m.exec(frame)?.[1];
-      const data = JSON.parse(/^data: (.+)$/m.exec(frame)![1]!) as Record<string, any>;
-      expect(event).toBe(data.type);
-      return data;
-    });
-}
+const events = namedEvents;
 
 describe("POST /v1/responses", () => {
   it("answers JSON from the chain with a response object, asking upstream for a chat completion", async () => {

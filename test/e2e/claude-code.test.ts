@@ -1,0 +1,76 @@
+// Claude Code itself (`claude -p`, the optional dependency @anthropic-ai/claude-code) against the
+// edge under wrangler dev: ANTHROPIC_BASE_URL at the edge, ANTHROPIC_API_KEY a client key, no other
+// network. Its chain's first provider answers 429, the second is a scripted OpenAI-compatible fake
+// that first calls Claude Code's Read tool and then answers from the tool_result Claude Code sent.
+// The package installs only where its native binary does (npm under Node >= 22, a supported
+// platform): elsewhere this file has nothing to run.
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startFakeProvider, type FakeProvider } from "../support/fake-provider.ts";
+import { startWranglerDev, type WranglerDev } from "../support/wrangler-dev.ts";
+
+const CLAUDE = new URL("../../node_modules/.bin/claude", import.meta.url).pathname;
+const KEY = "sk-e2e-claude-code";
+let fake: FakeProvider;
+let edge: WranglerDev;
+const work = mkdtempSync(join(tmpdir(), "inferrouter-claude-"));
+const note = join(work, "note.txt");
+
+const chunk = (delta: Record<string, unknown>, finish: string | null = null) => ({ id: "c", object: "chat.completion.chunk", created: 1, model: "m", choices: [{ index: 0, delta, finish_reason: finish }] });
+
+beforeAll(async () => {
+  writeFileSync(note, "The secret word is marmalade.\n");
+  fake = await startFakeProvider();
+  const script = (id: string, steps: unknown[]) => fetch(`${fake.url}/_script/${id}`, { method: "POST", body: JSON.stringify({ steps }) });
+  await script("limited", [{ type: "json", status: 429, headers: { "retry-after": "30" }, body: { error: { message: "Rate limit reached" } } }]);
+  await script("scripted", [
+    { type: "sse", events: [
+      chunk({ role: "assistant", tool_calls: [{ index: 0, id: "call_read", type: "function", function: { name: "Read", arguments: "" } }] }),
+      chunk({ tool_calls: [{ index: 0, function: { arguments: JSON.stringify({ file_path: note }) } }] }),
+      chunk({}, "tool_calls"),
+    ] },
+    { type: "sse", content: "The note says marmalade." },
+  ]);
+  const cloud = (id: string) => ({ type: "openai_compatible", base_url: `${fake.url}/s/${id}/v1`, model: `cloud-${id}`, api_key_secret: "CLOUD_KEY" });
+  const config = { routes: { coding: ["limited", "scripted"] }, model_aliases: { "claude-*": "coding" }, providers: { limited: cloud("limited"), scripted: cloud("scripted") } };
+  edge = await startWranglerDev({ config, vars: { PROXY_API_KEYS: KEY, CLOUD_KEY: "sk-cloud" } });
+});
+
+afterAll(async () => {
+  await edge?.stop();
+  await fake?.close();
+});
+
+function claude(prompt: string): Promise<{ stdout: string; stderr: string; code: number | null }> {
+  return new Promise((resolve) => {
+    const child = execFile(CLAUDE, ["-p", prompt, "--output-format", "json"], {
+      cwd: work,
+      timeout: 120_000,
+      // Only what Claude Code needs: no inherited keys or proxies, a fresh home.
+      env: { PATH: process.env.PATH, HOME: work, ANTHROPIC_BASE_URL: edge.url, ANTHROPIC_API_KEY: KEY, CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1", DISABLE_AUTOUPDATER: "1" },
+    }, (error, stdout, stderr) => resolve({ stdout, stderr, code: error ? (typeof error.code === "number" ? error.code : 1) : 0 }));
+    child.stdin?.end();
+  });
+}
+
+describe.runIf(existsSync(CLAUDE))("Claude Code on a chain (first provider 429, second a scripted fake)", () => {
+  it("completes a prompt with a Read tool turn: the tool_result goes back through the chain", async () => {
+    const run = await claude("What does note.txt say?");
+    expect(run.code, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout) as { is_error: boolean; result: string; num_turns: number };
+    expect(result).toMatchObject({ is_error: false, result: "The note says marmalade.", num_turns: 2 });
+    const calls = (await (await fetch(`${fake.url}/_calls/scripted`)).json()) as Array<{ body: { messages: Array<{ role: string; content: unknown; tool_call_id?: string; tool_calls?: unknown[] }> } }>;
+    expect(calls).toHaveLength(2);
+    const second = calls[1]!.body.messages;
+    expect(second.find((m) => m.role === "assistant")?.tool_calls).toMatchObject([{ id: "call_read", function: { name: "Read" } }]);
+    const result2 = second.find((m) => m.role === "tool");
+    expect(result2).toMatchObject({ tool_call_id: "call_read" });
+    expect(String(result2!.content)).toContain("marmalade");
+    const lines = edge.events().filter((e) => e.event === "infer_fallback" || e.event === "infer_completed");
+    expect(lines.filter((e) => e.event === "infer_completed").every((e) => e.api === "anthropic" && e.provider === "scripted")).toBe(true);
+    expect(lines.some((e) => e.event === "infer_fallback" && e.provider === "limited")).toBe(true);
+  });
+});
