@@ -90,16 +90,40 @@ export function readUpstreamError(status: number, body: string): UpstreamError {
   };
 }
 
-/** Milliseconds to wait from `retry-after-ms`, `retry-after` (seconds or HTTP date); undefined if absent. */
+/**
+ * Milliseconds to wait from `retry-after-ms`, `retry-after` (seconds or HTTP date), else
+ * Anthropic's `anthropic-ratelimit-*-reset` (RFC 3339); undefined if absent.
+ */
 export function retryAfterMs(headers: Headers, now: number): number | undefined {
   const ms = Number(headers.get("retry-after-ms"));
   if (headers.has("retry-after-ms") && Number.isFinite(ms) && ms >= 0) return ms;
   const value = headers.get("retry-after");
-  if (!value) return undefined;
+  if (!value) return anthropicResetMs(headers, now);
   const seconds = Number(value);
   if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
   const date = Date.parse(value);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+const ANTHROPIC_RESET = /^anthropic-ratelimit-(.+)-reset$/;
+
+/**
+ * When the limits Anthropic reports spent (`anthropic-ratelimit-<limit>-remaining: 0`) reopen: the
+ * latest of their resets, as every spent one must reopen. No spent one named: the latest reset.
+ */
+function anthropicResetMs(headers: Headers, now: number): number | undefined {
+  let spent: number | undefined;
+  let any: number | undefined;
+  for (const [name, value] of headers) {
+    const limit = ANTHROPIC_RESET.exec(name)?.[1];
+    if (!limit) continue;
+    const at = Date.parse(value);
+    if (Number.isNaN(at)) continue;
+    any = Math.max(any ?? at, at);
+    if (headers.get(`anthropic-ratelimit-${limit}-remaining`) === "0") spent = Math.max(spent ?? at, at);
+  }
+  const at = spent ?? any;
+  return at === undefined ? undefined : Math.max(0, at - now);
 }
 
 /** Keys, bearer tokens, URLs and addresses out of an upstream message before a client or log sees it. */

@@ -1,16 +1,16 @@
-// The upstream request for one provider: its URL, headers, key and body. Both provider types speak
-// the OpenAI wire format; `local_gguf` (the sidecar behind a Cloudflare Tunnel) adds Access
-// service-token headers and the request id.
-//
-// Body hygiene: a client must not steer the operator's account, so fields that choose upstream
-// routing or billing are dropped (DROPPED_FIELDS, plus the config's drop_fields) unless the
-// provider's allow_fields lets them through; then the operator's body_defaults fill what the
-// client left out and body_overrides set what the operator always decides.
+// The upstream request for one provider: its URL, headers, key and body. `openai_compatible` and
+// `local_gguf` speak the OpenAI wire format; `local_gguf` (the sidecar behind a Cloudflare Tunnel)
+// adds Access service-token headers and the request id; `anthropic` is sent a Messages body
+// (providers/anthropic/), whose answers the attempt translates back.
+// Body hygiene (drop_fields, body_defaults, body_overrides): providers/operator-fields.ts.
+import type { AnthropicRequest } from "../shared/anthropic.ts";
 import type { Endpoint, ProviderConfig, RouterConfig } from "../shared/config.ts";
 import type { EmbeddingRequest } from "../shared/embeddings.ts";
-import { DEFAULT_FIRST_TOKEN_TIMEOUT_MS, DEFAULT_STREAM_IDLE_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, DROPPED_FIELDS } from "../shared/config.ts";
+import { DEFAULT_FIRST_TOKEN_TIMEOUT_MS, DEFAULT_STREAM_IDLE_TIMEOUT_MS, DEFAULT_TIMEOUT_MS } from "../shared/config.ts";
 import type { ChatCompletionRequest } from "../shared/openai.ts";
 import { readSecret, type Env } from "./env.ts";
+import { anthropicBody, anthropicHeaders, messagesUrl } from "./providers/anthropic/upstream.ts";
+import { withOperatorFields } from "./providers/operator-fields.ts";
 
 export interface UpstreamRequest {
   url: string;
@@ -27,6 +27,12 @@ export interface UpstreamRequest {
   streamed: boolean;
   /** The provider's own secrets: redacted from anything this attempt logs or returns. */
   secrets: string[];
+  /** Set for `type = "anthropic"`: upstream answers the Messages wire, translated back to chat by the attempt. */
+  wire?: "messages";
+  /** Messages streams: whether the translated stream carries a usage chunk, as include_usage would ask (the frames relay drops it when the client did not). */
+  streamUsage?: boolean;
+  /** Messages: whitespace cut from the end of a prefill, dropped from the start of the answer's text. */
+  trimmedPrefill?: string;
 }
 
 export type BuildResult = { ok: true; request: UpstreamRequest } | { ok: false; message: string };
@@ -35,7 +41,7 @@ export type BuildResult = { ok: true; request: UpstreamRequest } | { ok: false; 
 function secretHeaders(provider: ProviderConfig): Array<[secretName: string, header: string, prefix: string]> {
   const needed: Array<[string, string, string]> = [];
   if (provider.api_key_secret) {
-    const header = provider.api_key_header?.toLowerCase() ?? "authorization";
+    const header = provider.api_key_header?.toLowerCase() ?? (provider.type === "anthropic" ? "x-api-key" : "authorization");
     needed.push([provider.api_key_secret, header, header === "authorization" ? "Bearer " : ""]);
   }
   if (provider.type === "local_gguf") {
@@ -49,12 +55,7 @@ function secretHeaders(provider: ProviderConfig): Array<[secretName: string, hea
 
 /** The client's body as this provider receives it: steering fields dropped, the operator's defaults and overrides applied. */
 export function upstreamBody<T extends ChatCompletionRequest | EmbeddingRequest>(config: RouterConfig, provider: ProviderConfig, request: T, askUsage = true): T {
-  const allowed = new Set(provider.allow_fields);
-  const body: Record<string, unknown> = { ...request };
-  for (const field of [...DROPPED_FIELDS, ...config.drop_fields]) if (!allowed.has(field)) delete body[field];
-  for (const [field, value] of Object.entries(provider.body_defaults ?? {})) if (body[field] === undefined) body[field] = value;
-  Object.assign(body, provider.body_overrides);
-  body.model = provider.model;
+  const body = withOperatorFields(config, provider, request);
   // The sidecar always streams: Cloudflare cuts a tunnelled request that sends no byte for 100 s
   // (524), and a CPU model often needs longer for a whole answer. The edge assembles the JSON.
   if ("messages" in request && streamsUpstream(provider, request)) body.stream = true;
@@ -91,6 +92,7 @@ export async function buildUpstreamRequest(
   requestId: string,
   endpoint: Endpoint = "chat",
   askUsage = true,
+  messages?: AnthropicRequest,
 ): Promise<BuildResult> {
   const keys = await keyHeaders(provider, env);
   if (!keys.ok) return keys;
@@ -103,13 +105,17 @@ export async function buildUpstreamRequest(
   };
   // The sidecar logs under the same request id, so one grep follows a request across both.
   if (provider.type === "local_gguf") headers["x-request-id"] = requestId;
+  const anthropic = provider.type === "anthropic" && endpoint === "chat" ? anthropicBody(config, provider, request as ChatCompletionRequest, messages) : undefined;
+  if (anthropic) Object.assign(headers, anthropicHeaders(provider));
 
   return {
     ok: true,
     request: {
-      url: `${provider.base_url.replace(/\/+$/, "")}/${endpoint === "embeddings" ? "embeddings" : "chat/completions"}`,
+      url: anthropic ? messagesUrl(provider) : `${provider.base_url.replace(/\/+$/, "")}/${endpoint === "embeddings" ? "embeddings" : "chat/completions"}`,
       headers,
-      body: JSON.stringify(upstreamBody(config, provider, request, askUsage)),
+      // Messages always reports usage; askUsage says whether the client's stream gets its chunk.
+      body: anthropic ? anthropic.body : JSON.stringify(upstreamBody(config, provider, request, askUsage)),
+      ...(anthropic && { wire: "messages" as const, streamUsage: askUsage, trimmedPrefill: anthropic.trimmed }),
       timeoutMs: request.stream
         ? (provider.first_token_timeout_ms ?? DEFAULT_FIRST_TOKEN_TIMEOUT_MS[provider.type])
         : (provider.timeout_ms ?? DEFAULT_TIMEOUT_MS[provider.type]),

@@ -50,15 +50,20 @@ const TimeZone = z.string().refine(
 export const ENDPOINTS = ["chat", "embeddings"] as const;
 export type Endpoint = (typeof ENDPOINTS)[number];
 
-export const PROVIDER_TYPES = ["openai_compatible", "local_gguf"] as const;
+export const PROVIDER_TYPES = ["openai_compatible", "local_gguf", "anthropic"] as const;
 
 /** Default whole-call timeout: cloud providers answer fast or not at all; a local model is slow. */
-export const DEFAULT_TIMEOUT_MS = { openai_compatible: 30_000, local_gguf: 120_000 } as const;
+export const DEFAULT_TIMEOUT_MS = { openai_compatible: 30_000, local_gguf: 120_000, anthropic: 30_000 } as const;
 
 /** Streams: the wait for the first content, reasoning or tool-call delta (a CPU model reads the prompt first). */
-export const DEFAULT_FIRST_TOKEN_TIMEOUT_MS = { openai_compatible: 10_000, local_gguf: 120_000 } as const;
+export const DEFAULT_FIRST_TOKEN_TIMEOUT_MS = { openai_compatible: 10_000, local_gguf: 120_000, anthropic: 10_000 } as const;
 /** Streams: the longest silence between events once the answer has begun. */
-export const DEFAULT_STREAM_IDLE_TIMEOUT_MS = { openai_compatible: 10_000, local_gguf: 30_000 } as const;
+export const DEFAULT_STREAM_IDLE_TIMEOUT_MS = { openai_compatible: 10_000, local_gguf: 30_000, anthropic: 10_000 } as const;
+
+/** `type = "anthropic"`: the Messages API version sent when the provider names none. */
+export const DEFAULT_ANTHROPIC_VERSION = "2023-06-01";
+/** `type = "anthropic"`: the answer length asked for when neither the request nor max_output_tokens sets one (Messages requires max_tokens). */
+export const DEFAULT_ANTHROPIC_MAX_TOKENS = 4096;
 
 /** Circuit breaker, retry and request-hygiene defaults (README "Provider health"). */
 export const PROVIDER_DEFAULTS = {
@@ -96,6 +101,13 @@ function checkProvider(value: Record<string, unknown>, ctx: z.RefinementCtx): vo
     for (const key of ["access_client_id_secret", "access_client_secret_secret"]) {
       if (value[key] !== undefined) issue([key], `${key} is only for type = "local_gguf" (Cloudflare Access in front of the sidecar)`);
     }
+  }
+  if (value.type !== "anthropic") {
+    for (const key of ["anthropic_version", "anthropic_beta"]) {
+      if (value[key] !== undefined) issue([key], `${key} is only for type = "anthropic"`);
+    }
+  } else if (value.endpoint === "embeddings") {
+    issue(["endpoint"], 'type = "anthropic" serves chat only: the Messages API has no embeddings');
   }
   const keyHeader = typeof value.api_key_header === "string" ? value.api_key_header.toLowerCase() : undefined;
   if (keyHeader && EDGE_HEADERS.has(keyHeader)) issue(["api_key_header"], `${keyHeader} is set by the edge: name another header for the key`);
@@ -136,16 +148,18 @@ export const PriceSchema = z.strictObject({
 export type Price = z.infer<typeof PriceSchema>;
 
 export const ProviderSchema = z.strictObject({
-  type: z.enum(PROVIDER_TYPES).describe("openai_compatible (any OpenAI-compatible API) or local_gguf (the InferRouter sidecar); required"),
+  type: z.enum(PROVIDER_TYPES).describe("openai_compatible (any OpenAI-compatible API), local_gguf (the InferRouter sidecar) or anthropic (an Anthropic Messages API); required"),
   base_url: z
     .url({ protocol: /^https?$/ })
     .refine((url) => !/[?#]/.test(url), { message: "base_url may not have a query or a fragment: the edge appends /chat/completions" })
-    .describe("OpenAI-compatible base URL, e.g. https://api.groq.com/openai/v1"),
+    .describe("OpenAI-compatible base URL, e.g. https://api.groq.com/openai/v1 (anthropic: the Messages API's, e.g. https://api.anthropic.com/v1; the edge appends /messages)"),
   model: z.string().min(1).describe("the provider's own model name sent upstream"),
   api_key_secret: z.string().min(1).optional().describe("name of the Worker secret / env var holding the key"),
   access_client_id_secret: z.string().min(1).optional().describe("local_gguf: secret holding CF-Access-Client-Id"),
   access_client_secret_secret: z.string().min(1).optional().describe("local_gguf: secret holding CF-Access-Client-Secret"),
-  api_key_header: HeaderName.optional().describe('header that carries the key (default authorization as "Bearer <key>"; any other name gets the raw key, e.g. api-key)'),
+  api_key_header: HeaderName.optional().describe('header that carries the key (default authorization as "Bearer <key>", anthropic x-api-key; any other name gets the raw key, e.g. api-key)'),
+  anthropic_version: z.string().min(1).optional().describe(`anthropic: the anthropic-version header (default ${DEFAULT_ANTHROPIC_VERSION})`),
+  anthropic_beta: z.union([z.string().min(1), z.array(z.string().min(1))]).optional().describe("anthropic: the anthropic-beta header, one flag or a list (default none)"),
   headers: z.record(HeaderName, z.string()).optional().describe("extra request headers (e.g. OpenRouter's HTTP-Referer); never a key"),
   timeout_ms: PositiveInt.optional().describe("whole call for JSON answers (default 30000; local_gguf 120000)"),
   first_token_timeout_ms: PositiveInt.optional().describe("streams: wait for the first content, reasoning or tool-call delta, then fail over (default 10000; local_gguf 120000)"),
@@ -167,7 +181,7 @@ export const ProviderSchema = z.strictObject({
   capabilities: z
     .array(z.enum(CAPABILITIES))
     .optional()
-    .describe("what the provider can do; absent: tools, vision, json_schema (and prefill for local_gguf); present: exactly these"),
+    .describe("what the provider can do; absent: tools, vision, json_schema (local_gguf: and prefill, anthropic: tools, vision and prefill, no prefill for Claude 4.6 and later); present: exactly these"),
   breaker_failures: PositiveInt.optional().describe("consecutive Timeout/NetworkError/ServerError failures that open the circuit (default 2)"),
   breaker_cooldown_ms: PositiveInt.optional().describe("how long an open circuit skips the provider before one trial (default 10000)"),
   breaker_max_cooldown_ms: PositiveInt.optional().describe("cap of the cool-down that doubles after each timed-out trial (default 300000)"),
@@ -191,7 +205,23 @@ export type ProviderConfig = z.infer<typeof ProviderSchema>;
 /** A provider's capabilities: exactly its list when given, else the defaults for its type. */
 export function capabilitiesOf(provider: ProviderConfig): ReadonlySet<Capability> {
   if (provider.capabilities) return new Set(provider.capabilities);
+  // Messages has no response_format (json_schema is not translated); it continues a trailing
+  // assistant turn, except on the models whose docs say they reject one.
+  if (provider.type === "anthropic") return new Set<Capability>(rejectsPrefill(provider.model) ? ["tools", "vision"] : ["tools", "vision", "prefill"]);
   return new Set<Capability>(provider.type === "local_gguf" ? ["tools", "vision", "json_schema", "prefill"] : ["tools", "vision", "json_schema"]);
+}
+
+/**
+ * Claude 4.6 and later reject a trailing assistant message (prefill). The version is the first
+ * number after `claude-` (a family name may sit between) and a one- or two-digit minor after it;
+ * an 8-digit date is not a minor: claude-sonnet-4-20250514 is 4.0, claude-opus-4-6 is 4.6.
+ */
+export function rejectsPrefill(model: string): boolean {
+  const version = /claude-(?:[a-z]+-)?(\d+)(?:[-.](\d{1,2}))?(?!\d)/i.exec(model);
+  if (!version) return false;
+  const major = Number(version[1]);
+  const minor = Number(version[2] ?? 0);
+  return major > 4 || (major === 4 && minor >= 6);
 }
 
 /** The limit keys a provider, a quota group or a client sets; a provider in a group sets none of them. */

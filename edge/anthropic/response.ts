@@ -50,8 +50,9 @@ export function fromChatCompletion(model: string, completion: ChatCompletionJson
   const message = choice?.message;
   const content: AnthropicContentBlock[] = [];
   const reasoning = reasoningOf(message);
-  // No signature: it is Anthropic's own; a client sending the block back has it dropped here.
-  if (reasoning) content.push({ type: "thinking", thinking: reasoning, signature: "" });
+  // The signature only an anthropic provider gives (reasoning_signature); without one a client sending the block back has it dropped.
+  const signature = (message as { reasoning_signature?: unknown } | undefined)?.reasoning_signature;
+  if (reasoning) content.push({ type: "thinking", thinking: reasoning, signature: typeof signature === "string" ? signature : "" });
   const text = message?.content || message?.refusal;
   if (text) content.push({ type: "text", text });
   for (const call of message?.tool_calls ?? []) {

@@ -62,6 +62,9 @@ export class MessagesTranslator implements ChatStreamTranslator {
     const delta = choice.delta ?? {};
     const reasoning = reasoningOf(delta);
     if (reasoning) this.textDelta("thinking", { type: "thinking_delta", thinking: reasoning });
+    // An anthropic provider's signature of the thinking block (edge/providers/anthropic/stream.ts).
+    const signature = (delta as { reasoning_signature?: unknown }).reasoning_signature;
+    if (typeof signature === "string" && this.open?.kind === "thinking") this.emit({ type: "content_block_delta", index: this.open.index, delta: { type: "signature_delta", signature } });
     if (typeof delta.content === "string" && delta.content !== "") this.textDelta("text", { type: "text_delta", text: delta.content });
     for (const call of delta.tool_calls ?? []) this.toolCallDelta(call);
     if (choice.finish_reason) {

@@ -18,7 +18,7 @@ function isLimited(denial: Extract<AdmitResult, { admitted: false }>): boolean {
 export async function admitProvider(req: ChainRequest, walk: WalkState, providerId: string): Promise<Admitted | undefined> {
   const { config, log } = req;
   const provider = config.providers[providerId]!;
-  const built = await buildUpstreamRequest(config, provider, req.body, req.env, log.requestId, req.endpoint, !estimatesUsage(req));
+  const built = await buildUpstreamRequest(config, provider, req.body, req.env, log.requestId, req.endpoint, !estimatesUsage(req), req.messages);
   if (!built.ok) {
     log.skipped({ provider: providerId, model: provider.model, reason: "missing_key", message: built.message });
     walk.outcomes.push({ provider: providerId, category: "skipped", status: 0, detail: "missing key", limited: false });

@@ -4,6 +4,8 @@ import type { ErrorCategory } from "../../shared/errors.ts";
 import type { Usage } from "../../shared/openai.ts";
 import { SSE_HEADERS } from "../../shared/sse.ts";
 import { categorize, errorStatus, readUpstreamError, retryAfterMs, sanitize, type UpstreamError } from "../normalize.ts";
+import { readMessagesAnswer } from "../providers/anthropic/answer.ts";
+import { messagesToChatStream } from "../providers/anthropic/stream.ts";
 import { assembleCompletion } from "../stream/assemble.ts";
 import { IdleTimeout } from "../stream/end-events.ts";
 import { SseRelay } from "../stream/relay.ts";
@@ -64,14 +66,16 @@ export async function attempt(ctx: AttemptContext): Promise<AttemptResult> {
       done();
       return finishJson(response, text, ctx);
     }
+    // An anthropic provider's events, as chat chunks: the relay reads one wire.
+    const body = upstream.wire === "messages" ? response.body.pipeThrough(messagesToChatStream(upstream.streamUsage ?? true, upstream.trimmedPrefill)) : response.body;
     // A JSON client of a provider called as a stream (the sidecar): the whole call stays under timeout_ms.
     if (!ctx.stream) {
-      const assembled = await assembleCompletion(response.body);
+      const assembled = await assembleCompletion(body);
       done();
       if (!assembled.ok) return upstreamFailure(assembled.error, response.headers, ctx);
       return finishJson(response, JSON.stringify(assembled.completion), ctx);
     }
-    relay = new SseRelay(response.body, {
+    relay = new SseRelay(body, {
       clientWantsUsage: ctx.clientWantsUsage,
       clientSignal,
       abort: (reason) => controller.abort(reason),
@@ -123,6 +127,12 @@ function finishJson(response: Response, text: string, ctx: AttemptContext): Atte
     body = JSON.parse(text);
   } catch {
     return upstreamFailure(readUpstreamError(502, text), response.headers, ctx, "upstream answered 200 with a body that is not JSON");
+  }
+  if (ctx.upstream.wire === "messages" && !ctx.stream) {
+    const answer = readMessagesAnswer(body as Parameters<typeof readMessagesAnswer>[0], ctx.upstream.trimmedPrefill);
+    if (!answer.ok) return upstreamFailure(readUpstreamError("status" in answer ? answer.status : 502, text), response.headers, ctx, "why" in answer ? answer.why : undefined);
+    body = answer.completion;
+    text = JSON.stringify(body);
   }
   if (body.error) return upstreamFailure(readUpstreamError(errorStatus(body.error), text), response.headers, ctx);
   // The answer's shape per endpoint (answer-shape.ts): a malformed 200 is a failure, never a success.

@@ -56,7 +56,8 @@ async function continueOn(
   });
   // Only chat streams are continued (embeddings never stream).
   // Continuations are read frame by frame (their chunks are rewritten), so they ask for usage.
-  const prefilled: ChainRequest = { ...req, streamRelay: "frames", body: withPrefill(req.body as ChatCompletionRequest, request.text) };
+  // The prefill is in the chat body only: a Messages client's own request is not passed through here.
+  const prefilled: ChainRequest = { ...req, messages: undefined, streamRelay: "frames", body: withPrefill(req.body as ChatCompletionRequest, request.text) };
   const restarting: ChainRequest = { ...req, streamRelay: "frames" };
   for (const [index, providerId] of candidates.entries()) {
     const restart = !canPrefill(req, providerId);

@@ -1,6 +1,7 @@
 // The chain's shared types, in one module so that no two chain files import each other: the
 // request a walk serves and its state, an admitted provider, an attempt's context and result, and
 // how a walk ends.
+import type { AnthropicRequest } from "../../shared/anthropic.ts";
 import type { Capability, Endpoint, ProviderConfig, RouterConfig, Strategy, StreamRelay } from "../../shared/config.ts";
 import type { EmbeddingRequest } from "../../shared/embeddings.ts";
 import type { ErrorCategory } from "../../shared/errors.ts";
@@ -17,6 +18,11 @@ export interface ChainRequest {
   route: string;
   chain: readonly string[];
   body: ChatCompletionRequest | EmbeddingRequest;
+  /**
+   * The client's own Messages request (POST /v1/messages), `body` being its chat translation: an
+   * `anthropic` provider is sent this as it is (providers/anthropic/upstream.ts), the others `body`.
+   */
+  messages?: AnthropicRequest;
   /** What to call upstream: chat completions (default) or embeddings, which answer `data`, never a stream. */
   endpoint?: Endpoint;
   log: InferLog;

@@ -21,7 +21,8 @@ export async function messages(c: Context<AppEnv, "/v1/messages", { out: { json:
   const route = requireRoute(c, request.model, "chat");
   const stream = request.stream === true;
   const chat = toChatRequest(request);
-  const walk = walkRoute(c, route, chat, { stream });
+  // An anthropic provider is sent the request itself (the OUT direction's pass-through).
+  const walk = walkRoute(c, route, chat, { stream, messages: request });
   // The message names the route (what the client can send back), not the upstream model.
   const model = { model: route.name, stop_sequences: request.stop_sequences };
   const estimate = estimatePromptTokens(chat);

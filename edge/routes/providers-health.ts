@@ -8,6 +8,7 @@ import type { ProviderConfig } from "../../shared/config.ts";
 import type { AppEnv } from "../http.ts";
 import { sanitize } from "../normalize.ts";
 import { keyHeaders } from "../providers.ts";
+import { anthropicHeaders } from "../providers/anthropic/upstream.ts";
 import { limitsOf, trackerName } from "../quota/client.ts";
 
 export const PROBE_TIMEOUT_MS = 5_000;
@@ -37,7 +38,8 @@ export async function probe(provider: ProviderConfig, env: AppEnv["Bindings"], t
   const started = Date.now();
   try {
     const response = await fetch(url, {
-      headers: { ...provider.headers, accept: "application/json", ...keys.headers },
+      // Anthropic's GET /v1/models wants its version header too.
+      headers: { ...provider.headers, accept: "application/json", ...(provider.type === "anthropic" && anthropicHeaders(provider)), ...keys.headers },
       signal: AbortSignal.timeout(timeoutMs),
       redirect: "manual",
     });

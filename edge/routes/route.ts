@@ -99,7 +99,7 @@ export function walkRoute(
   c: Context<AppEnv>,
   route: Route,
   body: ChainRequest["body"],
-  options: { stream: boolean } & Pick<ChainRequest, "endpoint">,
+  options: { stream: boolean } & Pick<ChainRequest, "endpoint" | "messages">,
 ): Promise<Response> {
   const config = c.get("config");
   const client = requestClient(c);
@@ -125,5 +125,6 @@ export function walkRoute(
       quotaOptions(config, client),
     ),
     ...(options.endpoint && { endpoint: options.endpoint }),
+    ...(options.messages && { messages: options.messages }),
   });
 }

@@ -131,10 +131,10 @@ describe("npm run check-config", () => {
 
   it("prints the config's JSON Schema for editors", () => {
     const schema = JSON.parse(execFileSync(process.execPath, [join(root, "scripts/check-config.ts"), "--schema"], { encoding: "utf8" }));
-    expect(schema.properties.providers.additionalProperties.properties.type.enum).toEqual(["openai_compatible", "local_gguf"]);
+    expect(schema.properties.providers.additionalProperties.properties.type.enum).toEqual(["openai_compatible", "local_gguf", "anthropic"]);
     expect(schema.required).toEqual(["routes", "providers"]);
     const provider = schema.properties.providers.additionalProperties.properties;
-    for (const key of ["context_window", "max_output_tokens", "capabilities", "weight", "quota_group"]) expect(provider).toHaveProperty(key);
+    for (const key of ["context_window", "max_output_tokens", "capabilities", "weight", "quota_group", "anthropic_version", "anthropic_beta"]) expect(provider).toHaveProperty(key);
     expect(Object.keys(schema.properties.quota_groups.additionalProperties.properties).sort()).toEqual(
       ["budget_usd_per_day", "budget_usd_per_month", "daily_reset_tz", "requests_per_day", "requests_per_minute", "tokens_per_day", "tokens_per_minute"],
     );

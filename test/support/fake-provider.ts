@@ -1,8 +1,11 @@
 // A scriptable OpenAI-compatible provider: a real HTTP server on 127.0.0.1. Each test scripts its
 // own scenario (POST /_script/<id>) and points a provider at /s/<id>/v1; every call to
 // /s/<id>/v1/chat/completions (or /embeddings) takes the next step and is recorded (GET /_calls/<id>).
+// /s/<id>/v1/messages speaks Anthropic's Messages wire instead (fake-anthropic-protocol.ts): its
+// default answers are messages, and its stream events are framed `event: <type>` and end without [DONE].
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { message, messageEvents } from "./fake-anthropic-protocol.ts";
 import { chunks, completion, embeddingsAnswer, type RecordedCall, type Script, type Step } from "./fake-provider-protocol.ts";
 
 export type { RecordedCall, Script, Step };
@@ -64,7 +67,7 @@ export async function startFakeProvider(): Promise<FakeProvider> {
     const embeddings = url.pathname.endsWith("/embeddings");
     // Chat completions, embeddings, and the probes' GET .../models and GET .../health: each takes the next step.
     const probe = req.method === "GET" && /\/(models|health)$/.test(url.pathname);
-    if (kind === "s" && id && ((req.method === "POST" && (url.pathname.endsWith("/chat/completions") || embeddings)) || probe)) {
+    if (kind === "s" && id && ((req.method === "POST" && (url.pathname.endsWith("/chat/completions") || url.pathname.endsWith("/messages") || embeddings)) || probe)) {
       const body = probe ? {} : (JSON.parse(await readBody(req)) as Record<string, unknown>);
       const recorded = calls.get(id) ?? [];
       calls.set(id, recorded);
@@ -113,13 +116,15 @@ export async function play(step: Step | undefined, body: Record<string, unknown>
   const stream = body.stream === true;
   const includeUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
   const defaultContent = `Hello from ${id}`;
+  const messages = req.url?.endsWith("/messages") === true;
   if (!step) step = stream ? { type: "sse" } : { type: "json" };
   switch (step.type) {
     case "json": {
       if (step.delay_ms) await new Promise((resolve) => setTimeout(resolve, step.delay_ms));
       if (res.destroyed) return;
       res.writeHead(step.status ?? 200, { "content-type": "application/json", ...step.headers });
-      return res.end(JSON.stringify(step.body ?? completion(model, step.content ?? defaultContent)));
+      const answer = messages ? message(model, step.content ?? defaultContent) : completion(model, step.content ?? defaultContent);
+      return res.end(JSON.stringify(step.body ?? answer));
     }
     case "raw":
       res.writeHead(step.status, step.headers);
@@ -135,15 +140,17 @@ export async function play(step: Step | undefined, body: Record<string, unknown>
       return setImmediate(() => req.socket.destroy());
     }
     case "sse":
-      return playStream(step, body, model, step.content ?? defaultContent, includeUsage, req, res);
+      return playStream(step, body, model, step.content ?? defaultContent, includeUsage, req, res, messages);
   }
 }
 
 /** What follows a trailing assistant message's text in `content`: how a prefill provider continues it. */
 function continuationOf(content: string, body: Record<string, unknown>): string {
   const last = (body.messages as Array<{ role?: string; content?: unknown }> | undefined)?.at(-1);
-  if (last?.role !== "assistant" || typeof last.content !== "string") return content;
-  return content.startsWith(last.content) ? content.slice(last.content.length) : content;
+  // A Messages turn holds blocks: its text is their text.
+  const text = Array.isArray(last?.content) ? last.content.map((block: { text?: string }) => block.text ?? "").join("") : last?.content;
+  if (last?.role !== "assistant" || typeof text !== "string") return content;
+  return content.startsWith(text) ? content.slice(text.length) : content;
 }
 
 async function playStream(
@@ -154,18 +161,22 @@ async function playStream(
   includeUsage: boolean,
   req: IncomingMessage,
   res: ServerResponse,
+  messages = false,
 ) {
   res.writeHead(step.status ?? 200, { "content-type": "text/event-stream", "cache-control": "no-cache", ...step.headers });
   if (step.prelude) res.write(step.prelude);
   if (step.prefill) content = continuationOf(content, body);
-  const events = (step.events ?? chunks(model, content, includeUsage, step.chunk_id)).slice(0, step.cut_after);
+  const defaults = messages ? messageEvents(model, content) : chunks(model, content, includeUsage, step.chunk_id);
+  const events = (step.events ?? defaults).slice(0, step.cut_after);
   if (step.first_delay_ms) await new Promise((resolve) => setTimeout(resolve, step.first_delay_ms));
   for (const event of events) {
     if (res.destroyed) return;
-    res.write(`data: ${typeof event === "string" ? event : JSON.stringify(event)}\n\n`);
+    // Messages events name their type on an `event:` line, as Anthropic's do.
+    const name = messages && typeof event === "object" && event !== null ? `event: ${(event as { type?: string }).type}\n` : "";
+    res.write(`${name}data: ${typeof event === "string" ? event : JSON.stringify(event)}\n\n`);
     if (step.gap_ms) await new Promise((resolve) => setTimeout(resolve, step.gap_ms));
   }
-  switch (step.end ?? "done") {
+  switch (step.end ?? (messages ? "close" : "done")) {
     case "done":
       return res.end("data: [DONE]\n\n");
     case "close":
