@@ -92,9 +92,9 @@ export const statusScript = `
       return retry("Cannot reach InferRouter (" + error.message + "); retrying every " + REFRESH_MS / 1000 + " s.");
     }
     if (run !== generation) return;
-    if (response.status === 401) {
+    if (response.status === 401 || response.status === 403) {
       sessionStorage.removeItem(STORAGE_KEY);
-      return askKey("That admin key was refused (401 from /v1/quota). Enter one of ADMIN_API_KEYS.");
+      return askKey("That admin key was refused (" + response.status + " from /v1/quota). Enter one of ADMIN_API_KEYS.");
     }
     let body = null;
     try { body = await response.json(); } catch { body = null; }

@@ -162,7 +162,7 @@ describe("npm run serve", () => {
       const none = await fetch(`${serve.url}/v1/logs?date=2001-01-01`, { headers: admin });
       expect(none.status).toBe(404);
       expect(await none.json()).toEqual({ error: { message: "No operation log for 2001-01-01 (UTC)", type: "invalid_request_error", param: "date", code: "log_not_found" } });
-      expect((await fetch(`${serve.url}/v1/logs?date=${days[0]}`, { headers: { authorization: `Bearer ${CLIENT}` } })).status).toBe(401);
+      expect((await fetch(`${serve.url}/v1/logs?date=${days[0]}`, { headers: { authorization: `Bearer ${CLIENT}` } })).status).toBe(403);
     } finally {
       expect(await serve.stop()).toBe(0);
     }

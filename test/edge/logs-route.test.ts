@@ -17,12 +17,13 @@ describe("GET /v1/logs on Cloudflare", () => {
     expect(body.error.message).toContain("npm run logs:tail");
   });
 
-  it("checks the date first (400) and needs an admin key (401)", async () => {
+  it("checks the date first (400) and needs an admin key (403 for a client key)", async () => {
     for (const query of ["", "?date=yesterday", "?date=2026-13-01", "?date=2026-12-01T00:00:00Z"]) {
       const res = await logs(query);
       expect(res.status).toBe(400);
       expect(((await res.json()) as { error: { param: string; code: string } }).error).toMatchObject({ param: "date", code: "invalid_date" });
     }
-    expect((await logs("?date=2026-12-01", "sk-test-client-1")).status).toBe(401);
+    expect((await logs("?date=2026-12-01", "sk-test-client-1")).status).toBe(403);
+    expect((await logs("?date=2026-12-01", "sk-wrong")).status).toBe(401);
   });
 });

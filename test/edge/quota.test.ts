@@ -234,13 +234,18 @@ describe("storage", () => {
 });
 
 describe("GET /v1/quota", () => {
-  it("needs an admin key: not a client key, not none", async () => {
+  it("needs an admin key: not a client key (403 naming ADMIN_API_KEYS), not none (401)", async () => {
     const { config } = { config: chainConfig({ a: provider("http://127.0.0.1:9/v1") }) };
-    for (const headers of [{ authorization: "" }, { authorization: "Bearer sk-test-client-1" }]) {
+    for (const headers of [{ authorization: "" }, { authorization: "Bearer sk-wrong" }]) {
       const res = await call({ config, method: "GET", path: "/v1/quota", headers });
       expect(res.status).toBe(401);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe("invalid_api_key");
     }
+    const client = await call({ config, method: "GET", path: "/v1/quota", headers: { authorization: "Bearer sk-test-client-1" } });
+    expect(client.status).toBe(403);
+    expect(await client.json()).toEqual({
+      error: { message: "This endpoint needs an admin key (ADMIN_API_KEYS); the key sent is a client key", type: "invalid_request_error", param: null, code: "admin_key_required" },
+    });
     const res = await call({ config, method: "GET", path: "/v1/quota", headers: ADMIN, env: { ADMIN_API_KEYS: "" } });
     expect(res.status).toBe(500);
   });
