@@ -10,6 +10,7 @@ import { adminAuth, clientAuth, metricsAuth } from "./auth.ts";
 import { chatCompletions, validateChatRequest } from "./chat.ts";
 import { loadConfig } from "./config.ts";
 import { withCors } from "./cors.ts";
+import { answerWrongMethods } from "./method-not-allowed.ts";
 import { apiError, errorResponse, type AppEnv } from "./http.ts";
 import { InferLog } from "./oplog.ts";
 import { quotaReport } from "./quota/report.ts";
@@ -119,5 +120,6 @@ export function createApp() {
   app.post("/internal/usage/flush", usageFlush);
   app.route("/status", statusRoutes); // the status page (HTML; its script sends the admin key to /v1/quota)
   app.get("/v1/logs", adminAuth, operationLog);
+  answerWrongMethods(app);
   return app;
 }

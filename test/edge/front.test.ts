@@ -171,6 +171,25 @@ describe("routes and models", () => {
     expect(res.headers.get("x-request-id")).toBeTruthy();
     await expectError(res, 404, { code: "unknown_url" });
   });
+
+  it("answers a wrong method on an API path with 405 and allow, calling no provider", async () => {
+    const { a, config } = await healthyConfig();
+    for (const [method, path, allow] of [
+      ["GET", "/v1/chat/completions", "POST"],
+      ["PUT", "/v1/embeddings", "POST"],
+      ["POST", "/v1/models", "GET, HEAD"],
+      ["DELETE", "/v1/models/default", "GET, HEAD"],
+      ["POST", "/v1/quota", "GET, HEAD"],
+      ["POST", "/health", "GET, HEAD"],
+    ] as const) {
+      const res = await call({ config, method, path, body: method === "GET" ? undefined : chat() });
+      expect(res.headers.get("allow"), `${method} ${path}`).toBe(allow);
+      const error = await expectError(res, 405, { code: "method_not_allowed", type: "invalid_request_error" });
+      expect(error.message).toBe(`${method} is not allowed on ${path}: use ${allow}`);
+    }
+    expect((await call({ config, method: "GET", path: "/v1/models" })).status).toBe(200);
+    expect(await a.calls()).toHaveLength(0);
+  });
 });
 
 describe("config errors", () => {
