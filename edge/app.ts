@@ -70,7 +70,7 @@ const withBodyLimit = createMiddleware<AppEnv>(async (c, next) => {
     limit = bodyLimit({
       maxSize,
       onError: () => {
-        throw apiError(413, `Request body is larger than ${maxSize} bytes`, "invalid_request_error", "request_too_large");
+        throw apiError(413, `Request body is larger than max_body_bytes (${maxSize} bytes): send less, or raise max_body_bytes in the config`, "invalid_request_error", "request_too_large");
       },
     });
     limits.set(maxSize, limit);

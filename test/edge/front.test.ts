@@ -96,7 +96,8 @@ describe("request validation", () => {
     const a = await scenario();
     const config = { ...chainConfig({ a: provider(a.baseUrl) }), max_body_bytes: 1024 };
     const body = chat({ messages: [{ role: "user", content: "x".repeat(4096) }] });
-    await expectError(await call({ config, body }), 413, { code: "request_too_large" });
+    const error = await expectError(await call({ config, body }), 413, { code: "request_too_large" });
+    expect(error.message).toContain("max_body_bytes (1024 bytes)");
     expect(await a.calls()).toHaveLength(0);
   });
 
