@@ -156,6 +156,11 @@ describe("npm run serve", () => {
       expect(day.headers.get("content-type")).toContain("application/x-ndjson");
       expect((await day.text()).trim().split("\n")).toEqual(readFileSync(join(dirs.logs, `operations-${days[0]}.jsonl`), "utf8").trim().split("\n"));
 
+      const today = new Date().toISOString().slice(0, 10);
+      const todays = await fetch(`${serve.url}/v1/logs`, { headers: admin }); // no date: today (UTC)
+      expect(todays.status).toBe(200);
+      expect((await todays.text()).trim().split("\n")).toEqual(readFileSync(join(dirs.logs, `operations-${today}.jsonl`), "utf8").trim().split("\n"));
+
       const bad = await fetch(`${serve.url}/v1/logs?date=2026-02-30`, { headers: admin });
       expect(bad.status).toBe(400);
       expect(await bad.json()).toEqual({ error: { message: expect.stringContaining("YYYY-MM-DD"), type: "invalid_request_error", param: "date", code: "invalid_date" } });
