@@ -165,7 +165,8 @@ export const statusScript = `
       fill.style.width = (ratio * 100).toFixed(1) + "%";
       track.append(fill);
     }
-    const value = isSet(limit) ? num(used) + " / " + num(limit) : num(used) + " \\u00b7 no limit";
+    // null: the tracker does not count it (no limit needs it), which is not the same as none used.
+    const value = !isSet(used) ? "not counted" : isSet(limit) ? num(used) + " / " + num(limit) : num(used) + " \\u00b7 no limit";
     return el("div", { class: "bar", "data-metric": metric },
       el("div", { class: "bar-label" }, el("span", {}, label), el("span", { class: "bar-value" }, value)), track);
   }

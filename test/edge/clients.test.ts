@@ -70,10 +70,10 @@ describe("client limits", () => {
       checks: 3,
       tokens_last_minute: 20,
       tokens_per_minute: null,
-      usd_today: 0,
+      usd_today: null, // no budget: USD is not counted
       budget_usd_per_day: null,
       budget_usd_remaining_today: null,
-      usd_this_month: 0,
+      usd_this_month: null,
       budget_usd_per_month: null,
       budget_usd_remaining_this_month: null,
       next_month_reset: expect.any(String),

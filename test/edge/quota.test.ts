@@ -250,6 +250,20 @@ describe("GET /v1/quota", () => {
     expect(res.status).toBe(500);
   });
 
+  it("says null, not 0, for what it does not count: a provider without limits that served requests", async () => {
+    const a = await scenario();
+    const b = await scenario();
+    const config = chainConfig({ a: provider(a.baseUrl), b: provider(b.baseUrl, { requests_per_day: 10 }) });
+    expect((await call({ config })).status).toBe(200);
+    expect(await a.calls()).toHaveLength(1);
+    const { providers } = (await (await call({ config, method: "GET", path: "/v1/quota", headers: ADMIN })).json()) as {
+      providers: Record<string, Record<string, unknown>>;
+    };
+    expect(providers.a).toMatchObject({ requests_today: null, requests_last_minute: null, tokens_today: null, tokens_last_minute: null, usd_today: null, usd_this_month: null });
+    // Requests under a request limit are counted (0 here: b was not called); its tokens and USD are not.
+    expect(providers.b).toMatchObject({ requests_today: 0, requests_per_day: 10, tokens_today: null, usd_today: null });
+  });
+
   it("reports counts, limits, cool-down and next reset per provider", async () => {
     const a = await scenario();
     const config = chainConfig({ a: provider(a.baseUrl, { requests_per_day: 50, requests_per_minute: 5, tokens_per_day: 5000 }) });
