@@ -1,7 +1,7 @@
 // CLI: `npm run sidecar -- --model PATH_OR_URI [...]`, also the `inferrouter-sidecar` bin.
 // Human-readable lines (progress, the ready line, errors) go to stderr; stdout carries only the
 // JSONL operation log when no --log-file is given.
-import { parseArgs } from "node:util";
+import { parseCommandLine } from "../shared/cli.ts";
 import { StartupError, type GpuOption } from "./model.ts";
 import { DEFAULTS, defaultThreads, startSidecar, type Sidecar, type SidecarOptions } from "./sidecar.ts";
 
@@ -37,9 +37,10 @@ function gpu(value: string | undefined): GpuOption {
 }
 
 function parseCli(argv: string[]): SidecarOptions {
-  const { values } = parseArgs({
+  const { values } = parseCommandLine({
+    name: "inferrouter-sidecar",
+    usage: USAGE,
     args: argv,
-    strict: true,
     options: {
       model: { type: "string" },
       "embedding-model": { type: "string" },
@@ -55,13 +56,8 @@ function parseCli(argv: string[]): SidecarOptions {
       gpu: { type: "string" },
       "model-id": { type: "string" },
       "grace-ms": { type: "string" },
-      help: { type: "boolean", short: "h" },
     },
   });
-  if (values.help) {
-    console.error(USAGE);
-    process.exit(0);
-  }
   if (!values.model) throw new UsageError("--model is required");
   return {
     model: values.model,
