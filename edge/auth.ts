@@ -86,6 +86,15 @@ const proxyKeys = authFrom(
   'No client API keys are configured: set the PROXY_API_KEYS secret (comma-separated) or a client\'s key_secret, or set auth = "none" in ROUTER_CONFIG for local development',
 );
 
+/** Does the request carry one of ADMIN_API_KEYS? (For answers that tell operators more, not for access.) */
+export async function carriesAdminKey(c: Context<AppEnv>): Promise<boolean> {
+  const token = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header("authorization") ?? "")?.[1];
+  if (!token) return false;
+  let matched = false;
+  for (const key of await secretKeys(c.env, "ADMIN_API_KEYS")) if (await timingSafeEqual(key, token)) matched = true;
+  return matched;
+}
+
 /** Client auth for /v1/*: PROXY_API_KEYS, unless the config says `auth = "none"`. */
 export const clientAuth = createMiddleware<AppEnv>(async (c, next) => {
   if (c.get("config").auth === "none") {

@@ -194,17 +194,26 @@ describe("routes and models", () => {
 });
 
 describe("config errors", () => {
-  it("answers every request with a 500 naming the bad path", async () => {
+  const ADMIN = { authorization: "Bearer sk-test-admin" };
+  const INVALID = "The router's config is invalid: send an admin key (ADMIN_API_KEYS) to see why, or run npm run check-config";
+
+  it("answers every request with 500 invalid_config; only an admin key sees the bad paths", async () => {
     const config = { routes: { default: ["ghost"] }, providers: { a: { type: "openai_compatible", base_url: "not a url", model: "m" } } };
-    const error = await expectError(await call({ config }), 500, { code: "invalid_config" });
+    const error = await expectError(await call({ config, headers: ADMIN }), 500, { code: "invalid_config" });
     expect(error.message).toContain("providers.a.base_url");
     expect(error.message).toContain("routes.default[0]");
-    await expectError(await call({ config, method: "GET", path: "/health" }), 500, { code: "invalid_config" });
+    for (const headers of [{}, { authorization: "" }, { authorization: "Bearer sk-wrong" }]) {
+      const hidden = await expectError(await call({ config, headers }), 500, { code: "invalid_config", type: "server_error" });
+      expect(hidden.message).toBe(INVALID);
+    }
+    // /health says only that the config is invalid, unless the admin key asks.
+    expect((await expectError(await call({ config, method: "GET", path: "/health", headers: { authorization: "" } }), 500, { code: "invalid_config" })).message).toBe(INVALID);
+    expect((await expectError(await call({ config, method: "GET", path: "/health", headers: ADMIN }), 500, { code: "invalid_config" })).message).toContain("routes.default[0]");
   });
 
   it("rejects routes that name Object builtins as providers", async () => {
     const config = { routes: { default: ["toString"] }, default_route: "constructor", providers: {} };
-    const error = await expectError(await call({ config }), 500, { code: "invalid_config" });
+    const error = await expectError(await call({ config, headers: ADMIN }), 500, { code: "invalid_config" });
     expect(error.message).toContain('unknown provider "toString"');
     expect(error.message).toContain('no route named "constructor"');
   });
@@ -215,7 +224,7 @@ describe("config errors", () => {
   });
 
   it("reports a JSON string that does not parse", async () => {
-    const error = await expectError(await call({ config: "{not json" }), 500, { code: "invalid_config" });
+    const error = await expectError(await call({ config: "{not json", headers: ADMIN }), 500, { code: "invalid_config" });
     expect(error.message).toContain("not valid JSON");
   });
 });

@@ -105,7 +105,7 @@ describe("quota group config", () => {
     ["an unknown group", { quota_group: "nope" }, "providers.a.quota_group"],
   ])("refuses a provider in a group with %s, naming the path", async (_name, extra, path) => {
     const config = { routes: { default: ["a"] }, providers: { a: provider("http://127.0.0.1:1/v1", extra) }, quota_groups: { g: { requests_per_day: 10 } } };
-    const res = await call({ config, body: chat() });
+    const res = await call({ config, body: chat(), headers: { authorization: "Bearer sk-test-admin" } }); // the admin key sees the paths
     expect(res.status).toBe(500);
     const { error } = (await res.json()) as { error: { code: string; message: string } };
     expect(error.code).toBe("invalid_config");
