@@ -46,7 +46,7 @@ describe("npm start", () => {
   it("runs the user's own config from ROUTER_CONFIG in .dev.vars, and says so", async () => {
     const state = mkdtempSync(join(tmpdir(), "inferrouter-start-own-"));
     const devVars = join(state, "dev.vars");
-    const config = { routes: { default: ["mine"] }, providers: { mine: { type: "local_gguf", base_url: "http://127.0.0.1:1/v1", model: "tiny" } } };
+    const config = { routes: { default: ["mine"] }, providers: { mine: { type: "local_gguf", base_url: "http://127.0.0.1:1/v1", model: "local", api_key_secret: "SIDECAR_TOKEN" } } };
     writeFileSync(devVars, `ROUTER_CONFIG='${JSON.stringify(config)}'\nPROXY_API_KEYS=sk-local-own\n`);
     const args = [join(root, "scripts/start.ts"), "--state-dir", state, "--dev-vars", devVars, "--port", String(await freePort()), "--sidecar-port", String(await freePort())];
     const start = await startProcess(process.execPath, args, { ready: /InferRouter is running at (http:\/\/\S+)\/v1/, timeoutMs: 120_000, cwd: root });

@@ -202,7 +202,7 @@ describe("config errors", () => {
     const error = await expectError(await call({ config, headers: ADMIN }), 500, { code: "invalid_config" });
     expect(error.message).toContain("providers.a.base_url");
     expect(error.message).toContain("routes.default[0]");
-    for (const headers of [{}, { authorization: "" }, { authorization: "Bearer sk-wrong" }]) {
+    for (const headers of [{}, { authorization: "" }, { authorization: "Bearer sk-wrong" }] as Record<string, string>[]) {
       const hidden = await expectError(await call({ config, headers }), 500, { code: "invalid_config", type: "server_error" });
       expect(hidden.message).toBe(INVALID);
     }
