@@ -21,6 +21,7 @@ const COMMANDS: Array<[script: string, usage: string, typo: string, suggestion: 
   ["scripts/logpush-setup.ts", "usage: npm run logpush:setup", "--dry-rn", "--dry-run"],
   ["scripts/docs-config.ts", "usage: npm run docs:config", "--chek", "--check"],
   ["scripts/tiny-model.ts", "usage: npm run tiny-model", "--sed", "--seed"],
+  ["scripts/deploy.ts", "usage: npm run deploy", "--logpsh", "--logpush"],
   ["bench/run.ts", "usage: npm run bench", "--quik", "--quick"],
   ["bench/streams.ts", "usage: npm run bench:streams", "--labl", "--label"],
   ["bench/soak.ts", "usage: npm run bench:soak", "--minuts", "--minutes"],
