@@ -125,7 +125,7 @@ const chosen = chosenConfig(devVars);
 console.log(`npm start: config from ${chosen.source}`);
 mkdirSync(join(stateDir, "secrets"), { recursive: true, mode: 0o700 });
 const { proxyKey, adminKey, sidecarToken } = ensureDevVars(devVars);
-writeFileSync(join(stateDir, "secrets", "sidecar_token"), `${sidecarToken}\n`, { mode: 0o600 });
+writeFileSync(join(stateDir, "secrets", "SIDECAR_TOKEN"), `${sidecarToken}\n`, { mode: 0o600 });
 const model = await ensureModel(stateDir);
 
 const children: Running[] = [];

@@ -14,7 +14,7 @@ const USAGE = `usage: inferrouter-sidecar --model PATH_OR_URI [options]
   --max-queue N            requests waiting beyond those; more get 503 (default ${DEFAULTS.maxQueue})
   --context-size N         tokens per sequence (default: sized by node-llama-cpp)
   --threads N              CPU threads (default ${defaultThreads()}: half the logical CPUs)
-  --secrets-dir DIR        holds the bearer token file sidecar_token (default ${DEFAULTS.secretsDir})
+  --secrets-dir DIR        holds the bearer token file SIDECAR_TOKEN (default ${DEFAULTS.secretsDir})
   --insecure-no-auth       serve without a bearer token (local testing only)
   --log-file PATH          JSONL operation log (default stdout)
   --gpu auto|cuda|vulkan|metal|false   (default false)
