@@ -2,7 +2,7 @@
 // Human-readable lines (progress, the ready line, errors) go to stderr; stdout carries only the
 // JSONL operation log when no --log-file is given.
 import { parseCommandLine } from "../shared/cli.ts";
-import { StartupError, type GpuOption } from "./model.ts";
+import { DEFAULT_DOWNLOAD_STALL_MS, StartupError, type GpuOption } from "./model.ts";
 import { DEFAULTS, defaultThreads, startSidecar, type Sidecar, type SidecarOptions } from "./sidecar.ts";
 
 const USAGE = `usage: inferrouter-sidecar --model PATH_OR_URI [options]
@@ -19,7 +19,8 @@ const USAGE = `usage: inferrouter-sidecar --model PATH_OR_URI [options]
   --log-file PATH          JSONL operation log (default stdout)
   --gpu auto|cuda|vulkan|metal|false   (default false)
   --model-id NAME          model id clients see (default: the file name)
-  --grace-ms N             SIGTERM: wait this long for running work (default ${DEFAULTS.graceMs})`;
+  --grace-ms N             SIGTERM: wait this long for running work (default ${DEFAULTS.graceMs})
+  --download-stall-ms N    an hf: download with no progress this long fails as offline (default ${DEFAULT_DOWNLOAD_STALL_MS})`;
 
 class UsageError extends Error {}
 
@@ -56,6 +57,7 @@ function parseCli(argv: string[]): SidecarOptions {
       gpu: { type: "string" },
       "model-id": { type: "string" },
       "grace-ms": { type: "string" },
+      "download-stall-ms": { type: "string" },
     },
   });
   if (!values.model) throw new UsageError("--model is required");
@@ -74,6 +76,7 @@ function parseCli(argv: string[]): SidecarOptions {
     gpu: gpu(values.gpu),
     modelId: values["model-id"],
     graceMs: integer("grace-ms", values["grace-ms"], 0),
+    downloadStallMs: integer("download-stall-ms", values["download-stall-ms"], 1),
   };
 }
 

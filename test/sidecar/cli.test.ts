@@ -130,8 +130,14 @@ describe("sidecar CLI", () => {
     expect(result.stderr).toMatch(/usage: inferrouter-sidecar/);
   });
 
-  it("says to pass a local file when an hf: model cannot be fetched", async () => {
-    // In-process, to shorten the no-progress watchdog; offline the resolver would retry for minutes.
+  it("says to pass a local file when an hf: model cannot be fetched, through the real CLI, quickly", async () => {
+    const started = Date.now();
+    const result = await runToExit(["--model", "hf:inferrouter/does-not-exist/model.gguf", "--insecure-no-auth", "--port", "0", "--download-stall-ms", "3000"]);
+    expectCleanFailure(result, /inferrouter-sidecar: could not fetch model hf:inferrouter\/does-not-exist\/model\.gguf.*pass its local path with --model/);
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+
+  it("says so in-process too (StartupError)", async () => {
     const error = await startSidecar({
       model: "hf:inferrouter/does-not-exist/model.gguf",
       insecureNoAuth: true,
