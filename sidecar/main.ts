@@ -1,7 +1,7 @@
 // CLI: `npm run sidecar -- --model PATH_OR_URI [...]`, also the `inferrouter-sidecar` bin.
 // Human-readable lines (progress, the ready line, errors) go to stderr; stdout carries only the
 // JSONL operation log when no --log-file is given.
-import { parseCommandLine } from "../shared/cli.ts";
+import { exitWith, parseCommandLine } from "../shared/cli.ts";
 import { DEFAULT_DOWNLOAD_STALL_MS, StartupError, type GpuOption } from "./model.ts";
 import { DEFAULTS, defaultThreads, startSidecar, type Sidecar, type SidecarOptions } from "./sidecar.ts";
 
@@ -122,6 +122,12 @@ async function main(): Promise<void> {
 main().catch((error: unknown) => {
   // Known start-up failures are one clear line; anything else is a bug worth its stack.
   if (error instanceof StartupError) console.error(`inferrouter-sidecar: ${error.message}`);
-  else console.error("inferrouter-sidecar: unexpected error", error);
+  else {
+    try {
+      exitWith("inferrouter-sidecar", error); // a port in use, a missing file: one line
+    } catch {
+      console.error("inferrouter-sidecar: unexpected error", error);
+    }
+  }
   process.exit(1);
 });

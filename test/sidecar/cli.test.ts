@@ -3,6 +3,7 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { copyFile, mkdir, readFile, truncate, writeFile } from "node:fs/promises";
+import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -120,6 +121,18 @@ describe("sidecar CLI", () => {
         run.child.kill("SIGTERM");
         await run.exited;
       }
+    }
+  });
+
+  it("exits 1 with one line naming --port when the port is in use", async () => {
+    const taken = createServer().listen(0, "127.0.0.1");
+    await once(taken, "listening");
+    try {
+      const port = String((taken.address() as AddressInfo).port);
+      const result = await runToExit(["--model", workspace.modelPath, "--insecure-no-auth", "--port", port, "--threads", "1"]);
+      expectCleanFailure(result, new RegExp(`EADDRINUSE.*127\\.0\\.0\\.1:${port}: the port is taken; pick another with --port`));
+    } finally {
+      taken.close();
     }
   });
 
