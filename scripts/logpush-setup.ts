@@ -103,7 +103,7 @@ if (import.meta.main) {
   if (values["dry-run"]) {
     console.log(redacted(request));
   } else {
-    const response = await fetch(request.url, request.init);
+    const response = await fetch(request.url, request.init).catch((error: unknown) => exitWith("logpush:setup", error));
     const answer = (await response.json()) as { success?: boolean; result?: { id?: number }; errors?: unknown };
     if (!response.ok || !answer.success) {
       console.error(`logpush:setup failed (${response.status}): ${JSON.stringify(answer.errors)}`);

@@ -67,6 +67,11 @@ export function exitWith(name: string, error: unknown): never {
     process.stderr.write(`${name}: no such file: ${e.path}\n`);
     process.exit(1);
   }
+  const cause = (error as { cause?: NodeJS.ErrnoException & { hostname?: string } })?.cause;
+  if (error instanceof TypeError && cause?.code && ["ENOTFOUND", "EAI_AGAIN", "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT"].includes(cause.code)) {
+    process.stderr.write(`${name}: no network: ${cause.hostname ?? cause.message} (${cause.code}); check the connection and try again\n`);
+    process.exit(1);
+  }
   if (e?.code === "EADDRINUSE") {
     process.stderr.write(`${name}: ${e.message}: the port is taken; pick another with --port\n`);
     process.exit(1);

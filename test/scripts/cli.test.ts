@@ -49,6 +49,13 @@ describe("every command line", () => {
     expect(help.stdout).toContain("usage: npm run logs:tail");
   });
 
+  it("says one line when the network is not there (or the account refuses): logpush:setup", () => {
+    const result = run("scripts/logpush-setup.ts", ["--r2-bucket", "b"], { CLOUDFLARE_ACCOUNT_ID: "0".repeat(32), CLOUDFLARE_API_TOKEN: "t", R2_ACCESS_KEY_ID: "k", R2_SECRET_ACCESS_KEY: "s" });
+    expect(result.status).toBe(1);
+    expect(result.stderr.trim().split("\n")).toHaveLength(1);
+    expect(result.stderr).toMatch(/^logpush:setup(: no network: api\.cloudflare\.com| failed \(\d+\))/);
+  });
+
   it("says one line for a missing file", () => {
     for (const [script, args, line] of [
       ["scripts/check-config.ts", ["/nonexistent/router.toml"], "/nonexistent/router.toml: no such file"],
