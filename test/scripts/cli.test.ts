@@ -1,7 +1,9 @@
 // Every command line answers alike (shared/cli.ts), through the real CLI in a child process:
 // --help prints the usage (exit 0); an unknown or misspelt flag prints the usage, the flag and the
 // closest valid one (exit 2); expected failures are one line, never a stack trace.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
+import { createServer, type AddressInfo } from "node:net";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -55,6 +57,25 @@ describe("every command line", () => {
     expect(result.stderr.trim().split("\n")).toHaveLength(1);
     expect(result.stderr).toMatch(/^logpush:setup(: no network: api\.cloudflare\.com| failed \(\d+\))/);
   });
+
+  it("serve: a port in use names --port", async () => {
+    const taken = createServer().listen(0, "127.0.0.1");
+    await once(taken, "listening");
+    try {
+      const port = (taken.address() as AddressInfo).port;
+      const dir = mkdtempSync(join(tmpdir(), "serve-port-"));
+      const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, [join(root, "scripts/serve.ts"), "--port", String(port), "--state-dir", join(dir, "state"), "--log-dir", join(dir, "logs"), "--secrets-dir", dir], { cwd: root });
+        let stderr = "";
+        child.stderr.setEncoding("utf8").on("data", (text: string) => (stderr += text));
+        child.once("exit", (code) => resolve({ code, stderr }));
+      });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(`serve: 127.0.0.1:${port} is in use: pick another port with --port`);
+    } finally {
+      taken.close();
+    }
+  }, 90_000);
 
   it("says one line for a missing file", () => {
     for (const [script, args, line] of [
