@@ -4,14 +4,22 @@
 // the local dev loop's cost, kept for comparison.
 import { writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
-import { parseArgs } from "node:util";
+import { parseCommandLine } from "../shared/cli.ts";
 import { benchEdge, type EdgeResults } from "./edge.ts";
 import { runSidecarBench } from "./sidecar.ts";
 import { benchSize } from "./size.ts";
 import { benchThroughEdge } from "./through-edge.ts";
 import { benchWorkerd, type WorkerdResults } from "./workerd.ts";
 
-const { values } = parseArgs({ options: { quick: { type: "boolean", default: false }, "workerd-only": { type: "boolean", default: false }, out: { type: "string", default: "bench/results.json" } } });
+const USAGE = `usage: npm run bench [-- --quick] [-- --workerd-only] [-- --out FILE]
+  --quick          fewer requests per figure
+  --workerd-only   only the plain-workerd figures (no wrangler dev rows)
+  --out FILE       where the JSON results go (default bench/results.json)`;
+const { values } = parseCommandLine({
+  name: "bench",
+  usage: USAGE,
+  options: { quick: { type: "boolean", default: false }, "workerd-only": { type: "boolean", default: false }, out: { type: "string", default: "bench/results.json" } },
+});
 
 function table(headers: string[], rows: Array<Array<string | number>>): string {
   return [`| ${headers.join(" | ")} |`, `| ${headers.map(() => "---").join(" | ")} |`, ...rows.map((row) => `| ${row.join(" | ")} |`)].join("\n");

@@ -8,7 +8,7 @@
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
+import { parseCommandLine } from "../shared/cli.ts";
 import { removeServeDirs, serveDirs, startServe } from "../test/support/serve-process.ts";
 import { runClients, type Outcome } from "./soak/clients.ts";
 import { checkLog, percentiles, reconcile, type TrackerRow } from "./soak/ledger.ts";
@@ -26,19 +26,16 @@ Exits 0 when every invariant holds, 1 when one fails, 2 on bad arguments.`;
 
 function options() {
   try {
-    const { values } = parseArgs({
+    const { values } = parseCommandLine({
+      name: "bench:soak",
+      usage: USAGE,
       options: {
         minutes: { type: "string", default: "1" },
         concurrency: { type: "string", default: "16" },
         kills: { type: "string", default: "2" },
         out: { type: "string" },
-        help: { type: "boolean", default: false },
       },
     });
-    if (values.help) {
-      console.log(USAGE);
-      process.exit(0);
-    }
     const minutes = Number(values.minutes);
     const concurrency = Number(values.concurrency);
     const kills = Number(values.kills);

@@ -9,13 +9,22 @@
 // request, and from these the longest answer that fits the free plan's 10 ms.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
+import { parseCommandLine } from "../shared/cli.ts";
 import { startFakeProvider } from "../test/support/fake-provider.ts";
 import { benchRouterConfig, KEY, post, script } from "./edge.ts";
 import { timeRequest } from "./load.ts";
 import { cpuPerRequest, longStream, serveWorker } from "./workerd.ts";
 
-const { values } = parseArgs({ options: { before: { type: "string" }, quick: { type: "boolean", default: false }, rounds: { type: "string" }, only: { type: "string" } } });
+const USAGE = `usage: npm run bench:stream-cpu [-- --before DIR] [-- --quick] [-- --rounds N] [-- --only NAME]
+  --before DIR   also measure the Worker of another checkout in the same rounds
+  --quick        fewer streams per round (and 1 round)
+  --rounds N     rounds to take the median of (default 3)
+  --only NAME    measure only this row`;
+const { values } = parseCommandLine({
+  name: "bench:stream-cpu",
+  usage: USAGE,
+  options: { before: { type: "string" }, quick: { type: "boolean", default: false }, rounds: { type: "string" }, only: { type: "string" } },
+});
 const root = new URL("../", import.meta.url).pathname;
 const rounds = Number(values.rounds ?? (values.quick ? 1 : 3));
 const counts = values.quick ? { long: 10, burst: 40, json: 200 } : { long: 30, burst: 150, json: 600 };

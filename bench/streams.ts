@@ -3,12 +3,16 @@
 // first token only after 20 s, a stream that stalls after 10 chunks (with and without a prefill
 // provider after it) and a stream cut after 40 chunks. Prints a table and the JSON; never asserted.
 // Written to run unchanged against an older tree too (only default keys), for before/after figures.
-import { parseArgs } from "node:util";
+import { parseCommandLine } from "../shared/cli.ts";
 import { fakeProviderConfig, startFakeProvider, type FakeProvider } from "../test/support/fake-provider.ts";
 import type { Step } from "../test/support/fake-provider-protocol.ts";
 import { startWranglerDev } from "../test/support/wrangler-dev.ts";
 
-const { values } = parseArgs({ options: { label: { type: "string", default: "current" } } });
+const { values } = parseCommandLine({
+  name: "bench:streams",
+  usage: "usage: npm run bench:streams [-- --label NAME]\n  --label NAME   the name of this run in the table (default current)",
+  options: { label: { type: "string", default: "current" } },
+});
 const KEY = "sk-bench";
 const ANSWER = Array.from({ length: 60 }, (_, i) => `word${i + 1}`).join(" ");
 

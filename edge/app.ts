@@ -6,10 +6,11 @@ import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import type { MiddlewareHandler } from "hono";
 import { openAIError, statusCategory } from "../shared/errors.ts";
-import { adminAuth, clientAuth, metricsAuth } from "./auth.ts";
+import { adminAuth, carriesAdminKey, clientAuth, metricsAuth } from "./auth.ts";
 import { chatCompletions, validateChatRequest } from "./chat.ts";
 import { loadConfig } from "./config.ts";
 import { withCors } from "./cors.ts";
+import { answerWrongMethods } from "./method-not-allowed.ts";
 import { apiError, errorResponse, type AppEnv } from "./http.ts";
 import { InferLog } from "./oplog.ts";
 import { quotaReport } from "./quota/report.ts";
@@ -34,10 +35,18 @@ const ENDPOINT_OF: Record<string, InferLog["endpoint"]> = {
 import { operationLog } from "./routes/logs.ts";
 import { providersHealth } from "./routes/providers-health.ts";
 
-/** Loads ROUTER_CONFIG (validated once per isolate); an invalid one answers 500 naming the bad path. */
+/**
+ * Loads ROUTER_CONFIG (validated once per isolate). An invalid one answers 500 invalid_config: to
+ * an admin key with the bad paths, to anyone else without them (they describe the deployment).
+ */
 const withConfig = createMiddleware<AppEnv>(async (c, next) => {
   const result = loadConfig(c.env.ROUTER_CONFIG);
-  if (!result.ok) throw apiError(500, result.message, "server_error", "invalid_config");
+  if (!result.ok) {
+    const message = (await carriesAdminKey(c))
+      ? result.message
+      : "The router's config is invalid: send an admin key (ADMIN_API_KEYS) to see why, or run npm run check-config";
+    throw apiError(500, message, "server_error", "invalid_config");
+  }
   c.set("config", result.config);
   await next();
 });
@@ -73,7 +82,7 @@ const withBodyLimit = createMiddleware<AppEnv>(async (c, next) => {
     limit = bodyLimit({
       maxSize,
       onError: () => {
-        throw apiError(413, `Request body is larger than ${maxSize} bytes`, "invalid_request_error", "request_too_large");
+        throw apiError(413, `Request body is larger than max_body_bytes (${maxSize} bytes): send less, or raise max_body_bytes in the config`, "invalid_request_error", "request_too_large");
       },
     });
     limits.set(maxSize, limit);
@@ -126,5 +135,6 @@ export function createApp() {
   app.post("/internal/usage/flush", usageFlush);
   app.route("/status", statusRoutes); // the status page (HTML; its script sends the admin key to /v1/quota)
   app.get("/v1/logs", adminAuth, operationLog);
+  answerWrongMethods(app);
   return app;
 }

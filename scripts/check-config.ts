@@ -3,26 +3,61 @@
 // config at its top level, or a JSON file holding the config; default wrangler.toml. `--schema` prints the config's JSON Schema instead.
 import { readFileSync } from "node:fs";
 import { parse as parseToml } from "smol-toml";
-import * as z from "zod";
-import { parseRouterConfig, routeParts, RouterConfigSchema, type RouterConfig } from "../shared/config.ts";
+import { parseCommandLine } from "../shared/cli.ts";
+import { parseRouterConfig, routeParts, type RouterConfig } from "../shared/config.ts";
+import { schemaFileText } from "./docs-config.ts";
+
+/** Cloudflare's cap on one Worker variable (ROUTER_CONFIG as a [vars] entry). */
+export const WORKER_VAR_LIMIT_BYTES = 5 * 1024;
 
 export function readConfigFile(path: string): unknown {
   const text = readFileSync(path, "utf8");
   if (/\.json$/i.test(path)) return JSON.parse(text);
-  const toml = parseToml(text) as { vars?: { ROUTER_CONFIG?: unknown }; routes?: unknown };
+  const toml = parseToml(text) as { vars?: { ROUTER_CONFIG?: unknown }; routes?: unknown; providers?: unknown; name?: unknown; main?: unknown };
   // A wrangler.toml, or a TOML file holding the config itself at the top level (npm run serve --config).
   if (toml.vars?.ROUTER_CONFIG === undefined && toml.routes !== undefined) return toml;
-  if (toml.vars?.ROUTER_CONFIG === undefined) throw new Error(`${path} has no [vars.ROUTER_CONFIG] table`);
+  if (toml.vars?.ROUTER_CONFIG === undefined) {
+    if (toml.providers !== undefined) return toml; // a config file without routes: the schema says routes is missing
+    throw new Error(toml.name !== undefined || toml.main !== undefined
+      ? `${path} is a wrangler.toml without a [vars.ROUTER_CONFIG] table: add one, or pass your config file (router.toml)`
+      : `${path} has no routes: a config file needs [routes] and [providers] at its top level (or [vars.ROUTER_CONFIG] in a wrangler.toml)`);
+  }
   return toml.vars.ROUTER_CONFIG;
 }
 
-/** The secrets a config expects to find (provider keys), to remind the operator before a deploy. */
+/** The secrets a config expects to find (provider keys, client keys), to remind the operator before a deploy. */
 export function secretNames(config: RouterConfig): string[] {
   const names = [
     ...Object.values(config.providers).flatMap((p) => [p.api_key_secret, p.access_client_id_secret, p.access_client_secret_secret]),
     ...Object.values(config.clients).map((client) => client.key_secret),
   ];
   return [...new Set(names.filter((name): name is string => Boolean(name)))];
+}
+
+/** Every secret a deployment of this config reads: the router's own keys first, then the config's. */
+export function deploymentSecrets(config: RouterConfig): string[] {
+  const own = config.auth === "none" ? ["ADMIN_API_KEYS"] : ["PROXY_API_KEYS", "ADMIN_API_KEYS"];
+  if (Object.values(config.providers).some((p) => p.type === "local_gguf")) own.push("SIDECAR_TOKEN");
+  return [...new Set([...own, ...secretNames(config)])];
+}
+
+/** Where the secrets go, for the mode at hand. */
+export type SecretsMode = "deploy" | "start" | "serve";
+const WHERE: Record<SecretsMode, string> = {
+  deploy: "npx wrangler secret put NAME for each (npm run deploy)",
+  start: "one NAME=value line each in .dev.vars (npm start)",
+  serve: "one file named NAME each in --secrets-dir (npm run serve; default .inferrouter/secrets)",
+};
+export function secretsLines(config: RouterConfig, modes: SecretsMode[] = ["deploy", "start", "serve"]): string[] {
+  return [`  secrets it reads: ${deploymentSecrets(config).join(", ")}`, ...modes.map((mode) => `    ${mode}: ${WHERE[mode]}`)];
+}
+
+/** A config that will not fit a Worker variable (5 KB): deploy it as a file with the Worker instead. */
+function sizeProblem(raw: unknown, fromWranglerVar: boolean): string | undefined {
+  if (!fromWranglerVar) return undefined;
+  const bytes = new TextEncoder().encode(typeof raw === "string" ? raw : JSON.stringify(raw)).length;
+  if (bytes <= WORKER_VAR_LIMIT_BYTES) return undefined;
+  return `ROUTER_CONFIG is ${bytes} bytes as a Worker variable, over Cloudflare's ${WORKER_VAR_LIMIT_BYTES}-byte limit per variable: move it to router.toml beside wrangler.toml (deployed as a file with the Worker)`;
 }
 
 /** Valid but worth a second look before a deploy. */
@@ -34,34 +69,51 @@ export function configWarnings(config: RouterConfig): string[] {
   return warnings;
 }
 
-export function checkConfig(path: string): { ok: boolean; report: string } {
+/** Reads and validates a config file: the config, or the one report check-config, start and serve print. */
+export function loadConfigFile(path: string): { ok: true; raw: unknown; config: RouterConfig } | { ok: false; report: string } {
   let raw: unknown;
+  let text: string;
   try {
+    text = readFileSync(path, "utf8");
     raw = readConfigFile(path);
   } catch (error) {
-    return { ok: false, report: `${path}: ${(error as Error).message}` };
+    const e = error as NodeJS.ErrnoException;
+    return { ok: false, report: `${path}: ${e.code === "ENOENT" ? "no such file" : e.message}` };
   }
   const result = parseRouterConfig(raw);
   if (!result.ok) return { ok: false, report: `${path}: ${result.message}` };
-  const { routes, providers } = result.config;
+  const tooBig = sizeProblem(raw, /\[vars\.ROUTER_CONFIG/.test(text) || /ROUTER_CONFIG\s*=/.test(text));
+  if (tooBig) return { ok: false, report: `${path}: ${tooBig}` };
+  return { ok: true, raw, config: result.config };
+}
+
+export function checkConfig(path: string, modes?: SecretsMode[]): { ok: boolean; report: string } {
+  const loaded = loadConfigFile(path);
+  if (!loaded.ok) return loaded;
+  const { routes, providers } = loaded.config;
   const lines = [
     `${path}: ROUTER_CONFIG is valid: ${Object.keys(routes).length} routes, ${Object.keys(providers).length} providers`,
     ...Object.entries(routes).map(([name, route]) => {
       const { providers: chain, strategy } = routeParts(route);
       return `  route ${name}: ${chain.join(" -> ")}${strategy === "ordered" ? "" : ` (${strategy})`}`;
     }),
-    `  secrets it reads (wrangler secret put NAME, or .dev.vars locally): ${secretNames(result.config).join(", ") || "none"}`,
-    ...configWarnings(result.config).map((warning) => `  warning: ${warning}`),
+    ...secretsLines(loaded.config, modes),
+    ...configWarnings(loaded.config).map((warning) => `  warning: ${warning}`),
   ];
   return { ok: true, report: lines.join("\n") };
 }
 
+const USAGE = `usage: npm run check-config [-- FILE] [-- --schema]
+  checks a router config as the Worker will: FILE is a wrangler.toml (its [vars.ROUTER_CONFIG]), a TOML
+  file with the config at its top level (router.toml) or a JSON file (default wrangler.toml)
+  --schema   print the config's JSON Schema (config.schema.json) instead`;
+
 if (import.meta.main) {
-  const args = process.argv.slice(2);
-  if (args.includes("--schema")) {
-    console.log(JSON.stringify(z.toJSONSchema(RouterConfigSchema, { io: "input" }), null, 2));
+  const { values, positionals } = parseCommandLine({ name: "check-config", usage: USAGE, allowPositionals: true, options: { schema: { type: "boolean" } } });
+  if (values.schema) {
+    console.log(schemaFileText().trimEnd());
   } else {
-    const { ok, report } = checkConfig(args[0] ?? "wrangler.toml");
+    const { ok, report } = checkConfig(positionals[0] ?? "wrangler.toml");
     (ok ? console.log : console.error)(report);
     process.exitCode = ok ? 0 : 1;
   }

@@ -3,7 +3,7 @@
 // docs/configuration.md (between its markers; the prose around them is hand-written), both from
 // the zod schema in shared/config.ts. `--check` writes nothing and exits 1 when either is stale.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { parseArgs } from "node:util";
+import { parseCommandLine } from "../shared/cli.ts";
 import * as z from "zod";
 import { RouterConfigSchema } from "../shared/config.ts";
 
@@ -138,17 +138,7 @@ export function referenceFileText(current: string): string {
 const USAGE = "usage: npm run docs:config [-- --check]\n  writes config.schema.json and docs/configuration.md's reference from shared/config.ts; --check: exit 1 when either is stale, write nothing";
 
 if (import.meta.main) {
-  let values: { check: boolean; help: boolean };
-  try {
-    ({ values } = parseArgs({ options: { check: { type: "boolean", default: false }, help: { type: "boolean", short: "h", default: false } } }));
-  } catch (error) {
-    console.error(`docs:config: ${(error as Error).message}\n${USAGE}`);
-    process.exit(2);
-  }
-  if (values.help) {
-    console.log(USAGE);
-    process.exit(0);
-  }
+  const { values } = parseCommandLine({ name: "docs:config", usage: USAGE, options: { check: { type: "boolean", default: false } } });
   const outputs = [
     { file: SCHEMA_FILE, text: schemaFileText() },
     { file: REFERENCE_FILE, text: referenceFileText(readFileSync(root + REFERENCE_FILE, "utf8")) },

@@ -3,7 +3,7 @@
 // CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN (a token with Logs Edit). For R2 it also needs
 // R2_ACCESS_KEY_ID and R2_SECRET_ACCESS_KEY. --dry-run prints the request, secrets redacted.
 import { readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
+import { exitWith, parseCommandLine } from "../shared/cli.ts";
 import { parse as parseToml } from "smol-toml";
 
 export const FIELDS = ["Event", "EventTimestampMs", "EventType", "Outcome", "Exceptions", "Logs", "ScriptName"];
@@ -56,7 +56,16 @@ export function redacted(request: ReturnType<typeof buildJobRequest>): string {
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({
+  const usage = `usage: npm run logpush:setup -- (--destination URL | --r2-bucket NAME) [--dry-run] [--config wrangler.toml]
+  creates the Logpush job that keeps the Worker's operation log as files (Workers Paid plan; deploy with --logpush)
+  --destination URL   a Logpush destination_conf (R2, S3, HTTP, ...)
+  --r2-bucket NAME    an R2 bucket (with R2_ACCESS_KEY_ID and R2_SECRET_ACCESS_KEY)
+  --dry-run           print the API request instead of sending it
+  --config FILE       the wrangler.toml naming the Worker (default wrangler.toml)
+  needs CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN in the environment`;
+  const { values } = parseCommandLine({
+    name: "logpush:setup",
+    usage,
     options: {
       "dry-run": { type: "boolean", default: false },
       destination: { type: "string" },
@@ -70,7 +79,12 @@ if (import.meta.main) {
     console.error(`logpush:setup needs ${missing.join(" and ")}`);
     process.exit(2);
   }
-  const scriptName = String((parseToml(readFileSync(values.config, "utf8")) as { name?: string }).name ?? "inferrouter");
+  let scriptName: string;
+  try {
+    scriptName = String((parseToml(readFileSync(values.config, "utf8")) as { name?: string }).name ?? "inferrouter");
+  } catch (error) {
+    exitWith("logpush:setup", error);
+  }
   let request: ReturnType<typeof buildJobRequest>;
   try {
     request = buildJobRequest({
@@ -89,7 +103,7 @@ if (import.meta.main) {
   if (values["dry-run"]) {
     console.log(redacted(request));
   } else {
-    const response = await fetch(request.url, request.init);
+    const response = await fetch(request.url, request.init).catch((error: unknown) => exitWith("logpush:setup", error));
     const answer = (await response.json()) as { success?: boolean; result?: { id?: number }; errors?: unknown };
     if (!response.ok || !answer.success) {
       console.error(`logpush:setup failed (${response.status}): ${JSON.stringify(answer.errors)}`);

@@ -4,7 +4,7 @@
 import { createReadStream, createWriteStream } from "node:fs";
 import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
-import { parseArgs } from "node:util";
+import { exitWith, parseCommandLine } from "../shared/cli.ts";
 import { createGunzip } from "node:zlib";
 import { EVENT_NAMES } from "../shared/events.ts";
 
@@ -62,13 +62,14 @@ export async function extract(files: string[], out: Writable): Promise<number> {
 }
 
 if (import.meta.main) {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { out: { type: "string", short: "o" } } });
+  const usage = "usage: npm run logs:extract -- FILE.log.gz [...] [--out events.jsonl]\n  reads Logpush files (gzipped JSONL) and writes the operation log's events, one a line";
+  const { values, positionals } = parseCommandLine({ name: "logs:extract", usage, allowPositionals: true, options: { out: { type: "string", short: "o" } } });
   if (!positionals.length) {
-    console.error("usage: npm run logs:extract -- FILE.log.gz [...] [--out events.jsonl]");
+    console.error(usage);
     process.exit(2);
   }
   const out = values.out ? createWriteStream(values.out) : process.stdout;
-  const count = await extract(positionals, out);
+  const count = await extract(positionals, out).catch((error: unknown) => exitWith("logs:extract", error));
   if (values.out) out.end();
   console.error(`logs:extract: ${count} events from ${positionals.length} file(s)`);
 }

@@ -10,6 +10,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs, stripVTControlCharacters } from "node:util";
+import { parseCommandLine } from "../shared/cli.ts";
 import { DailyLog, isOperationLine } from "./serve/daily-log.ts";
 
 const root = new URL("../", import.meta.url).pathname;
@@ -77,7 +78,14 @@ function splitArgs(args: string[]): { logDir: string; passthrough: string[] } {
   return { logDir: resolve(logDir), passthrough: args.filter((_, i) => !drop.has(i)) };
 }
 
+const USAGE = `usage: npm run logs:tail [-- --log-dir DIR] [-- WRANGLER_TAIL_ARGS...]
+  runs wrangler tail against the deployed Worker and writes its operation log to DIR/operations-YYYY-MM-DD.jsonl
+  (default .inferrouter/logs), reconnecting when the tail drops; the free plan's way to keep the log
+  every other argument goes to wrangler tail (npx wrangler tail --help lists them)`;
+
 if (import.meta.main) {
+  // Every other flag is wrangler tail's, so unknown flags pass through; only --help is ours.
+  if (process.argv.slice(2).some((arg) => arg === "--help" || arg === "-h")) parseCommandLine({ name: "logs:tail", usage: USAGE, args: ["--help"], options: {} });
   const { logDir, passthrough } = splitArgs(process.argv.slice(2));
   const note = (message: string) => console.error(`logs:tail: ${message}`);
   const log = new DailyLog(logDir);

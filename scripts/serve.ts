@@ -9,9 +9,9 @@ import { randomBytes } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { parseArgs } from "node:util";
+import { parseCommandLine } from "../shared/cli.ts";
 import { parseRouterConfig, type RouterConfig } from "../shared/config.ts";
-import { readConfigFile, secretNames } from "./check-config.ts";
+import { loadConfigFile, secretNames } from "./check-config.ts";
 import { DailyLog, isOperationLine } from "./serve/daily-log.ts";
 import { OpenRequests } from "./serve/open-requests.ts";
 import { supervise, type Supervisor } from "./serve/supervisor.ts";
@@ -20,7 +20,19 @@ import { DEFAULT_GRACE_MS, startWorkerd, type WorkerdProcess } from "./serve/wor
 import { readWorkerProject, startBundle, type Bundling, type WorkerProject } from "./serve/worker-project.ts";
 
 const root = new URL("../", import.meta.url).pathname;
-const { values } = parseArgs({
+const USAGE = `usage: npm run serve [-- options]
+  InferRouter self-hosted: the Worker under plain workerd, secrets as files, logs as daily files
+  --config FILE       the router config: a JSON or TOML file, or a wrangler.toml (default wrangler.toml)
+  --host HOST         bind address (default 127.0.0.1)
+  --port N            port (default 8787)
+  --secrets-dir DIR   one file per secret (default /run/secrets, else .inferrouter/secrets)
+  --state-dir DIR     Durable Object state (default .inferrouter/state)
+  --log-dir DIR       daily operation log files (default .inferrouter/logs)
+  --bundle DIR        a Worker bundled ahead (wrangler deploy --dry-run --outdir DIR)
+  --grace-ms N        on SIGTERM, how long requests in flight get (default ${DEFAULT_GRACE_MS})`;
+const { values } = parseCommandLine({
+  name: "serve",
+  usage: USAGE,
   options: {
     host: { type: "string", default: "127.0.0.1" },
     port: { type: "string", default: "8787" },
@@ -73,17 +85,11 @@ function onSignal(signal: NodeJS.Signals) {
 }
 for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, onSignal);
 
-/** The router config from --config, validated before anything starts (a bad one: exit 1 naming the bad path). */
+/** The router config from --config, validated before anything starts (a bad one: check-config's report, exit 1). */
 function routerConfig(path: string): { raw: unknown; config: RouterConfig } {
-  let raw: unknown;
-  try {
-    raw = readConfigFile(path);
-  } catch (error) {
-    fail(`${path}: ${(error as Error).message}`);
-  }
-  const parsed = parseRouterConfig(raw);
-  if (!parsed.ok) fail(`${path}: ${parsed.message}`);
-  return { raw, config: parsed.config };
+  const loaded = loadConfigFile(path);
+  if (!loaded.ok) fail(loaded.report);
+  return loaded;
 }
 
 /**

@@ -1,18 +1,32 @@
 // npm start: the whole system on this machine, no account and no network. wrangler dev runs the
-// edge with wrangler.toml's example chain (providers without a key in .dev.vars are skipped) and
+// edge with your config (--config FILE, else ROUTER_CONFIG in .dev.vars, else wrangler.toml's
+// example chain; providers without a key in .dev.vars are skipped), checked before anything starts, and
 // the sidecar beside it answers as the last resort: the model from --model / INFERROUTER_MODEL,
 // else a tiny model written on first run. Ctrl-C stops both.
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { parseArgs, parseEnv } from "node:util";
+import { parseEnv } from "node:util";
+import { parseCommandLine } from "../shared/cli.ts";
+import { parseRouterConfig } from "../shared/config.ts";
 import { writeTinyLlamaGguf } from "./gguf/tiny-llama.ts";
 import { startProcess, type Running } from "./processes.ts";
-import { readConfigFile } from "./check-config.ts";
+import { loadConfigFile, secretsLines } from "./check-config.ts";
 
 const root = new URL("../", import.meta.url).pathname;
-const { values } = parseArgs({
+const USAGE = `usage: npm start [-- options]
+  the whole system on this machine: wrangler dev (the edge) and the sidecar (a local GGUF model)
+  --config FILE       your router config, JSON or TOML (default: ROUTER_CONFIG in .dev.vars, else wrangler.toml's example)
+  --model PATH_OR_URI the sidecar's GGUF (default INFERROUTER_MODEL, else a tiny offline model)
+  --port N            the edge's port (default 8787)
+  --sidecar-port N    the sidecar's port (default 8081)
+  --dev-vars FILE     local secrets, NAME=value lines (default .dev.vars)
+  --state-dir DIR     local state: the tiny model, Durable Objects, the sidecar log (default .inferrouter)`;
+const { values } = parseCommandLine({
+  name: "npm start",
+  usage: USAGE,
   options: {
+    config: { type: "string" },
     model: { type: "string", default: process.env.INFERROUTER_MODEL },
     port: { type: "string", default: "8787" },
     "sidecar-port": { type: "string", default: "8081" },
@@ -81,11 +95,37 @@ function relay(running: Running, prefix: string) {
   running.child.stderr!.on("data", show);
 }
 
+/**
+ * The config npm start runs and where it came from: --config, else ROUTER_CONFIG in .dev.vars,
+ * else wrangler.toml's example. Invalid: check-config's report and exit 1, before anything starts.
+ */
+function chosenConfig(devVars: string): { config: { providers: Record<string, { type: string; base_url: string }> }; source: string; lines: string[] } {
+  const fromVars = readVars(devVars).get("ROUTER_CONFIG");
+  const path = values.config ?? (fromVars ? undefined : join(root, "wrangler.toml"));
+  if (path !== undefined) {
+    const loaded = loadConfigFile(path);
+    if (!loaded.ok) {
+      console.error(loaded.report);
+      process.exit(1);
+    }
+    const source = values.config ? `--config ${path}` : `wrangler.toml's example [vars.ROUTER_CONFIG] (pass --config FILE or set ROUTER_CONFIG in ${devVars} for yours)`;
+    return { config: loaded.raw as never, source, lines: secretsLines(loaded.config, ["start"]) };
+  }
+  const parsed = parseRouterConfig(fromVars);
+  if (!parsed.ok) {
+    console.error(`${devVars} ROUTER_CONFIG: ${parsed.message}`);
+    process.exit(1);
+  }
+  return { config: JSON.parse(fromVars!), source: `ROUTER_CONFIG in ${devVars}`, lines: secretsLines(parsed.config, ["start"]) };
+}
+
 const stateDir = resolve(values["state-dir"]);
 const devVars = resolve(values["dev-vars"]);
+const chosen = chosenConfig(devVars);
+console.log(`npm start: config from ${chosen.source}`);
 mkdirSync(join(stateDir, "secrets"), { recursive: true, mode: 0o700 });
 const { proxyKey, adminKey, sidecarToken } = ensureDevVars(devVars);
-writeFileSync(join(stateDir, "secrets", "sidecar_token"), `${sidecarToken}\n`, { mode: 0o600 });
+writeFileSync(join(stateDir, "secrets", "SIDECAR_TOKEN"), `${sidecarToken}\n`, { mode: 0o600 });
 const model = await ensureModel(stateDir);
 
 const children: Running[] = [];
@@ -109,8 +149,8 @@ try {
   relay(sidecar, "[sidecar]");
   // Either child ending on its own ends npm start (and the other child) with an error.
   sidecar.child.once("exit", () => void stop(stopping ? 0 : 1));
-  // wrangler.toml's example config, with its local_gguf providers pointed at this sidecar.
-  const config = readConfigFile(join(root, "wrangler.toml")) as { providers: Record<string, { type: string; base_url: string }> };
+  // The chosen config, with its local_gguf providers pointed at this sidecar.
+  const config = chosen.config;
   for (const provider of Object.values(config.providers)) {
     if (provider.type === "local_gguf") provider.base_url = `${sidecar.url}/v1`;
   }
@@ -125,6 +165,8 @@ try {
   const url = edge.url;
   console.log(`
 InferRouter is running at ${url}/v1 (the sidecar at ${sidecar.url}, model ${model})
+Config: ${chosen.source}
+${chosen.lines.join("\n")}
 Client key: ${proxyKey}
 Status page: ${url}/status (admin key: ${adminKey})
 

@@ -1,5 +1,6 @@
 // The router config (ROUTER_CONFIG): routes, providers, failover policy and error rules.
 // Keys are snake_case; unknown keys are errors so a typo is reported, not ignored.
+import { closest } from "./closest.ts";
 import * as z from "zod";
 import { DEFAULT_FAILOVER_ON, ERROR_CATEGORIES, KEY_PATTERNS } from "./errors.ts";
 
@@ -152,6 +153,11 @@ export const ProviderSchema = z.strictObject({
   base_url: z
     .url({ protocol: /^https?$/ })
     .refine((url) => !/[?#]/.test(url), { message: "base_url may not have a query or a fragment: the edge appends /chat/completions" })
+    // A copy-paste of the endpoint's full URL: the router appends the path itself.
+    .superRefine((url, ctx) => {
+      const path = /\/(chat\/completions|embeddings|responses|messages)\/?$/.exec(url)?.[0];
+      if (path) ctx.addIssue({ code: "custom", message: `base_url ends in ${path}: cut it (use ${url.slice(0, -path.length)}); the router appends /chat/completions, /embeddings or /messages itself` });
+    })
     .describe("OpenAI-compatible base URL, e.g. https://api.groq.com/openai/v1 (anthropic: the Messages API's, e.g. https://api.anthropic.com/v1; the edge appends /messages)"),
   model: z.string().min(1).describe("the provider's own model name sent upstream"),
   api_key_secret: z.string().min(1).optional().describe("name of the Worker secret / env var holding the key"),
@@ -315,7 +321,7 @@ export const RouterConfigSchema = z
           ctx.addIssue({
             code: "custom",
             path: [...base, index],
-            message: `unknown provider "${providerId}"`,
+            message: `unknown provider "${providerId}"${didYouMean(providerId, Object.keys(config.providers))}`,
           });
         }
       });
@@ -427,6 +433,11 @@ export function routeEndpoint(config: RouterConfig, chain: readonly string[]): E
 export const providerEndpoint = (provider: ProviderConfig): Endpoint => provider.endpoint ?? "chat";
 
 /** Parses ROUTER_CONFIG as the Worker receives it: a table (object) or a JSON string. */
+function didYouMean(name: string, names: string[]): string {
+  const near = closest(name, names);
+  return near ? ` (did you mean "${near}"?)` : names.length ? ` (providers: ${names.join(", ")})` : " (no providers are defined)";
+}
+
 export function parseRouterConfig(raw: unknown): { ok: true; config: RouterConfig } | { ok: false; message: string } {
   let value = raw;
   if (raw === undefined || raw === null || raw === "") {

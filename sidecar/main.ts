@@ -1,8 +1,8 @@
 // CLI: `npm run sidecar -- --model PATH_OR_URI [...]`, also the `inferrouter-sidecar` bin.
 // Human-readable lines (progress, the ready line, errors) go to stderr; stdout carries only the
 // JSONL operation log when no --log-file is given.
-import { parseArgs } from "node:util";
-import { StartupError, type GpuOption } from "./model.ts";
+import { exitWith, parseCommandLine } from "../shared/cli.ts";
+import { DEFAULT_DOWNLOAD_STALL_MS, StartupError, type GpuOption } from "./model.ts";
 import { DEFAULTS, defaultThreads, startSidecar, type Sidecar, type SidecarOptions } from "./sidecar.ts";
 
 const USAGE = `usage: inferrouter-sidecar --model PATH_OR_URI [options]
@@ -14,12 +14,13 @@ const USAGE = `usage: inferrouter-sidecar --model PATH_OR_URI [options]
   --max-queue N            requests waiting beyond those; more get 503 (default ${DEFAULTS.maxQueue})
   --context-size N         tokens per sequence (default: sized by node-llama-cpp)
   --threads N              CPU threads (default ${defaultThreads()}: half the logical CPUs)
-  --secrets-dir DIR        holds the bearer token file sidecar_token (default ${DEFAULTS.secretsDir})
+  --secrets-dir DIR        holds the bearer token file SIDECAR_TOKEN (default ${DEFAULTS.secretsDir})
   --insecure-no-auth       serve without a bearer token (local testing only)
   --log-file PATH          JSONL operation log (default stdout)
   --gpu auto|cuda|vulkan|metal|false   (default false)
   --model-id NAME          model id clients see (default: the file name)
-  --grace-ms N             SIGTERM: wait this long for running work (default ${DEFAULTS.graceMs})`;
+  --grace-ms N             SIGTERM: wait this long for running work (default ${DEFAULTS.graceMs})
+  --download-stall-ms N    an hf: download with no progress this long fails as offline (default ${DEFAULT_DOWNLOAD_STALL_MS})`;
 
 class UsageError extends Error {}
 
@@ -37,9 +38,10 @@ function gpu(value: string | undefined): GpuOption {
 }
 
 function parseCli(argv: string[]): SidecarOptions {
-  const { values } = parseArgs({
+  const { values } = parseCommandLine({
+    name: "inferrouter-sidecar",
+    usage: USAGE,
     args: argv,
-    strict: true,
     options: {
       model: { type: "string" },
       "embedding-model": { type: "string" },
@@ -55,13 +57,9 @@ function parseCli(argv: string[]): SidecarOptions {
       gpu: { type: "string" },
       "model-id": { type: "string" },
       "grace-ms": { type: "string" },
-      help: { type: "boolean", short: "h" },
+      "download-stall-ms": { type: "string" },
     },
   });
-  if (values.help) {
-    console.error(USAGE);
-    process.exit(0);
-  }
   if (!values.model) throw new UsageError("--model is required");
   return {
     model: values.model,
@@ -78,6 +76,7 @@ function parseCli(argv: string[]): SidecarOptions {
     gpu: gpu(values.gpu),
     modelId: values["model-id"],
     graceMs: integer("grace-ms", values["grace-ms"], 0),
+    downloadStallMs: integer("download-stall-ms", values["download-stall-ms"], 1),
   };
 }
 
@@ -123,6 +122,12 @@ async function main(): Promise<void> {
 main().catch((error: unknown) => {
   // Known start-up failures are one clear line; anything else is a bug worth its stack.
   if (error instanceof StartupError) console.error(`inferrouter-sidecar: ${error.message}`);
-  else console.error("inferrouter-sidecar: unexpected error", error);
+  else {
+    try {
+      exitWith("inferrouter-sidecar", error); // a port in use, a missing file: one line
+    } catch {
+      console.error("inferrouter-sidecar: unexpected error", error);
+    }
+  }
   process.exit(1);
 });

@@ -1,5 +1,6 @@
 // Finds, checks and loads the GGUF model. Every failure becomes a `StartupError` with a message
 // an operator can act on; main.ts prints it and exits non-zero instead of showing a stack trace.
+import { lookup } from "node:dns/promises";
 import { resolve } from "node:path";
 import { getLlama, LlamaLogLevel, readGgufFileInfo, resolveModelFile, type Llama, type LlamaModel } from "node-llama-cpp";
 
@@ -47,6 +48,15 @@ export async function resolveModelPath(uri: string, { stallMs = DEFAULT_DOWNLOAD
       throw new StartupError(`model file not found: ${uri} (${error instanceof Error ? error.message : error})`);
     }
   }
+  // No network at all (the host does not resolve): say so at once instead of waiting for the watchdog.
+  const host = /^(hf|huggingface):/i.test(uri) ? "huggingface.co" : new URL(uri).hostname;
+  try {
+    await lookup(host);
+  } catch (error) {
+    throw new StartupError(
+      `could not fetch model ${uri}: ${host} does not resolve (${(error as NodeJS.ErrnoException).code ?? error}); this machine looks offline. Download the .gguf file elsewhere and pass its local path with --model.`,
+    );
+  }
   const stalled = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const watchdog = () => {
@@ -54,10 +64,22 @@ export async function resolveModelPath(uri: string, { stallMs = DEFAULT_DOWNLOAD
     timer = setTimeout(() => stalled.abort(new Error(`no download progress for ${stallMs / 1000} s`)), stallMs);
   };
   const gaveUp = new Promise<never>((_, reject) => stalled.signal.addEventListener("abort", () => reject(stalled.signal.reason)));
+  // Progress as plain stderr lines, not node-llama-cpp's CLI spinner: offline its spinner never
+  // stops (the resolver never settles) and it swallowed the one line that says what to do.
+  let shown = -1;
+  const onProgress = ({ totalSize, downloadedSize }: { totalSize: number; downloadedSize: number }) => {
+    watchdog();
+    const percent = totalSize > 0 ? Math.floor((downloadedSize / totalSize) * 100) : 0;
+    if (showProgress && (percent >= shown + 10 || (percent === 100 && shown < 100))) {
+      shown = percent;
+      process.stderr.write(`downloading ${uri} ${percent}%\n`);
+    }
+  };
   watchdog();
+  if (showProgress) process.stderr.write(`fetching ${uri} (no progress for ${stallMs / 1000} s counts as offline)\n`);
   try {
     return await Promise.race([
-      resolveModelFile(uri, { cli: showProgress, download: "auto", signal: stalled.signal, onProgress: watchdog }),
+      resolveModelFile(uri, { cli: false, download: "auto", signal: stalled.signal, onProgress }),
       gaveUp,
     ]);
   } catch (error) {

@@ -60,10 +60,11 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
   let tokenFile: TokenFile | undefined;
   if (!options.insecureNoAuth) {
     tokenFile = new TokenFile(options.secretsDir ?? DEFAULTS.secretsDir);
+    if (tokenFile.legacy) console.error(`inferrouter-sidecar: deprecated: ${tokenFile.path}: rename it to SIDECAR_TOKEN (the edge's name for the same secret)`);
     if (tokenFile.current() === null) {
       tokenFile.close();
       throw new StartupError(
-        `no bearer token: ${tokenFile.path} is missing or empty. Put the token there (a Docker secret) or pass --insecure-no-auth for local testing.`,
+        `no bearer token: ${tokenFile.path} is missing or empty. Put the token there (the edge's SIDECAR_TOKEN) (a Docker secret) or pass --insecure-no-auth for local testing.`,
       );
     }
   }

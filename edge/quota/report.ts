@@ -7,10 +7,29 @@ import type { Context } from "hono";
 import { readSecret } from "../env.ts";
 import type { AppEnv } from "../http.ts";
 import { recentEvents } from "../recent.ts";
-import { clientTrackerName, groupTrackerName, limitsFrom, limitsOf, QuotaClient, quotaOptions, trackerName } from "./client.ts";
+import { clientTrackerName, countsTokens, countsUsd, groupTrackerName, limitsFrom, limitsOf, QuotaClient, quotaOptions, trackerName } from "./client.ts";
+import type { QuotaLimits } from "./window.ts";
+
+type Counted<T> = { [K in keyof T]: T[K] | null };
+
+/**
+ * A tracker counts only what some limit needs: requests under any limit, tokens under a token
+ * limit, USD under a budget. What it does not count reads null, never a 0 next to a provider that
+ * served requests.
+ */
+function countedOnly<T extends Partial<QuotaSnapshot>>(usage: T, limits: QuotaLimits | undefined): Counted<T> {
+  const out: Counted<T> = { ...usage };
+  const none = (keys: (keyof QuotaSnapshot)[]) => {
+    for (const key of keys) if (key in out) (out as Record<string, unknown>)[key] = null;
+  };
+  if (!limits) none(["requests_today", "requests_last_minute"]);
+  if (!countsTokens(limits)) none(["tokens_today", "tokens_last_minute"]);
+  if (!countsUsd(limits)) none(["usd_today", "usd_this_month"]);
+  return out;
+}
 
 /** A snapshot's budget fields, for groups and clients (providers show the whole snapshot). */
-function budgetFields(usage: QuotaSnapshot) {
+function budgetFields(usage: Counted<QuotaSnapshot>) {
   const { usd_today, budget_usd_per_day, budget_usd_remaining_today, usd_this_month, budget_usd_per_month, budget_usd_remaining_this_month, next_month_reset } = usage;
   return { usd_today, budget_usd_per_day, budget_usd_remaining_today, usd_this_month, budget_usd_per_month, budget_usd_remaining_this_month, next_month_reset };
 }
@@ -25,11 +44,13 @@ export async function quotaReport(c: Context<AppEnv>) {
     Object.entries(config.providers).map(async ([providerId, provider]) => {
       const tracker = stub(trackerName(providerId, provider));
       const group = provider.quota_group;
-      const limits = limitsOf(provider, config.quota_groups) ?? { daily_reset_tz: provider.daily_reset_tz };
+      const counted = limitsOf(provider, config.quota_groups);
+      const limits = counted ?? { daily_reset_tz: provider.daily_reset_tz };
       // A group member: the group's limits, cool-down and reset, with its own counts and circuit.
-      const usage = group === undefined
-        ? await tracker.snapshot(limits)
-        : { ...(await tracker.snapshot(limits)), ...(await tracker.memberSnapshot(limits, providerId)) };
+      const usage = countedOnly(
+        group === undefined ? await tracker.snapshot(limits) : { ...(await tracker.snapshot(limits)), ...(await tracker.memberSnapshot(limits, providerId)) },
+        counted,
+      );
       // A provider without api_key_secret needs no key, so it counts as present.
       const key = !provider.api_key_secret || (await readSecret(c.env, provider.api_key_secret)).ok ? "present" : "missing";
       return [providerId, { model: provider.model, type: provider.type, key, daily_reset_tz: limits.daily_reset_tz, ...(group !== undefined && { quota_group: group }), ...usage }] as const;
@@ -38,7 +59,8 @@ export async function quotaReport(c: Context<AppEnv>) {
   const groups = await Promise.all(
     Object.entries(config.quota_groups).map(async ([name, group]) => {
       const members = Object.keys(config.providers).filter((id) => config.providers[id]!.quota_group === name);
-      const usage = await stub(groupTrackerName(name)).snapshot(limitsFrom(group) ?? group);
+      const counted = limitsFrom(group);
+      const usage = countedOnly(await stub(groupTrackerName(name)).snapshot(counted ?? group), counted);
       const { day, requests_today, requests_per_day, requests_last_minute, requests_per_minute, tokens_today, tokens_per_day, tokens_last_minute, tokens_per_minute, next_reset, cooldown_until } = usage;
       const counts = { day, requests_today, requests_per_day, requests_last_minute, requests_per_minute, tokens_today, tokens_per_day, tokens_last_minute, tokens_per_minute };
       return [name, { providers: members, ...counts, next_reset, cooldown_until, ...budgetFields(usage), requests_leased: usage.requests_leased }] as const;
@@ -46,7 +68,8 @@ export async function quotaReport(c: Context<AppEnv>) {
   );
   const clients = await Promise.all(
     Object.entries(config.clients).map(async ([name, client]) => {
-      const usage = await stub(clientTrackerName(name)).snapshot(limitsFrom(client) ?? {});
+      const counted = limitsFrom(client);
+      const usage = countedOnly(await stub(clientTrackerName(name)).snapshot(counted ?? {}), counted);
       const { requests_today, requests_per_day, requests_last_minute, requests_per_minute, tokens_today, tokens_per_day, next_reset, checks } = usage;
       const { tokens_last_minute, tokens_per_minute, requests_leased } = usage;
       const entry = {

@@ -1,4 +1,4 @@
-// GET /v1/logs?date=YYYY-MM-DD (admin keys): one UTC day of the operation log as JSONL. Self-hosted
+// GET /v1/logs?date=YYYY-MM-DD (admin keys; no date: today, UTC): one UTC day of the operation log as JSONL. Self-hosted
 // (`npm run serve`) the daily files are read through the LOGS_DIR disk service and streamed as they
 // are; on Cloudflare there is no such directory, and the answer says where the log goes instead.
 import type { Context } from "hono";
@@ -8,7 +8,7 @@ import { apiError, type AppEnv } from "../http.ts";
 const LogDate = z.iso.date();
 
 export async function operationLog(c: Context<AppEnv>) {
-  const date = LogDate.safeParse(c.req.query("date"));
+  const date = LogDate.safeParse(c.req.query("date") ?? new Date().toISOString().slice(0, 10));
   if (!date.success) {
     throw apiError(400, "date must be a UTC day written YYYY-MM-DD, e.g. /v1/logs?date=2026-12-01", "invalid_request_error", "invalid_date", "date");
   }

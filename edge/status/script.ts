@@ -92,9 +92,9 @@ export const statusScript = `
       return retry("Cannot reach InferRouter (" + error.message + "); retrying every " + REFRESH_MS / 1000 + " s.");
     }
     if (run !== generation) return;
-    if (response.status === 401) {
+    if (response.status === 401 || response.status === 403) {
       sessionStorage.removeItem(STORAGE_KEY);
-      return askKey("That admin key was refused (401 from /v1/quota). Enter one of ADMIN_API_KEYS.");
+      return askKey("That admin key was refused (" + response.status + " from /v1/quota). Enter one of ADMIN_API_KEYS.");
     }
     let body = null;
     try { body = await response.json(); } catch { body = null; }
@@ -165,7 +165,8 @@ export const statusScript = `
       fill.style.width = (ratio * 100).toFixed(1) + "%";
       track.append(fill);
     }
-    const value = isSet(limit) ? num(used) + " / " + num(limit) : num(used) + " \\u00b7 no limit";
+    // null: the tracker does not count it (no limit needs it), which is not the same as none used.
+    const value = !isSet(used) ? "not counted" : isSet(limit) ? num(used) + " / " + num(limit) : num(used) + " \\u00b7 no limit";
     return el("div", { class: "bar", "data-metric": metric },
       el("div", { class: "bar-label" }, el("span", {}, label), el("span", { class: "bar-value" }, value)), track);
   }

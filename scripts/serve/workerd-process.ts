@@ -59,7 +59,9 @@ export async function startWorkerd(options: WorkerdOptions): Promise<WorkerdProc
     if (entry) options.onConsole(entry.message, entry.level);
     else process.stderr.write(`${line}\n`);
   });
+  let portTaken = false;
   const stderrDone = lines(child.stderr!, (line) => {
+    if (/bind\(\): Address already in use/.test(line)) portTaken = true;
     const entry = parseStructured(line);
     process.stderr.write(`workerd: ${entry ? `${entry.level}: ${entry.message}` : line}\n`);
   });
@@ -73,7 +75,9 @@ export async function startWorkerd(options: WorkerdOptions): Promise<WorkerdProc
       if (message.event === "listen" && message.socket === "http" && typeof message.port === "number") resolve(message.port);
     });
     child.once("error", reject);
-    void exited.then((code) => reject(new Error(`workerd exited (${code}) before it listened`)));
+    void exited.then((code) =>
+      reject(new Error(portTaken ? `${options.address} is in use: pick another port with --port (or --host)` : `workerd exited (${code}) before it listened`)),
+    );
   });
   const stop = async (graceMs = DEFAULT_GRACE_MS, onForceKill?: () => void) => {
     if (child.exitCode === null && child.signalCode === null) {

@@ -156,13 +156,18 @@ describe("npm run serve", () => {
       expect(day.headers.get("content-type")).toContain("application/x-ndjson");
       expect((await day.text()).trim().split("\n")).toEqual(readFileSync(join(dirs.logs, `operations-${days[0]}.jsonl`), "utf8").trim().split("\n"));
 
+      const today = new Date().toISOString().slice(0, 10);
+      const todays = await fetch(`${serve.url}/v1/logs`, { headers: admin }); // no date: today (UTC)
+      expect(todays.status).toBe(200);
+      expect((await todays.text()).trim().split("\n")).toEqual(readFileSync(join(dirs.logs, `operations-${today}.jsonl`), "utf8").trim().split("\n"));
+
       const bad = await fetch(`${serve.url}/v1/logs?date=2026-02-30`, { headers: admin });
       expect(bad.status).toBe(400);
       expect(await bad.json()).toEqual({ error: { message: expect.stringContaining("YYYY-MM-DD"), type: "invalid_request_error", param: "date", code: "invalid_date" } });
       const none = await fetch(`${serve.url}/v1/logs?date=2001-01-01`, { headers: admin });
       expect(none.status).toBe(404);
       expect(await none.json()).toEqual({ error: { message: "No operation log for 2001-01-01 (UTC)", type: "invalid_request_error", param: "date", code: "log_not_found" } });
-      expect((await fetch(`${serve.url}/v1/logs?date=${days[0]}`, { headers: { authorization: `Bearer ${CLIENT}` } })).status).toBe(401);
+      expect((await fetch(`${serve.url}/v1/logs?date=${days[0]}`, { headers: { authorization: `Bearer ${CLIENT}` } })).status).toBe(403);
     } finally {
       expect(await serve.stop()).toBe(0);
     }

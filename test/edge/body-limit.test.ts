@@ -38,7 +38,12 @@ describe("a chunked body without content-length", () => {
     const res = await call({ config, rawBody: chunked(body) });
     expect(res.status).toBe(413);
     const { error } = (await res.json()) as { error: Record<string, unknown> };
-    expect(error).toEqual({ message: `Request body is larger than ${LIMIT} bytes`, type: "invalid_request_error", param: null, code: "request_too_large" });
+    expect(error).toEqual({
+      message: `Request body is larger than max_body_bytes (${LIMIT} bytes): send less, or raise max_body_bytes in the config`,
+      type: "invalid_request_error",
+      param: null,
+      code: "request_too_large",
+    });
     expect(await a.calls()).toHaveLength(0);
   });
 

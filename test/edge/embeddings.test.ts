@@ -152,7 +152,7 @@ describe("embeddings config", () => {
 
   it("answers every request with a 500 naming the path while a route mixes spaces", async () => {
     const config = { routes: { vectors: ["a", "b"] }, providers: { a: embedder("https://a.test/v1"), b: embedder("https://b.test/v1", { embedding_space: "other@768" }) } };
-    const res = await embed(config, { input: "x" });
+    const res = await call({ config, path: "/v1/embeddings", body: { model: "vectors", input: "x" }, headers: { authorization: "Bearer sk-test-admin" } }); // the admin key sees the paths
     expect(res.status).toBe(500);
     expect(((await res.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: "invalid_config", message: expect.stringContaining("routes.vectors[1]") });
   });

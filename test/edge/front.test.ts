@@ -96,7 +96,8 @@ describe("request validation", () => {
     const a = await scenario();
     const config = { ...chainConfig({ a: provider(a.baseUrl) }), max_body_bytes: 1024 };
     const body = chat({ messages: [{ role: "user", content: "x".repeat(4096) }] });
-    await expectError(await call({ config, body }), 413, { code: "request_too_large" });
+    const error = await expectError(await call({ config, body }), 413, { code: "request_too_large" });
+    expect(error.message).toContain("max_body_bytes (1024 bytes)");
     expect(await a.calls()).toHaveLength(0);
   });
 
@@ -171,20 +172,48 @@ describe("routes and models", () => {
     expect(res.headers.get("x-request-id")).toBeTruthy();
     await expectError(res, 404, { code: "unknown_url" });
   });
+
+  it("answers a wrong method on an API path with 405 and allow, calling no provider", async () => {
+    const { a, config } = await healthyConfig();
+    for (const [method, path, allow] of [
+      ["GET", "/v1/chat/completions", "POST"],
+      ["PUT", "/v1/embeddings", "POST"],
+      ["POST", "/v1/models", "GET, HEAD"],
+      ["DELETE", "/v1/models/default", "GET, HEAD"],
+      ["POST", "/v1/quota", "GET, HEAD"],
+      ["POST", "/health", "GET, HEAD"],
+    ] as const) {
+      const res = await call({ config, method, path, body: method === "GET" ? undefined : chat() });
+      expect(res.headers.get("allow"), `${method} ${path}`).toBe(allow);
+      const error = await expectError(res, 405, { code: "method_not_allowed", type: "invalid_request_error" });
+      expect(error.message).toBe(`${method} is not allowed on ${path}: use ${allow}`);
+    }
+    expect((await call({ config, method: "GET", path: "/v1/models" })).status).toBe(200);
+    expect(await a.calls()).toHaveLength(0);
+  });
 });
 
 describe("config errors", () => {
-  it("answers every request with a 500 naming the bad path", async () => {
+  const ADMIN = { authorization: "Bearer sk-test-admin" };
+  const INVALID = "The router's config is invalid: send an admin key (ADMIN_API_KEYS) to see why, or run npm run check-config";
+
+  it("answers every request with 500 invalid_config; only an admin key sees the bad paths", async () => {
     const config = { routes: { default: ["ghost"] }, providers: { a: { type: "openai_compatible", base_url: "not a url", model: "m" } } };
-    const error = await expectError(await call({ config }), 500, { code: "invalid_config" });
+    const error = await expectError(await call({ config, headers: ADMIN }), 500, { code: "invalid_config" });
     expect(error.message).toContain("providers.a.base_url");
     expect(error.message).toContain("routes.default[0]");
-    await expectError(await call({ config, method: "GET", path: "/health" }), 500, { code: "invalid_config" });
+    for (const headers of [{}, { authorization: "" }, { authorization: "Bearer sk-wrong" }] as Record<string, string>[]) {
+      const hidden = await expectError(await call({ config, headers }), 500, { code: "invalid_config", type: "server_error" });
+      expect(hidden.message).toBe(INVALID);
+    }
+    // /health says only that the config is invalid, unless the admin key asks.
+    expect((await expectError(await call({ config, method: "GET", path: "/health", headers: { authorization: "" } }), 500, { code: "invalid_config" })).message).toBe(INVALID);
+    expect((await expectError(await call({ config, method: "GET", path: "/health", headers: ADMIN }), 500, { code: "invalid_config" })).message).toContain("routes.default[0]");
   });
 
   it("rejects routes that name Object builtins as providers", async () => {
     const config = { routes: { default: ["toString"] }, default_route: "constructor", providers: {} };
-    const error = await expectError(await call({ config }), 500, { code: "invalid_config" });
+    const error = await expectError(await call({ config, headers: ADMIN }), 500, { code: "invalid_config" });
     expect(error.message).toContain('unknown provider "toString"');
     expect(error.message).toContain('no route named "constructor"');
   });
@@ -195,7 +224,7 @@ describe("config errors", () => {
   });
 
   it("reports a JSON string that does not parse", async () => {
-    const error = await expectError(await call({ config: "{not json" }), 500, { code: "invalid_config" });
+    const error = await expectError(await call({ config: "{not json", headers: ADMIN }), 500, { code: "invalid_config" });
     expect(error.message).toContain("not valid JSON");
   });
 });

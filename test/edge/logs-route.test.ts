@@ -17,12 +17,19 @@ describe("GET /v1/logs on Cloudflare", () => {
     expect(body.error.message).toContain("npm run logs:tail");
   });
 
-  it("checks the date first (400) and needs an admin key (401)", async () => {
-    for (const query of ["", "?date=yesterday", "?date=2026-13-01", "?date=2026-12-01T00:00:00Z"]) {
+  it("serves today (UTC) without a date", async () => {
+    const res = await logs("");
+    expect(res.status).toBe(404); // no directory on Cloudflare: the date passed, the answer is the logs_not_on_disk one
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("logs_not_on_disk");
+  });
+
+  it("checks the date first (400) and needs an admin key (403 for a client key)", async () => {
+    for (const query of ["?date=", "?date=yesterday", "?date=2026-13-01", "?date=2026-12-01T00:00:00Z"]) {
       const res = await logs(query);
       expect(res.status).toBe(400);
       expect(((await res.json()) as { error: { param: string; code: string } }).error).toMatchObject({ param: "date", code: "invalid_date" });
     }
-    expect((await logs("?date=2026-12-01", "sk-test-client-1")).status).toBe(401);
+    expect((await logs("?date=2026-12-01", "sk-test-client-1")).status).toBe(403);
+    expect((await logs("?date=2026-12-01", "sk-wrong")).status).toBe(401);
   });
 });

@@ -72,6 +72,6 @@ describe("GET /v1/providers/health", () => {
 
   it("is for admin keys only", async () => {
     const config = { routes: { default: ["a"] }, providers: { a: provider("http://127.0.0.1:1/v1") } };
-    expect((await call({ config, method: "GET", path: "/v1/providers/health", headers: { authorization: `Bearer ${CLIENT_KEY}` } })).status).toBe(401);
+    expect((await call({ config, method: "GET", path: "/v1/providers/health", headers: { authorization: `Bearer ${CLIENT_KEY}` } })).status).toBe(403);
   });
 });

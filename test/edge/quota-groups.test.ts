@@ -44,16 +44,16 @@ describe("a quota group", () => {
       requests_per_day: 30,
       requests_last_minute: 30,
       requests_per_minute: 50,
-      tokens_today: 0,
+      tokens_today: null, // no token limit: tokens are not counted (the answers did use some)
       tokens_per_day: null,
-      tokens_last_minute: 0,
+      tokens_last_minute: null,
       tokens_per_minute: null,
       next_reset: expect.any(String),
       cooldown_until: null,
-      usd_today: 0,
+      usd_today: null,
       budget_usd_per_day: null,
       budget_usd_remaining_today: null,
-      usd_this_month: 0,
+      usd_this_month: null,
       budget_usd_per_month: null,
       budget_usd_remaining_this_month: null,
       next_month_reset: expect.any(String),
@@ -105,7 +105,7 @@ describe("quota group config", () => {
     ["an unknown group", { quota_group: "nope" }, "providers.a.quota_group"],
   ])("refuses a provider in a group with %s, naming the path", async (_name, extra, path) => {
     const config = { routes: { default: ["a"] }, providers: { a: provider("http://127.0.0.1:1/v1", extra) }, quota_groups: { g: { requests_per_day: 10 } } };
-    const res = await call({ config, body: chat() });
+    const res = await call({ config, body: chat(), headers: { authorization: "Bearer sk-test-admin" } }); // the admin key sees the paths
     expect(res.status).toBe(500);
     const { error } = (await res.json()) as { error: { code: string; message: string } };
     expect(error.code).toBe("invalid_config");

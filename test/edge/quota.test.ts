@@ -234,15 +234,34 @@ describe("storage", () => {
 });
 
 describe("GET /v1/quota", () => {
-  it("needs an admin key: not a client key, not none", async () => {
+  it("needs an admin key: not a client key (403 naming ADMIN_API_KEYS), not none (401)", async () => {
     const { config } = { config: chainConfig({ a: provider("http://127.0.0.1:9/v1") }) };
-    for (const headers of [{ authorization: "" }, { authorization: "Bearer sk-test-client-1" }]) {
+    for (const headers of [{ authorization: "" }, { authorization: "Bearer sk-wrong" }]) {
       const res = await call({ config, method: "GET", path: "/v1/quota", headers });
       expect(res.status).toBe(401);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe("invalid_api_key");
     }
+    const client = await call({ config, method: "GET", path: "/v1/quota", headers: { authorization: "Bearer sk-test-client-1" } });
+    expect(client.status).toBe(403);
+    expect(await client.json()).toEqual({
+      error: { message: "This endpoint needs an admin key (ADMIN_API_KEYS); the key sent is a client key", type: "invalid_request_error", param: null, code: "admin_key_required" },
+    });
     const res = await call({ config, method: "GET", path: "/v1/quota", headers: ADMIN, env: { ADMIN_API_KEYS: "" } });
     expect(res.status).toBe(500);
+  });
+
+  it("says null, not 0, for what it does not count: a provider without limits that served requests", async () => {
+    const a = await scenario();
+    const b = await scenario();
+    const config = chainConfig({ a: provider(a.baseUrl), b: provider(b.baseUrl, { requests_per_day: 10 }) });
+    expect((await call({ config })).status).toBe(200);
+    expect(await a.calls()).toHaveLength(1);
+    const { providers } = (await (await call({ config, method: "GET", path: "/v1/quota", headers: ADMIN })).json()) as {
+      providers: Record<string, Record<string, unknown>>;
+    };
+    expect(providers.a).toMatchObject({ requests_today: null, requests_last_minute: null, tokens_today: null, tokens_last_minute: null, usd_today: null, usd_this_month: null });
+    // Requests under a request limit are counted (0 here: b was not called); its tokens and USD are not.
+    expect(providers.b).toMatchObject({ requests_today: 0, requests_per_day: 10, tokens_today: null, usd_today: null });
   });
 
   it("reports counts, limits, cool-down and next reset per provider", async () => {

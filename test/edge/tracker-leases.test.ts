@@ -153,7 +153,7 @@ describe("USD budgets", () => {
   });
 
   it("is refused by check-config without a price", async () => {
-    const res = await call({ config: chainConfig({ a: provider("http://127.0.0.1:9/v1", { budget_usd_per_day: 1 }) }) });
+    const res = await call({ config: chainConfig({ a: provider("http://127.0.0.1:9/v1", { budget_usd_per_day: 1 }) }), headers: { authorization: "Bearer sk-test-admin" } }); // the admin key sees why
     expect(res.status).toBe(500);
     expect(await res.text()).toContain("budget_usd_per_day needs the provider's price");
   });

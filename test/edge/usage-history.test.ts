@@ -153,9 +153,10 @@ describe("GET /v1/usage", () => {
     await bad("grup_by=client", "grup_by");
   });
 
-  it("needs an admin key", async () => {
+  it("needs an admin key: a configured client's key gets 403 admin_key_required", async () => {
     const res = await call({ config, method: "GET", path: "/v1/usage", headers: as("alpha"), env: CLIENT_ENV });
-    expect(res.status).toBe(401);
+    expect(res.status).toBe(403);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("admin_key_required");
   });
 });
 
@@ -206,8 +207,11 @@ describe("GET /metrics", () => {
 
   it("takes METRICS_TOKEN as well as an admin key, and nothing else", async () => {
     expect((await scrape({ authorization: "Bearer scrape-me" }, { METRICS_TOKEN: "scrape-me" })).status).toBe(200);
-    expect((await scrape(as("alpha"), { METRICS_TOKEN: "scrape-me" })).status).toBe(401);
-    expect((await scrape({})).status).toBe(401);
+    const client = await scrape(as("alpha"), { METRICS_TOKEN: "scrape-me" });
+    expect(client.status).toBe(403);
+    expect(((await client.json()) as { error: { message: string } }).error.message).toContain("METRICS_TOKEN");
+    expect((await scrape({})).status).toBe(403); // the default header carries a PROXY_API_KEYS key
+    expect((await scrape({ authorization: "" })).status).toBe(401);
     // The scraper's token opens /metrics only.
     const res = await call({ config, method: "GET", path: "/v1/usage", headers: { authorization: "Bearer scrape-me" }, env: { ...CLIENT_ENV, METRICS_TOKEN: "scrape-me" } });
     expect(res.status).toBe(401);

@@ -123,10 +123,57 @@ describe("npm run check-config", () => {
     expect(report).toContain("bge@1024");
   });
 
-  it("reports a TOML file without [vars.ROUTER_CONFIG]", () => {
+  it("tells a wrangler.toml without [vars.ROUTER_CONFIG] from a config file without routes", () => {
     const file = join(dir, "empty.toml");
     writeFileSync(file, 'name = "x"\n');
-    expect(checkConfig(file)).toEqual({ ok: false, report: `${file}: ${file} has no [vars.ROUTER_CONFIG] table` });
+    expect(checkConfig(file)).toEqual({ ok: false, report: `${file}: ${file} is a wrangler.toml without a [vars.ROUTER_CONFIG] table: add one, or pass your config file (router.toml)` });
+    writeFileSync(file, 'default_route = "x"\n');
+    expect(checkConfig(file).report).toContain("has no routes: a config file needs [routes] and [providers] at its top level");
+    writeFileSync(file, '[providers.a]\ntype = "openai_compatible"\nbase_url = "https://x.test/v1"\nmodel = "m"\n');
+    expect(checkConfig(file).report).toMatch(/routes/);
+    expect(checkConfig(file).ok).toBe(false);
+  });
+
+  it("catches copy-paste mistakes: base_url with the endpoint path (says what to cut), a misspelt provider (the closest name)", () => {
+    const file = join(dir, "pasted.json");
+    const p = (base_url: string) => ({ type: "openai_compatible", base_url, model: "m" });
+    writeFileSync(file, JSON.stringify({
+      routes: { default: ["groq", "openroutr"] },
+      providers: { groq: p("https://api.groq.com/openai/v1/chat/completions"), openrouter: p("https://openrouter.ai/api/v1/embeddings/") },
+    }));
+    const run = spawnSync(process.execPath, [join(root, "scripts/check-config.ts"), file], { encoding: "utf8" });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain("base_url ends in /chat/completions: cut it (use https://api.groq.com/openai/v1)");
+    expect(run.stderr).toContain("at providers.groq.base_url");
+    expect(run.stderr).toContain("base_url ends in /embeddings/: cut it (use https://openrouter.ai/api/v1)");
+    expect(run.stderr).toContain("at providers.openrouter.base_url");
+    expect(run.stderr).toContain('unknown provider "openroutr" (did you mean "openrouter"?)');
+    expect(run.stderr).toContain("at routes.default[1]");
+    expect(run.stderr).not.toMatch(/\n\s+at .*\.ts:\d+/); // no stack trace
+  });
+
+  it("lists every secret the deployment needs and where each mode keeps them", () => {
+    const { ok, report } = checkConfig(join(root, "wrangler.toml"));
+    expect(ok).toBe(true);
+    const secrets = /secrets it reads: (.*)/.exec(report)![1]!.split(", ");
+    expect(secrets.slice(0, 2)).toEqual(["PROXY_API_KEYS", "ADMIN_API_KEYS"]);
+    expect(secrets).toEqual(expect.arrayContaining(["SIDECAR_TOKEN", "GROQ_API_KEY", "CI_CLIENT_KEYS"]));
+    expect(report).toContain("deploy: npx wrangler secret put NAME");
+    expect(report).toContain("start: one NAME=value line each in .dev.vars");
+    expect(report).toContain("serve: one file named NAME each in --secrets-dir");
+  });
+
+  it("fails a ROUTER_CONFIG Worker variable over Cloudflare's 5 KB, with that reason; the same config as router.toml passes", () => {
+    const providers = Object.fromEntries(Array.from({ length: 80 }, (_, i) => [`provider_${i}`, { type: "openai_compatible", base_url: `https://p${i}.example.test/v1`, model: `model-number-${i}` }]));
+    const config = { routes: { default: Object.keys(providers) }, providers };
+    const wrangler = join(dir, "big-wrangler.toml");
+    writeFileSync(wrangler, `name = "x"\n[vars]\nROUTER_CONFIG = ${JSON.stringify(JSON.stringify(config))}\n`);
+    const big = checkConfig(wrangler);
+    expect(big.ok).toBe(false);
+    expect(big.report).toMatch(/ROUTER_CONFIG is \d+ bytes as a Worker variable, over Cloudflare's 5120-byte limit per variable: move it to router.toml/);
+    const file = join(dir, "big.json");
+    writeFileSync(file, JSON.stringify(config));
+    expect(checkConfig(file).ok).toBe(true);
   });
 
   it("prints the config's JSON Schema for editors", () => {

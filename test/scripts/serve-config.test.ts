@@ -65,6 +65,6 @@ describe("--config FILE", () => {
     writeFileSync(join(dir, "wrangler.toml"), 'name = "x"\n[vars.ROUTER_CONFIG.routes]\ndefault = ["b"]\n');
     expect(readConfigFile(join(dir, "wrangler.toml"))).toEqual({ routes: { default: ["b"] } });
     writeFileSync(join(dir, "empty.toml"), 'name = "x"\n');
-    expect(() => readConfigFile(join(dir, "empty.toml"))).toThrow(/no \[vars.ROUTER_CONFIG\] table/);
+    expect(() => readConfigFile(join(dir, "empty.toml"))).toThrow(/is a wrangler.toml without a \[vars.ROUTER_CONFIG\] table/);
   });
 });

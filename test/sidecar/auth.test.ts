@@ -52,7 +52,7 @@ describe("auth", () => {
   });
 
   it("refuses every request while the token file is empty", async () => {
-    await writeFile(join(workspace.secretsDir, "sidecar_token"), "");
+    await writeFile(join(workspace.secretsDir, "SIDECAR_TOKEN"), "");
     await eventually(async () => (await status("/v1/models", workspace.token)) === 401, "the emptied token to stop working", 5000);
     await workspace.setToken("sk-sidecar-3");
     await eventually(async () => (await status("/v1/models", "sk-sidecar-3")) === 200, "the new token to work", 5000);

@@ -2,7 +2,8 @@
 // (a bad model file must be an error message and exit code, never a stack trace or a SIGABRT).
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { copyFile, readFile, truncate, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readFile, truncate, writeFile } from "node:fs/promises";
+import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -101,7 +102,38 @@ describe("sidecar CLI", () => {
 
   it("exits 1 without a token file unless --insecure-no-auth", async () => {
     const result = await runToExit(["--model", workspace.modelPath, "--secrets-dir", join(workspace.dir, "empty-secrets")]);
-    expectCleanFailure(result, /sidecar_token is missing.*--insecure-no-auth/);
+    expectCleanFailure(result, /SIDECAR_TOKEN is missing.*--insecure-no-auth/);
+  });
+
+  it("reads SIDECAR_TOKEN (the edge's name), and the old sidecar_token with a deprecation line", async () => {
+    for (const name of ["SIDECAR_TOKEN", "sidecar_token"]) {
+      const dir = join(workspace.dir, `secrets-${name}`);
+      await mkdir(dir, { recursive: true });
+      await writeFile(join(dir, name), "tok-123\n");
+      const run = launch(["--model", workspace.modelPath, "--secrets-dir", dir, "--port", "0", "--threads", "1"]);
+      try {
+        const url = await eventually(() => run.stderr().match(/inferrouter-sidecar listening on (http:\/\/\S+)/)?.[1], "the ready line", 30_000);
+        expect((await fetch(`${url}/v1/models`, { headers: { authorization: "Bearer tok-123" } })).status).toBe(200);
+        expect((await fetch(`${url}/v1/models`, { headers: { authorization: "Bearer wrong" } })).status).toBe(401);
+        if (name === "sidecar_token") expect(run.stderr()).toContain(`deprecated: ${join(dir, "sidecar_token")}: rename it to SIDECAR_TOKEN`);
+        else expect(run.stderr()).not.toContain("deprecated");
+      } finally {
+        run.child.kill("SIGTERM");
+        await run.exited;
+      }
+    }
+  });
+
+  it("exits 1 with one line naming --port when the port is in use", async () => {
+    const taken = createServer().listen(0, "127.0.0.1");
+    await once(taken, "listening");
+    try {
+      const port = String((taken.address() as AddressInfo).port);
+      const result = await runToExit(["--model", workspace.modelPath, "--insecure-no-auth", "--port", port, "--threads", "1"]);
+      expectCleanFailure(result, new RegExp(`EADDRINUSE.*127\\.0\\.0\\.1:${port}: the port is taken; pick another with --port`));
+    } finally {
+      taken.close();
+    }
   });
 
   it("exits 2 with usage for bad arguments", async () => {
@@ -111,8 +143,14 @@ describe("sidecar CLI", () => {
     expect(result.stderr).toMatch(/usage: inferrouter-sidecar/);
   });
 
-  it("says to pass a local file when an hf: model cannot be fetched", async () => {
-    // In-process, to shorten the no-progress watchdog; offline the resolver would retry for minutes.
+  it("says to pass a local file when an hf: model cannot be fetched, through the real CLI, quickly", async () => {
+    const started = Date.now();
+    const result = await runToExit(["--model", "hf:inferrouter/does-not-exist/model.gguf", "--insecure-no-auth", "--port", "0", "--download-stall-ms", "3000"]);
+    expectCleanFailure(result, /inferrouter-sidecar: could not fetch model hf:inferrouter\/does-not-exist\/model\.gguf.*pass its local path with --model/);
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+
+  it("says so in-process too (StartupError)", async () => {
     const error = await startSidecar({
       model: "hf:inferrouter/does-not-exist/model.gguf",
       insecureNoAuth: true,

@@ -20,7 +20,7 @@ export async function startSidecarProcess(options: { parallel?: number; args?: s
   if (!options.modelPath) await writeTinyLlamaGguf(modelPath);
   const token = `sidecar-${Math.random().toString(36).slice(2)}`;
   await mkdir(join(dir, "secrets"));
-  await writeFile(join(dir, "secrets", "sidecar_token"), `${token}\n`);
+  await writeFile(join(dir, "secrets", "SIDECAR_TOKEN"), `${token}\n`);
   const logFile = join(dir, "sidecar.jsonl");
   const args = [
     join(root, "sidecar/main.ts"),
