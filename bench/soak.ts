@@ -102,10 +102,11 @@ const endSample = sample(startedAt, workerdPids().at(-1)!, dirs.state);
 if (endSample) samples.push(endSample);
 // Background tracker reports (a client's give-back) run after the answer: let them land.
 await sleep(1_500);
+type Counts = { requests_today: number; requests_not_given_back: number };
 const quota = (await (await fetch(`${serve.url}/v1/quota`, { headers: { authorization: `Bearer ${KEYS.admin}` } })).json()) as {
-  providers: Record<string, { requests_today: number }>;
-  groups: Record<string, { requests_today: number }>;
-  clients: Record<string, { requests_today: number }>;
+  providers: Record<string, Counts>;
+  groups: Record<string, Counts>;
+  clients: Record<string, Counts>;
 };
 const serveExit = await serve.stop();
 const serveStderr = serve.output();
@@ -134,11 +135,15 @@ const disagreements: string[] = [];
 let withoutStarted = 0;
 /** Whole answers the kill came too late to cut but early enough to beat their log line: serve logged them cut. */
 let answeredThenCut = 0;
+/** Answers that ended in the last second before a kill with no line at all: lines are written after the answer, and a SIGKILL takes what is not out yet. */
+let answeredThenKilled = 0;
+const justBeforeAKill = (o: Outcome) => kills.some((k) => o.endedAt >= k.killAt - 1_000 && o.endedAt <= k.backAt);
 for (const o of outcomes) {
   if (!o.requestId || o.network) continue;
   const terminal = logCheck.terminal.get(o.requestId);
   if (!terminal) {
-    withoutStarted++;
+    if (justBeforeAKill(o)) answeredThenKilled++;
+    else withoutStarted++;
     continue;
   }
   if (o.result === "answered" && terminal.reason === "workerd_exited") {
@@ -156,12 +161,12 @@ const config = soakConfig(providers.baseUrl);
 const tracked = Object.entries(config.providers).filter(([, p]) => "requests_per_day" in p || "requests_per_minute" in p || "quota_group" in p);
 const metered = new Set(outcomes.filter((o) => o.metered).map((o) => o.marker));
 const trackers: TrackerRow[] = [
-  ...tracked.map(([id]) => reconcile(`provider ${id}`, quota.providers[id]!.requests_today, received([id]), failOpen([id]), logCheck.cutByKill)),
+  ...tracked.map(([id]) => reconcile(`provider ${id}`, quota.providers[id]!.requests_today, received([id]), failOpen([id]), logCheck.cutByKill, quota.providers[id]!.requests_not_given_back)),
   ...Object.keys(config.quota_groups).map((group) => {
     const members = Object.entries(config.providers).filter(([, p]) => (p as { quota_group?: string }).quota_group === group).map(([id]) => id);
-    return reconcile(`group ${group}`, quota.groups[group]!.requests_today, members.reduce((sum, id) => sum + received([id]), 0), failOpen(members), logCheck.cutByKill);
+    return reconcile(`group ${group}`, quota.groups[group]!.requests_today, members.reduce((sum, id) => sum + received([id]), 0), failOpen(members), logCheck.cutByKill, quota.groups[group]!.requests_not_given_back);
   }),
-  reconcile("client metered", quota.clients.metered!.requests_today, received(Object.keys(BEHAVIOURS), (m) => metered.has(m)), (logCheck.trackerUnavailable[""] ?? 0) + (logCheck.trackerUnavailable.metered ?? 0), logCheck.cutByKill),
+  reconcile("client metered", quota.clients.metered!.requests_today, received(Object.keys(BEHAVIOURS), (m) => metered.has(m)), (logCheck.trackerUnavailable[""] ?? 0) + (logCheck.trackerUnavailable.metered ?? 0), logCheck.cutByKill, quota.clients.metered!.requests_not_given_back),
 ];
 
 const cpuMs = cpuTotalMs(samples);
@@ -204,6 +209,7 @@ const results = {
   not_allowed_requests: outcomes.filter((o) => !["answered", "failed", "disconnected"].includes(o.result)).slice(0, 20).map((o) => ({ ...o, at_s: (o.startedAt - startedAt) / 1000 })),
   workerd_stderr: serveStderr.split("\n").filter((line) => line.startsWith("workerd:")).slice(-40),
   answered_then_logged_cut_by_kill: answeredThenCut,
+  answered_then_unlogged_by_kill: answeredThenKilled,
   log: { events: logCheck.events, started: logCheck.started, missing: logCheck.missing.slice(0, 20), duplicate: logCheck.duplicate.slice(0, 20), orphan: logCheck.orphan.slice(0, 20), cut_by_kill: logCheck.cutByKill, tracker_unavailable: logCheck.trackerUnavailable },
   trackers,
   provider_calls: Object.fromEntries([...providers.records].map(([id, r]) => [id, { calls: r.calls, requests: r.markers.size, behaviours: r.behaviours }])),
@@ -232,13 +238,14 @@ ${rows([
   ["kills: restarted after (ms)", kills.map((k) => k.restarted_after_ms ?? "never").join(", ") || "none"],
   ["requests cut by the kills (infer_cancelled workerd_exited)", logCheck.cutByKill],
   ["of which the client had the whole answer (the line was not out yet)", answeredThenCut],
+  ["answers in the last second before a kill whose lines it took (allowance)", answeredThenKilled],
   ["workerd RSS MiB per process: after warm-up → end (max)", byPid.map((p) => `${p.rss_mib_after_warmup} → ${p.rss_mib_end} (${p.rss_mib_max})`).join("; ")],
   ["Durable Object state on disk (KiB): start → max → end", `${Math.round(samples[0]!.state_bytes / 1024)} → ${Math.round(Math.max(...samples.map((s) => s.state_bytes)) / 1024)} → ${Math.round(samples.at(-1)!.state_bytes / 1024)}`],
 ])}
 
-| tracker | counted | received | not counted | counted twice or never sent | fail-open logged | cut by kills (allowance) |
-| --- | --- | --- | --- | --- | --- | --- |
-${trackers.map((t) => `| ${t.tracker} | ${t.counted} | ${t.received} | ${t.not_counted} | ${t.counted_twice_or_never_sent} | ${t.fail_open} | ${t.cut_by_kill} |`).join("\n")}
+| tracker | counted | received | not counted | counted twice or never sent | fail-open logged | cut by kills (allowance) | leased, never given back (allowance) |
+| --- | --- | --- | --- | --- | --- | --- | --- |
+${trackers.map((t) => `| ${t.tracker} | ${t.counted} | ${t.received} | ${t.not_counted} | ${t.counted_twice_or_never_sent} | ${t.fail_open} | ${t.cut_by_kill} | ${t.not_given_back} |`).join("\n")}
 
 | t (s) | workerd pid | RSS MiB | DO state KiB |
 | --- | --- | --- | --- |

@@ -69,9 +69,10 @@ export interface TrackerRow {
   not_counted: number;
   /** Counted but never received, beyond the requests a kill cut between admission and call: must be 0. */
   counted_twice_or_never_sent: number;
-  /** The allowances used: fail-open admissions logged, requests the kills cut. */
+  /** The allowances used: fail-open admissions logged, requests the kills cut, leases no isolate gave back. */
   fail_open: number;
   cut_by_kill: number;
+  not_given_back: number;
 }
 
 /**
@@ -80,18 +81,21 @@ export interface TrackerRow {
  * are honest and logged: a fail-open admission (the tracker did not answer: called, not counted)
  * and a request a kill cut after its admission was stored and before its call left (counted,
  * never received); a client tracker's give-back that could not be stored is logged as a fail-open
- * too. Anything past those is a lost or doubled count.
+ * too. A lease is counted when granted, so the spares of an isolate a kill stopped stay counted:
+ * the tracker reports them (requests_not_given_back, read after the last isolate gave its own back).
+ * Anything past those is a lost or doubled count.
  */
-export function reconcile(tracker: string, counted: number, received: number, failOpen: number, cutByKill: number): TrackerRow {
+export function reconcile(tracker: string, counted: number, received: number, failOpen: number, cutByKill: number, notGivenBack: number): TrackerRow {
   const diff = counted - received;
   return {
     tracker,
     counted,
     received,
     not_counted: Math.max(0, -diff - failOpen),
-    counted_twice_or_never_sent: Math.max(0, diff - cutByKill - failOpen),
+    counted_twice_or_never_sent: Math.max(0, diff - cutByKill - failOpen - notGivenBack),
     fail_open: failOpen,
     cut_by_kill: cutByKill,
+    not_given_back: notGivenBack,
   };
 }
 

@@ -112,7 +112,7 @@ export function due(key: string, now: number, all = false): LeaseRecord[] {
   held.leases = held.leases.filter((l) => !ended.includes(l));
   for (const l of ended) l.returned = true;
   // A lease used up goes back too (requests 0): the tracker then knows none of it is held.
-  return ended.map((l) => ({ id: l.id, until: l.until, requests: l.requests, tokens: Math.max(0, l.tokens), usd: Math.max(0, l.usd) }));
+  return ended.map((l) => ({ id: l.id, until: l.until, requests: l.requests, tokens: Math.max(0, l.tokens), usd: Math.max(0, l.usd), granted: l.granted }));
 }
 
 /**

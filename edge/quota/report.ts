@@ -63,7 +63,7 @@ export async function quotaReport(c: Context<AppEnv>) {
       const usage = countedOnly(await stub(groupTrackerName(name)).snapshot(counted ?? group), counted);
       const { day, requests_today, requests_per_day, requests_last_minute, requests_per_minute, tokens_today, tokens_per_day, tokens_last_minute, tokens_per_minute, next_reset, cooldown_until } = usage;
       const counts = { day, requests_today, requests_per_day, requests_last_minute, requests_per_minute, tokens_today, tokens_per_day, tokens_last_minute, tokens_per_minute };
-      return [name, { providers: members, ...counts, next_reset, cooldown_until, ...budgetFields(usage), requests_leased: usage.requests_leased }] as const;
+      return [name, { providers: members, ...counts, next_reset, cooldown_until, ...budgetFields(usage), requests_leased: usage.requests_leased, requests_not_given_back: usage.requests_not_given_back }] as const;
     }),
   );
   const clients = await Promise.all(
@@ -71,11 +71,11 @@ export async function quotaReport(c: Context<AppEnv>) {
       const counted = limitsFrom(client);
       const usage = countedOnly(await stub(clientTrackerName(name)).snapshot(counted ?? {}), counted);
       const { requests_today, requests_per_day, requests_last_minute, requests_per_minute, tokens_today, tokens_per_day, next_reset, checks } = usage;
-      const { tokens_last_minute, tokens_per_minute, requests_leased } = usage;
+      const { tokens_last_minute, tokens_per_minute, requests_leased, requests_not_given_back } = usage;
       const entry = {
         routes: client.routes ?? null,
         requests_today, requests_per_day, requests_last_minute, requests_per_minute, tokens_today, tokens_per_day, next_reset, checks,
-        tokens_last_minute, tokens_per_minute, ...budgetFields(usage), requests_leased,
+        tokens_last_minute, tokens_per_minute, ...budgetFields(usage), requests_leased, requests_not_given_back,
       };
       return [name, entry] as const;
     }),

@@ -34,6 +34,11 @@ export interface LeaseRecord {
   requests: number;
   tokens: number;
   usd: number;
+  /**
+   * In a give-back: the lease's whole size as granted, so the tracker knows none of it is held any
+   * more (absent in a put-back of one admission, which returns no lease).
+   */
+  granted?: number;
 }
 
 /**
@@ -59,6 +64,11 @@ export interface QuotaState {
   leases: LeaseRecord[];
   /** The last lease id handed out. */
   leaseSeq: number;
+  /**
+   * Admissions leased today whose leases no isolate has given back yet: in force, ended and not
+   * returned yet, or stranded by an isolate that stopped (counted, perhaps never used).
+   */
+  dayLeasedOut: number;
   /**
    * Admission stamps (epoch ms), oldest first. An admission counts in the window until 60 s after
    * its stamp; a leased one is stamped with its lease's end, so it covers whenever it is used.
@@ -125,6 +135,7 @@ export function emptyState(): QuotaState {
     monthUsd: 0,
     leases: [],
     leaseSeq: 0,
+    dayLeasedOut: 0,
     window: [],
     windowTokens: [],
     cooldownUntil: 0,
@@ -206,6 +217,7 @@ export function roll(state: QuotaState, now: number, zone?: string): void {
     state.dayRequests = 0;
     state.dayTokens = 0;
     state.dayUsd = 0;
+    state.dayLeasedOut = 0;
     for (const member of Object.values(state.members)) member.requests = member.tokens = 0;
   }
   const month = today.slice(0, 7);
@@ -273,6 +285,7 @@ export function grant(state: QuotaState, limits: QuotaLimits, now: number, ask: 
   if (spare > 0) {
     count(state, lease, 1, own);
     state.leases.push({ ...lease });
+    state.dayLeasedOut += spare;
   }
   return { admitted: true, trial: circuit.trial, failures: circuitState.failures, requestsToday: state.dayRequests, at: now, lease };
 }
@@ -340,6 +353,7 @@ export function giveBack(state: QuotaState, limits: QuotaLimits, part: LeaseReco
   // An isolate gives a lease back once, when it is done with it: it no longer holds any of it.
   state.leases = state.leases.filter((lease) => lease.id !== part.id);
   if (dayKey(part.until - LEASE_MS, limits.daily_reset_tz) !== state.day) return false;
+  state.dayLeasedOut = Math.max(0, state.dayLeasedOut - (part.granted ?? 0));
   const own = member === undefined ? undefined : state.members[member];
   count(state, { until: part.until, requests: Math.max(0, part.requests), tokens: Math.max(0, part.tokens), usd: Math.max(0, part.usd) }, -1, own);
   return true;
@@ -443,6 +457,11 @@ export interface QuotaSnapshot {
   next_month_reset: string;
   /** Admissions in leases in force that their isolates have not given back yet: at most this many are counted but unused. */
   requests_leased: number;
+  /**
+   * Admissions leased today in leases no isolate has given back: those in force, those ended and
+   * not returned yet, and those of an isolate that stopped first (counted today, perhaps never used).
+   */
+  requests_not_given_back: number;
 }
 
 export function snapshot(state: QuotaState, limits: QuotaLimits, now: number): QuotaSnapshot {
@@ -471,5 +490,6 @@ export function snapshot(state: QuotaState, limits: QuotaLimits, now: number): Q
     budget_usd_remaining_this_month: limits.budget_usd_per_month === undefined ? null : Math.max(0, limits.budget_usd_per_month - state.monthUsd),
     next_month_reset: new Date(nextMonthReset(now, limits.daily_reset_tz)).toISOString(),
     requests_leased: state.leases.reduce((sum, lease) => sum + lease.requests, 0),
+    requests_not_given_back: state.dayLeasedOut,
   };
 }

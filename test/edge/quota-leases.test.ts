@@ -86,6 +86,24 @@ describe("leases", () => {
     expect(snapshot(state, limits, T + LEASE_MS)).toMatchObject({ requests_today: 4, requests_last_minute: 4, requests_leased: 0 });
   });
 
+  it("name the admissions of leases no isolate gave back: an isolate that stopped leaves its spares counted", () => {
+    const state = emptyState();
+    const limits = { requests_per_minute: 100, requests_per_day: 1000 };
+    const returned = grant(state, limits, T, ask(32));
+    const stranded = grant(state, limits, T + LEASE_MS + 1, ask(32));
+    if (!returned.admitted || !stranded.admitted) throw new Error("not admitted");
+    expect(snapshot(state, limits, T + LEASE_MS + 1).requests_not_given_back).toBe(20);
+    // The first isolate gives its lease back (4 of 10 unused); the second never does (it was killed).
+    giveBack(state, limits, { ...returned.lease, requests: 4, granted: returned.lease.requests }, T + LEASE_MS + 2);
+    const later = snapshot(state, limits, T + 3 * LEASE_MS);
+    expect(later).toMatchObject({ requests_today: 2 + 6 + 10, requests_leased: 0, requests_not_given_back: 10 });
+    // A put-back of one admission (no granted) returns no lease.
+    giveBack(state, limits, { id: 0, until: T, requests: 1, tokens: 0, usd: 0 }, T + 3 * LEASE_MS);
+    expect(snapshot(state, limits, T + 3 * LEASE_MS).requests_not_given_back).toBe(10);
+    // A new day starts at 0.
+    expect(snapshot(state, limits, at("2026-05-02T00:00:01Z")).requests_not_given_back).toBe(0);
+  });
+
   it("keep any 60 s exact across isolates: a leased admission counts from its grant to 60 s after its lease ends", () => {
     const limits = { requests_per_minute: 50 };
     const state = emptyState();

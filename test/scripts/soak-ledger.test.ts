@@ -33,21 +33,26 @@ describe("soak ledger: the log", () => {
 
 describe("soak ledger: a tracker's count against what its provider received", () => {
   it("balances when every admitted request reached the provider", () => {
-    expect(reconcile("p", 120, 120, 0, 3)).toMatchObject({ not_counted: 0, counted_twice_or_never_sent: 0 });
+    expect(reconcile("p", 120, 120, 0, 3, 0)).toMatchObject({ not_counted: 0, counted_twice_or_never_sent: 0 });
   });
 
   it("catches a request the provider received that the tracker did not count", () => {
-    expect(reconcile("p", 119, 120, 0, 3).not_counted).toBe(1);
+    expect(reconcile("p", 119, 120, 0, 3, 0).not_counted).toBe(1);
   });
 
   it("explains a miss by a logged fail-open admission, and only that many", () => {
-    expect(reconcile("p", 118, 120, 2, 0).not_counted).toBe(0);
-    expect(reconcile("p", 117, 120, 2, 0).not_counted).toBe(1);
+    expect(reconcile("p", 118, 120, 2, 0, 0).not_counted).toBe(0);
+    expect(reconcile("p", 117, 120, 2, 0, 0).not_counted).toBe(1);
   });
 
   it("allows a count without a call for each request a kill cut, and catches one past that", () => {
-    expect(reconcile("p", 122, 120, 0, 2).counted_twice_or_never_sent).toBe(0);
-    expect(reconcile("p", 123, 120, 0, 2).counted_twice_or_never_sent).toBe(1);
-    expect(reconcile("p", 121, 120, 0, 0).counted_twice_or_never_sent).toBe(1);
+    expect(reconcile("p", 122, 120, 0, 2, 0).counted_twice_or_never_sent).toBe(0);
+    expect(reconcile("p", 123, 120, 0, 2, 0).counted_twice_or_never_sent).toBe(1);
+    expect(reconcile("p", 121, 120, 0, 0, 0).counted_twice_or_never_sent).toBe(1);
+  });
+
+  it("allows the leased admissions no isolate gave back (a killed isolate's spares), and catches one past that", () => {
+    expect(reconcile("p", 150, 120, 0, 0, 30)).toMatchObject({ counted_twice_or_never_sent: 0, not_given_back: 30 });
+    expect(reconcile("p", 151, 120, 0, 0, 30).counted_twice_or_never_sent).toBe(1);
   });
 });
