@@ -5,8 +5,8 @@
 // - take(): a request draws one admission of its size from a lease in force;
 // - renewal: when a pool runs low (half its last grant used, or half its time gone) the client
 //   asks for the next lease through waitUntil, sized by the demand seen during the last one;
-// - due(): leases that ended with admissions unused are handed back with that call (and at the
-//   next tracker call of any kind): the tracker takes them off its counts.
+// - due(): leases that ended, or were used up, are handed back with that call (and at the next
+//   tracker call of any kind): the tracker takes their unused admissions off its counts.
 import { LEASE_MAX, LEASE_MS, type LeaseRecord } from "./window.ts";
 
 /** A lease is not drawn from in its last moments: the call it admits starts before it ends, whatever the clocks say. */
@@ -104,14 +104,14 @@ export function renewalDone(key: string): void {
   if (held) held.renewing = false;
 }
 
-/** The unused parts of leases that ended (or all, with `all`), taken out of the pool to be given back. */
+/** The unused parts of leases that ended or are used up (or all, with `all`), taken out of the pool to be given back. */
 export function due(key: string, now: number, all = false): LeaseRecord[] {
   const held = pools.get(key);
   if (!held) return [];
-  const ended = held.leases.filter((l) => all || l.until - END_MARGIN_MS <= now);
+  // A lease used up goes back at once, not at its end: the tracker stops holding it against its lease cap.
+  const ended = held.leases.filter((l) => all || l.requests <= 0 || l.until - END_MARGIN_MS <= now);
   held.leases = held.leases.filter((l) => !ended.includes(l));
   for (const l of ended) l.returned = true;
-  // A lease used up goes back too (requests 0): the tracker then knows none of it is held.
   return ended.map((l) => ({ id: l.id, until: l.until, requests: l.requests, tokens: Math.max(0, l.tokens), usd: Math.max(0, l.usd), granted: l.granted }));
 }
 

@@ -242,14 +242,17 @@ function windowTokenSum(state: QuotaState): number {
   return state.windowTokens.reduce((sum, [, tokens]) => sum + tokens, 0);
 }
 
-/** When enough recorded tokens leave the window for `need` more to fit under `limit`. */
-function tokensReopenAt(state: QuotaState, limit: number, need = 0): number {
+/**
+ * When enough recorded tokens leave the window for `need` more to fit under `limit`; a need that
+ * never fits (larger than the limit itself) is told to come back when the window is empty.
+ */
+function tokensReopenAt(state: QuotaState, limit: number, now: number, need = 0): number {
   let sum = windowTokenSum(state);
   for (const [at, tokens] of state.windowTokens) {
     sum -= tokens;
     if (sum < limit && sum + need <= limit) return at + WINDOW_MS;
   }
-  return state.windowTokens.at(-1)![0] + WINDOW_MS;
+  return (state.windowTokens.at(-1)?.[0] ?? now) + WINDOW_MS;
 }
 
 /**
@@ -411,7 +414,7 @@ function limitDenial(state: QuotaState, limits: QuotaLimits, now: number, ask: L
   }
   const minuteTokens = windowTokenSum(state);
   if (over(limits.tokens_per_minute, minuteTokens, ask.tokens)) {
-    return unfitWhen(minuteTokens, limits.tokens_per_minute!, { admitted: false, reason: "tokens", retryAt: tokensReopenAt(state, limits.tokens_per_minute!, ask.tokens) });
+    return unfitWhen(minuteTokens, limits.tokens_per_minute!, { admitted: false, reason: "tokens", retryAt: tokensReopenAt(state, limits.tokens_per_minute!, now, ask.tokens) });
   }
   return undefined;
 }

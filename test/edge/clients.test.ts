@@ -78,6 +78,7 @@ describe("client limits", () => {
       budget_usd_remaining_this_month: null,
       next_month_reset: expect.any(String),
       requests_leased: 0,
+      requests_not_given_back: 0,
     });
   });
 

@@ -58,6 +58,7 @@ describe("a quota group", () => {
       budget_usd_remaining_this_month: null,
       next_month_reset: expect.any(String),
       requests_leased: 0,
+      requests_not_given_back: 0,
     });
     // Each member reports its own share and the group it is in; the spare has none.
     expect(report.providers.a).toMatchObject({ quota_group: "free", requests_today: aCalls, requests_last_minute: aCalls, requests_per_day: 30 });

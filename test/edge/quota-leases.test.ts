@@ -163,6 +163,12 @@ describe("token reservations", () => {
     expect(grant(state, limits, T + 2, ask(1, 40)).admitted).toBe(true);
   });
 
+  it("deny a reservation larger than tokens_per_minute itself as unfit, on an empty window too (no throw)", () => {
+    const state = emptyState();
+    const limits = { tokens_per_minute: 100 };
+    expect(grant(state, limits, T, ask(1, 500))).toMatchObject({ admitted: false, reason: "tokens", unfit: true, retryAt: T + WINDOW_MS });
+  });
+
   it("settle to the real usage: less gives back, more counts", () => {
     const state = emptyState();
     const limits = { tokens_per_minute: 100, tokens_per_day: 1000 };
