@@ -34,12 +34,19 @@ function budgetFields(usage: Counted<QuotaSnapshot>) {
   return { usd_today, budget_usd_per_day, budget_usd_remaining_today, usd_this_month, budget_usd_per_month, budget_usd_remaining_this_month, next_month_reset };
 }
 
+/** Gives this isolate's leases back before a report reads the trackers: their counts are then what was used. */
+export async function returnIsolateLeases(c: Context<AppEnv>): Promise<void> {
+  const config = c.get("config");
+  // A report has no InferLog (it is not an inference): a give-back that fails stays counted at worst.
+  const log = c.get("log") as AppEnv["Variables"]["log"] | undefined;
+  const returning = new QuotaClient(c.env, (promise) => c.executionCtx.waitUntil(promise), (provider, message) => log?.quotaUnavailable({ provider, message }), quotaOptions(config));
+  await returning.returnLeases(config);
+}
+
 export async function quotaReport(c: Context<AppEnv>) {
   const config = c.get("config");
   const stub = (name: string) => c.env.QUOTA.get(c.env.QUOTA.idFromName(name));
-  const log = c.get("log");
-  const returning = new QuotaClient(c.env, (promise) => c.executionCtx.waitUntil(promise), (provider, message) => log.quotaUnavailable({ provider, message }), quotaOptions(config));
-  await returning.returnLeases(config);
+  await returnIsolateLeases(c);
   const providers = await Promise.all(
     Object.entries(config.providers).map(async ([providerId, provider]) => {
       const tracker = stub(trackerName(providerId, provider));

@@ -242,10 +242,7 @@ function windowTokenSum(state: QuotaState): number {
   return state.windowTokens.reduce((sum, [, tokens]) => sum + tokens, 0);
 }
 
-/**
- * When enough recorded tokens leave the window for `need` more to fit under `limit`; a need that
- * never fits (larger than the limit itself) is told to come back when the window is empty.
- */
+/** When enough recorded tokens leave the window for `need` (at most `limit`) more to fit under `limit`. */
 function tokensReopenAt(state: QuotaState, limit: number, now: number, need = 0): number {
   let sum = windowTokenSum(state);
   for (const [at, tokens] of state.windowTokens) {
@@ -387,6 +384,14 @@ function over(limit: number | undefined, used: number, need: number): boolean {
   return limit !== undefined && (used >= limit || used + need > limit);
 }
 
+/**
+ * A token reservation larger than the whole limit counts as the whole limit: it runs alone (an
+ * empty window, an untouched day) instead of never; the provider's own limit then has its say.
+ */
+function tokenNeed(limit: number | undefined, need: number): number {
+  return limit === undefined ? need : Math.min(need, limit);
+}
+
 /** The denial of a reservation that does not fit: marked unfit when the limit itself is not reached. */
 function unfitWhen(used: number, limit: number, denial: Extract<Admission, { admitted: false }>): Admission {
   return used < limit ? { ...denial, unfit: true } : denial;
@@ -399,7 +404,7 @@ function limitDenial(state: QuotaState, limits: QuotaLimits, now: number, ask: L
   if (limits.requests_per_day !== undefined && state.dayRequests >= limits.requests_per_day) {
     return { admitted: false, reason: "daily", retryAt: nextReset(now, limits.daily_reset_tz) };
   }
-  if (over(limits.tokens_per_day, state.dayTokens, ask.tokens)) {
+  if (over(limits.tokens_per_day, state.dayTokens, tokenNeed(limits.tokens_per_day, ask.tokens))) {
     return unfitWhen(state.dayTokens, limits.tokens_per_day!, { admitted: false, reason: "tokens", retryAt: nextReset(now, limits.daily_reset_tz) });
   }
   if (over(limits.budget_usd_per_day, state.dayUsd, ask.usd)) {
@@ -413,8 +418,9 @@ function limitDenial(state: QuotaState, limits: QuotaLimits, now: number, ask: L
     return { admitted: false, reason: "rpm", retryAt: state.window[state.window.length - limits.requests_per_minute]! + WINDOW_MS };
   }
   const minuteTokens = windowTokenSum(state);
-  if (over(limits.tokens_per_minute, minuteTokens, ask.tokens)) {
-    return unfitWhen(minuteTokens, limits.tokens_per_minute!, { admitted: false, reason: "tokens", retryAt: tokensReopenAt(state, limits.tokens_per_minute!, now, ask.tokens) });
+  const minuteNeed = tokenNeed(limits.tokens_per_minute, ask.tokens);
+  if (over(limits.tokens_per_minute, minuteTokens, minuteNeed)) {
+    return unfitWhen(minuteTokens, limits.tokens_per_minute!, { admitted: false, reason: "tokens", retryAt: tokensReopenAt(state, limits.tokens_per_minute!, now, minuteNeed) });
   }
   return undefined;
 }

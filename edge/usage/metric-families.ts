@@ -91,8 +91,19 @@ const REMAINING: Array<[string, keyof QuotaSnapshot, keyof QuotaSnapshot]> = [
   ["tokens_per_minute", "tokens_per_minute", "tokens_last_minute"],
 ];
 
-/** Each provider's circuit and the quota it has left, from its tracker's snapshot. */
-export function trackerFamilies(snapshots: ReadonlyArray<readonly [string, QuotaSnapshot]>): Family[] {
+/** A tracker's snapshot with what names it: `{ provider }`, `{ group }` or `{ client }`. */
+export type OwnedSnapshot = readonly [Record<string, string>, QuotaSnapshot];
+
+const BUDGETS: Array<[string, keyof QuotaSnapshot]> = [
+  ["day", "budget_usd_remaining_today"],
+  ["month", "budget_usd_remaining_this_month"],
+];
+
+/**
+ * Each provider's circuit and the quota it has left, from its tracker's snapshot; the USD left of
+ * every budget that is set, for providers, quota groups and clients (`budgets`).
+ */
+export function trackerFamilies(snapshots: ReadonlyArray<readonly [string, QuotaSnapshot]>, budgets: ReadonlyArray<OwnedSnapshot> = []): Family[] {
   return [
     {
       name: "inferrouter_circuit_state",
@@ -111,6 +122,16 @@ export function trackerFamilies(snapshots: ReadonlyArray<readonly [string, Quota
         }),
       ),
     },
-    // Budgets (issue 21) add inferrouter_budget_remaining_usd{provider|client, period} here.
+    {
+      name: "inferrouter_budget_remaining_usd",
+      help: "USD left of a budget (period day or month) of a provider, quota group or client, for budgets that are set.",
+      type: "gauge",
+      samples: budgets.flatMap(([owner, snap]) =>
+        BUDGETS.flatMap(([period, left]) => {
+          const value = snap[left] as number | null;
+          return value === null ? [] : [{ labels: { ...owner, period }, value }];
+        }),
+      ),
+    },
   ];
 }

@@ -163,10 +163,14 @@ describe("token reservations", () => {
     expect(grant(state, limits, T + 2, ask(1, 40)).admitted).toBe(true);
   });
 
-  it("deny a reservation larger than tokens_per_minute itself as unfit, on an empty window too (no throw)", () => {
+  it("run a reservation larger than the whole limit alone: admitted on an empty window, else denied until the window empties", () => {
     const state = emptyState();
     const limits = { tokens_per_minute: 100 };
-    expect(grant(state, limits, T, ask(1, 500))).toMatchObject({ admitted: false, reason: "tokens", unfit: true, retryAt: T + WINDOW_MS });
+    expect(grant(state, limits, T, ask(1, 500)).admitted).toBe(true);
+    expect(grant(state, limits, T + 1, ask(1, 500))).toMatchObject({ admitted: false, reason: "tokens", retryAt: T + WINDOW_MS });
+    const small = emptyState();
+    expect(grant(small, limits, T, ask(1, 30)).admitted).toBe(true);
+    expect(grant(small, limits, T + 1, ask(1, 500))).toMatchObject({ admitted: false, reason: "tokens", unfit: true, retryAt: T + WINDOW_MS });
   });
 
   it("settle to the real usage: less gives back, more counts", () => {
