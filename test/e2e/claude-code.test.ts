@@ -2,7 +2,7 @@
 // edge under wrangler dev: ANTHROPIC_BASE_URL at the edge, ANTHROPIC_API_KEY a client key, no other
 // network. Its chain's first provider answers 429, the second is a scripted OpenAI-compatible fake
 // that first calls Claude Code's Read tool and then answers from the tool_result Claude Code sent.
-// Its native binary comes in a per-platform package, so no postinstall script needs to run.
+// Its native binary comes in a per-platform package; the postinstall (allowScripts) copies it into place.
 import { execFile } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
