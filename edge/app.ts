@@ -8,7 +8,7 @@ import type { MiddlewareHandler } from "hono";
 import { openAIError, statusCategory } from "../shared/errors.ts";
 import { adminAuth, carriesAdminKey, clientAuth, metricsAuth } from "./auth.ts";
 import { chatCompletions, validateChatRequest } from "./chat.ts";
-import { loadConfig } from "./config.ts";
+import { loadConfig, routerConfigOf } from "./config.ts";
 import { withCors } from "./cors.ts";
 import { answerWrongMethods } from "./method-not-allowed.ts";
 import { apiError, errorResponse, type AppEnv } from "./http.ts";
@@ -36,11 +36,11 @@ import { operationLog } from "./routes/logs.ts";
 import { providersHealth } from "./routes/providers-health.ts";
 
 /**
- * Loads ROUTER_CONFIG (validated once per isolate). An invalid one answers 500 invalid_config: to
+ * Loads the router config (ROUTER_CONFIG, else the bundled one; validated once per isolate). An invalid one answers 500 invalid_config: to
  * an admin key with the bad paths, to anyone else without them (they describe the deployment).
  */
 const withConfig = createMiddleware<AppEnv>(async (c, next) => {
-  const result = loadConfig(c.env.ROUTER_CONFIG);
+  const result = loadConfig(routerConfigOf(c.env));
   if (!result.ok) {
     const message = (await carriesAdminKey(c))
       ? result.message

@@ -3,7 +3,7 @@
 // clients authenticate with a bearer key, never cookies. Without cors_origins nothing is added.
 import { cors } from "hono/cors";
 import { createMiddleware } from "hono/factory";
-import { loadConfig } from "./config.ts";
+import { loadConfig, routerConfigOf } from "./config.ts";
 import type { AppEnv } from "./http.ts";
 
 const browserCors = cors({
@@ -19,7 +19,7 @@ const browserCors = cors({
 
 /** The configured origins; none while the config is invalid (the route then answers its 500). */
 function corsOrigins(env: AppEnv["Bindings"]): string[] {
-  const result = loadConfig(env.ROUTER_CONFIG);
+  const result = loadConfig(routerConfigOf(env));
   return result.ok ? result.config.cors_origins : [];
 }
 

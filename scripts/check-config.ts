@@ -25,6 +25,13 @@ export function readConfigFile(path: string): unknown {
   return toml.vars.ROUTER_CONFIG;
 }
 
+/** Whether a config file is a wrangler.toml (its config in [vars.ROUTER_CONFIG]) rather than the config itself. */
+export function isWranglerToml(path: string): boolean {
+  if (/\.json$/i.test(path)) return false;
+  const toml = parseToml(readFileSync(path, "utf8")) as { vars?: { ROUTER_CONFIG?: unknown }; name?: unknown; main?: unknown };
+  return toml.vars?.ROUTER_CONFIG !== undefined || toml.name !== undefined || toml.main !== undefined;
+}
+
 /** The secrets a config expects to find (provider keys, client keys), to remind the operator before a deploy. */
 export function secretNames(config: RouterConfig): string[] {
   const names = [

@@ -4,7 +4,7 @@
 // per request. An isolate evicted before its flush loses what it counted since the last one; a
 // failed write is kept and tried again with the next flush.
 import type { InferEvent } from "../../shared/events.ts";
-import { loadConfig } from "../config.ts";
+import { loadConfig, routerConfigOf } from "../config.ts";
 import type { Env } from "../env.ts";
 import { addInto, bucketId, bucketOfLine, type BucketRow } from "./buckets.ts";
 import { usageStore } from "./store.ts";
@@ -69,6 +69,6 @@ export function drainUsage(env: Env): Promise<void> {
 }
 
 function retentionDays(env: Env): number {
-  const loaded = loadConfig(env.ROUTER_CONFIG);
+  const loaded = loadConfig(routerConfigOf(env));
   return loaded.ok ? loaded.config.usage_retention_days : DEFAULT_RETENTION_DAYS;
 }

@@ -41,7 +41,7 @@ describe("npm run deploy", () => {
     expect(run.status).toBe(0);
     expect(run.config).toMatchObject({ logpush: true, name: "inferrouter" });
     expect(run.stdout).toContain("Logpush on for this deploy (Workers Paid plan)");
-    expect(existsSync(join(root, ".wrangler.logpush.toml"))).toBe(false);
+    expect(existsSync(join(root, ".wrangler.deploy.toml"))).toBe(false);
   });
 
   it("deploys nothing when the config is invalid, with check-config's report", () => {
