@@ -60,6 +60,16 @@ export function trackerName(providerId: string, provider: ProviderConfig): strin
 export const groupTrackerName = (group: string) => `group:${group}`;
 export const clientTrackerName = (client: string) => `client:${client}`;
 
+/** A tracker by name; `locationHint` places it where it is first created (a report may be first). */
+export function trackerStub(env: Env, name: string, locationHint?: DurableObjectLocationHint): Stub {
+  const id = env.QUOTA.idFromName(name);
+  return locationHint ? env.QUOTA.get(id, { locationHint }) : env.QUOTA.get(id);
+}
+
+/** Where a provider's own tracker is created: its location_hint, else the config's (a group member: the group's tracker, the config's). */
+export const providerHint = (provider: ProviderConfig, config: { location_hint?: DurableObjectLocationHint }) =>
+  (provider.quota_group === undefined && provider.location_hint) || config.location_hint;
+
 type Groups = Readonly<Record<string, QuotaGroupConfig>>;
 
 /** The limits a provider is admitted against: its group's when it is in one, else its own. */
@@ -190,8 +200,7 @@ export class QuotaClient {
   }
 
   private tracker(name: string, locationHint = this.locationHint): Stub {
-    const id = this.env.QUOTA.idFromName(name);
-    return locationHint ? this.env.QUOTA.get(id, { locationHint }) : this.env.QUOTA.get(id);
+    return trackerStub(this.env, name, locationHint);
   }
 
   private ref(providerId: string, provider: ProviderConfig): TrackerRef {
@@ -202,7 +211,7 @@ export class QuotaClient {
       member,
       circuitKey: member === undefined ? name : `${name}#${member}`,
       limits: limitsOf(provider, this.groups),
-      locationHint: (member === undefined && provider.location_hint) || this.locationHint,
+      locationHint: providerHint(provider, { location_hint: this.locationHint }),
       onError: provider.on_tracker_error ?? this.onTrackerError,
     };
   }

@@ -5,8 +5,9 @@
 // - take(): a request draws one admission of its size from a lease in force;
 // - renewal: when a pool runs low (half its last grant used, or half its time gone) the client
 //   asks for the next lease through waitUntil, sized by the demand seen during the last one;
-// - due(): leases that ended, or were used up, are handed back with that call (and at the next
-//   tracker call of any kind): the tracker takes their unused admissions off its counts.
+// - due(): leases that ended, or were used up, are handed back with that call (and with the next
+//   admit, a cool-down or open circuit this isolate learns, or GET /v1/quota): the tracker takes
+//   their unused admissions off its counts.
 import { LEASE_MAX, LEASE_MS, type LeaseRecord } from "./window.ts";
 
 /** A lease is not drawn from in its last moments: the call it admits starts before it ends, whatever the clocks say. */

@@ -7,7 +7,7 @@ import type { Context } from "hono";
 import { readSecret } from "../env.ts";
 import type { AppEnv } from "../http.ts";
 import { recentEvents } from "../recent.ts";
-import { clientTrackerName, countsTokens, countsUsd, groupTrackerName, limitsFrom, limitsOf, QuotaClient, quotaOptions, trackerName } from "./client.ts";
+import { clientTrackerName, countsTokens, countsUsd, groupTrackerName, limitsFrom, limitsOf, providerHint, QuotaClient, quotaOptions, trackerName, trackerStub } from "./client.ts";
 import type { QuotaLimits } from "./window.ts";
 
 type Counted<T> = { [K in keyof T]: T[K] | null };
@@ -45,11 +45,11 @@ export async function returnIsolateLeases(c: Context<AppEnv>): Promise<void> {
 
 export async function quotaReport(c: Context<AppEnv>) {
   const config = c.get("config");
-  const stub = (name: string) => c.env.QUOTA.get(c.env.QUOTA.idFromName(name));
+  const stub = (name: string, hint: DurableObjectLocationHint | undefined = config.location_hint) => trackerStub(c.env, name, hint);
   await returnIsolateLeases(c);
   const providers = await Promise.all(
     Object.entries(config.providers).map(async ([providerId, provider]) => {
-      const tracker = stub(trackerName(providerId, provider));
+      const tracker = stub(trackerName(providerId, provider), providerHint(provider, config));
       const group = provider.quota_group;
       const counted = limitsOf(provider, config.quota_groups);
       const limits = counted ?? { daily_reset_tz: provider.daily_reset_tz };

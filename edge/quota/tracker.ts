@@ -1,6 +1,6 @@
 // QuotaTracker: one SQLite-backed Durable Object per provider (see quota/client.ts for its name).
 // A Durable Object handles one event at a time, so admit() is exact: N concurrent requests against
-// a limit of L admit exactly min(N, L). Limits come with every call, so a config change needs no
+// a limit of L admit at most min(N, L) (leases can only deny early). Limits come with every call, so a config change needs no
 // migration.
 //
 // Storage is written incrementally so an admit writes a constant amount however busy the minute:

@@ -279,7 +279,9 @@ export function grant(state: QuotaState, limits: QuotaLimits, now: number, ask: 
   }
   const circuit = circuitAdmit(circuitState, now, trialLeaseMs);
   if (!circuit.ok) return { admitted: false, reason: "circuit_open", retryAt: circuit.retryAt };
-  const spare = circuit.trial ? 0 : leaseSpare(state, limits, ask);
+  // No spares in the last LEASE_MS of the day: one used after the reset would count in the day before.
+  const nearReset = nextReset(now, limits.daily_reset_tz) - now <= LEASE_MS;
+  const spare = circuit.trial || nearReset ? 0 : leaseSpare(state, limits, ask);
   if (!ask.renewal) count(state, { until: now, requests: 1, tokens: ask.tokens, usd: ask.usd }, 1, own);
   const lease: LeaseRecord = { id: ++state.leaseSeq, until: now + LEASE_MS, requests: spare, tokens: ask.tokens * spare, usd: ask.usd * spare };
   if (spare > 0) {

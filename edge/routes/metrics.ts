@@ -4,7 +4,7 @@
 import type { Context } from "hono";
 import type { AppEnv } from "../http.ts";
 import { returnIsolateLeases } from "../quota/report.ts";
-import { clientTrackerName, groupTrackerName, limitsFrom, limitsOf, trackerName } from "../quota/client.ts";
+import { clientTrackerName, groupTrackerName, limitsFrom, limitsOf, providerHint, trackerName, trackerStub } from "../quota/client.ts";
 import { historyFamilies, trackerFamilies, type OwnedSnapshot } from "../usage/metric-families.ts";
 import { CONTENT_TYPE, exposition } from "../usage/prometheus.ts";
 import { flushUsage } from "../usage/recorder.ts";
@@ -14,10 +14,10 @@ export async function metrics(c: Context<AppEnv>) {
   const config = c.get("config");
   await Promise.all([flushUsage(c.env), returnIsolateLeases(c)]);
   const rows = await usageStore(c.env).aggregate({ by: ["provider", "route", "client", "model", "outcome", "category"] });
-  const stub = (name: string) => c.env.QUOTA.get(c.env.QUOTA.idFromName(name));
+  const stub = (name: string, hint: DurableObjectLocationHint | undefined = config.location_hint) => trackerStub(c.env, name, hint);
   const snapshots = await Promise.all(
     Object.entries(config.providers).map(async ([providerId, provider]) => {
-      const tracker = stub(trackerName(providerId, provider));
+      const tracker = stub(trackerName(providerId, provider), providerHint(provider, config));
       const limits = limitsOf(provider, config.quota_groups) ?? { daily_reset_tz: provider.daily_reset_tz };
       // A group member: the group's limits and counts, its own circuit.
       const snap = await tracker.snapshot(limits);

@@ -65,6 +65,13 @@ describe("leases", () => {
     expect(grant(state, limits, T + LEASE_MS + 1, ask(32))).toMatchObject({ lease: { requests: 10 } });
   });
 
+  it("lease nothing in the day's last LEASE_MS: a spare used after the reset would count in the day before", () => {
+    const limits = { requests_per_day: 1000 };
+    const midnight = at("2026-05-02T00:00:00Z");
+    expect(grant(emptyState(), limits, midnight - LEASE_MS, ask(32))).toMatchObject({ admitted: true, lease: { requests: 0 } });
+    expect(grant(emptyState(), limits, midnight - LEASE_MS - 1, ask(32))).toMatchObject({ admitted: true, lease: { requests: 31 } });
+  });
+
   it("never lease past the headroom: near the limit each request asks its tracker", () => {
     const state = emptyState();
     const limits = { requests_per_day: 1000 };
