@@ -1,18 +1,21 @@
 // Client JSON Schemas (response_format, tool parameters) as node-llama-cpp's grammar takes them.
 // Its grammar enforces types, enums, const, oneOf, properties, required, items, string lengths,
 // item counts and $defs references, and silently ignores everything else. Structural keywords it
-// cannot express (pattern, allOf, not, other formats...) are refused with a 400, since the answer
-// would come back violating them. Numeric bounds are accepted (zod's z.int() always emits the
-// safe-integer range) and checked on the finished answer instead, with `answerCheck`: the
-// response_format answer (grammars.ts) and every tool call's arguments (engine.ts). Spellings it
+// cannot express (allOf, not, other formats...) are refused with a 400, since the answer would come
+// back violating them. Numeric bounds (zod's z.int() always emits the safe-integer range) and string
+// patterns (Claude Code's tools have one) are accepted, left out of the grammar and checked on the
+// finished answer instead, with `answerCheck`: the response_format answer (grammars.ts) and every
+// tool call's arguments (engine.ts); a violation is an error answer, never a 200. Spellings it
 // does not know but can express are rewritten: anyOf -> oneOf (what zod's .nullable() and
 // pydantic's Optional produce), definitions -> $defs.
 import type { GbnfJsonSchema } from "node-llama-cpp";
 import * as z from "zod";
 import { badRequest } from "./errors.ts";
 
+/** Checked on the finished answer only: the grammar is given the schema without them. */
+const CHECKED_AFTER = new Set(["pattern"]);
 const UNENFORCED = new Set([
-  "pattern", "patternProperties",
+  "patternProperties",
   "allOf", "not", "if", "then", "else", "dependentRequired", "dependentSchemas", "uniqueItems", "contains",
   "minContains", "maxContains", "propertyNames", "unevaluatedProperties", "unevaluatedItems",
 ]);
@@ -35,6 +38,7 @@ function rewrite(node: unknown, path: string, param: string): unknown {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(node)) {
     const at = `${path}.${key}`;
+    if (CHECKED_AFTER.has(key)) continue;
     if (UNENFORCED.has(key)) throw badRequest(`${at}: "${key}" cannot be enforced by the local model's grammar; remove it or describe it in "description"`, param);
     if (key === "format" && !FORMATS.has(String(value))) throw badRequest(`${at}: format "${value}" cannot be enforced (supported: date-time, time, date)`, param);
     if (key === "$ref") {

@@ -162,7 +162,7 @@ describe("chat completions", () => {
   });
 
   it("refuses schema keywords the grammar cannot enforce with a 400 naming the schema", async () => {
-    for (const property of [{ type: "string", pattern: "^[0-9]+$" }, { type: "string", format: "email" }, { allOf: [{ type: "string" }] }]) {
+    for (const property of [{ type: "string", format: "email" }, { allOf: [{ type: "string" }] }, { type: "object", patternProperties: { "^x": { type: "string" } } }]) {
       const error = await openai.chat.completions
         .create({
           model: "local",
@@ -319,11 +319,20 @@ describe("tools", () => {
       .create({
         model: "local",
         messages: user("Weather?"),
-        tools: [tools[0]!, { type: "function", function: { name: "bad", parameters: { type: "object", properties: { n: { type: "string", pattern: "^a" } } } } }],
+        tools: [tools[0]!, { type: "function", function: { name: "bad", parameters: { type: "object", properties: { n: { type: "string", format: "email" } } } } }],
       })
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.BadRequestError);
     expect((error as InstanceType<typeof OpenAI.BadRequestError>).param).toBe("tools[1].function.parameters");
+  });
+
+  it("accepts a string pattern in tool parameters (Claude Code's tools have one) and checks it on the finished call", async () => {
+    const runId = { type: "function" as const, function: { name: "resume", parameters: { type: "object", properties: { id: { type: "string", pattern: "^wf_[a-z0-9-]{6,}$" } }, required: ["id"] } } };
+    const completion = await openai.chat.completions.create({ model: "local", messages: user("Resume"), tools: [runId], max_tokens: 8 });
+    expect(completion.choices[0]!.finish_reason).toMatch(/^(stop|length|tool_calls)$/);
+    const plan = toGenerationPlan(request({ tools: [runId], tool_choice: "required" }));
+    expect(() => checkToolCalls(plan, [{ functionName: "resume", params: { id: "nope" } }])).toThrow(/resume/);
+    expect(() => checkToolCalls(plan, [{ functionName: "resume", params: { id: "wf_abc-123" } }])).not.toThrow();
   });
 
   it("checks a tool call's arguments against its parameters' bounds, as for response_format", () => {
