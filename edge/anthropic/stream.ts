@@ -6,14 +6,13 @@
 // `error` event, never message_stop.
 import type { AnthropicContentBlock, AnthropicDelta, AnthropicRequest, AnthropicStreamEvent, AnthropicUsage } from "../../shared/anthropic.ts";
 import { sseEvent } from "../../shared/sse.ts";
-import { reasoningOf, type ChatUsage } from "../responses/response.ts";
-import { readChatChunk, translateChatStream, type ChatChunk, type ChatStreamTranslator } from "../stream/translate.ts";
+import { ChatChunkReader, translateChatStream, type ChatChoice, type ChatDelta, type ChatStreamTranslator } from "../stream/translate.ts";
 import { anthropicUsage, messageShell, stopReason, toolUseId } from "./response.ts";
 
-type ToolCallDelta = NonNullable<NonNullable<NonNullable<ChatChunk["choices"]>[number]["delta"]>["tool_calls"]>[number];
+type ToolCallDelta = NonNullable<ChatDelta["tool_calls"]>[number];
 type Open = { kind: "text" | "thinking"; index: number } | { kind: "tool"; index: number; call: number };
 
-export class MessagesTranslator implements ChatStreamTranslator {
+export class MessagesTranslator extends ChatChunkReader implements ChatStreamTranslator {
   private readonly emit: (event: AnthropicStreamEvent) => void;
   private blocks = 0;
   private open: Open | undefined;
@@ -21,9 +20,6 @@ export class MessagesTranslator implements ChatStreamTranslator {
   private readonly calls = new Map<number, number>();
   private finishReason: string | null | undefined;
   private matched: unknown;
-  private sawDone = false;
-  private usage: ChatUsage | undefined;
-  private error: string | undefined;
 
   private readonly request: Pick<AnthropicRequest, "model" | "stop_sequences">;
   /** The router's estimate of the prompt, for message_start (the real count comes in message_delta). */
@@ -32,6 +28,7 @@ export class MessagesTranslator implements ChatStreamTranslator {
   private readonly withHead: boolean;
 
   constructor(request: Pick<AnthropicRequest, "model" | "stop_sequences">, enqueue: (frame: string) => void, inputEstimate = 0, withHead = true) {
+    super();
     this.request = request;
     this.inputEstimate = inputEstimate;
     this.withHead = withHead;
@@ -47,20 +44,7 @@ export class MessagesTranslator implements ChatStreamTranslator {
     this.emit({ type: "ping" });
   }
 
-  chunk(data: string): void {
-    if (this.error !== undefined) return;
-    const chunk = readChatChunk(data);
-    if (chunk === "done") this.sawDone = true;
-    if (typeof chunk !== "object") return;
-    if (chunk.error) {
-      this.error = chunk.error.message ?? "upstream error";
-      return;
-    }
-    if (chunk.usage) this.usage = chunk.usage;
-    const choice = chunk.choices?.[0];
-    if (!choice) return;
-    const delta = choice.delta ?? {};
-    const reasoning = reasoningOf(delta);
+  protected choice(choice: ChatChoice, delta: ChatDelta, reasoning: string | undefined): void {
     if (reasoning) this.textDelta("thinking", { type: "thinking_delta", thinking: reasoning });
     // An anthropic provider's signature of the thinking block (edge/providers/anthropic/stream.ts).
     const signature = (delta as { reasoning_signature?: unknown }).reasoning_signature;
@@ -75,7 +59,7 @@ export class MessagesTranslator implements ChatStreamTranslator {
 
   end(): void {
     if (this.error !== undefined || !(this.finishReason || this.sawDone)) {
-      const message = this.error ?? "the stream ended before the answer was complete";
+      const message = this.error?.message ?? "the stream ended before the answer was complete";
       this.emit({ type: "error", error: { type: "api_error", message } });
       return;
     }

@@ -6,16 +6,14 @@
 // `error` event, never response.completed; the failed response keeps what was streamed.
 import type { ResponsesRequest } from "../../shared/responses.ts";
 import { sseEvent } from "../../shared/sse.ts";
-import { readChatChunk, translateChatStream, type ChatChunk, type ChatStreamTranslator } from "../stream/translate.ts";
+import { ChatChunkReader, translateChatStream, type ChatChoice, type ChatDelta, type ChatStreamTranslator } from "../stream/translate.ts";
 import {
   finalize,
   finishStatus,
   newId,
   outputText,
-  reasoningOf,
   responseLogprobs,
   responseShell,
-  type ChatUsage,
   textPart,
   type FunctionCallItem,
   type MessageItem,
@@ -28,19 +26,17 @@ import {
 type Emit = (type: string, fields: Record<string, unknown>) => void;
 
 /** The translation's state: the response so far and the output items still open. */
-export class ResponsesTranslator implements ChatStreamTranslator {
+export class ResponsesTranslator extends ChatChunkReader implements ChatStreamTranslator {
   private readonly response: ResponseObject;
   private sequence = 0;
   /** The open message or reasoning item; its one part is filled as deltas arrive, so any snapshot has the text so far. */
   private text: { item: MessageItem | ReasoningItem; index: number; part: { text: string; logprobs?: OutputText["logprobs"] } } | undefined;
   private readonly calls = new Map<number, { item: FunctionCallItem; index: number }>();
   private finishReason: string | null | undefined;
-  private sawDone = false;
-  private usage: ChatUsage | undefined;
-  private error: { message: string; code: string | null; param: string | null } | undefined;
   private readonly emit: Emit;
 
   constructor(request: ResponsesRequest, enqueue: (frame: string) => void) {
+    super();
     this.response = responseShell(request);
     this.emit = (type, fields) => enqueue(sseEvent(type, { type, sequence_number: this.sequence++, ...fields }));
   }
@@ -50,21 +46,8 @@ export class ResponsesTranslator implements ChatStreamTranslator {
     this.emit("response.in_progress", { response: this.snapshot() });
   }
 
-  /** One SSE event of the chat stream. */
-  chunk(data: string): void {
-    if (this.error) return;
-    const chunk = readChatChunk(data);
-    if (chunk === "done") this.sawDone = true;
-    if (typeof chunk !== "object") return;
-    if (chunk.error) {
-      this.error = { message: chunk.error.message ?? "upstream error", code: chunk.error.code ?? null, param: chunk.error.param ?? null };
-      return;
-    }
-    if (chunk.usage) this.usage = chunk.usage;
-    const choice = chunk.choices?.[0];
-    if (!choice) return;
-    const delta = choice.delta ?? {};
-    const reasoning = reasoningOf(delta);
+  /** The first choice of one chat chunk (ChatChunkReader read the rest). */
+  protected choice(choice: ChatChoice, delta: ChatDelta, reasoning: string | undefined): void {
     if (reasoning) this.textDelta("reasoning", reasoning);
     if (typeof delta.content === "string" && delta.content !== "") this.textDelta("message", delta.content, responseLogprobs(choice.logprobs));
     for (const call of delta.tool_calls ?? []) this.toolCallDelta(call);
@@ -135,7 +118,7 @@ export class ResponsesTranslator implements ChatStreamTranslator {
     this.emit("response.output_item.done", { output_index: open.index, item: structuredClone(open.item) });
   }
 
-  private toolCallDelta(delta: NonNullable<NonNullable<NonNullable<ChatChunk["choices"]>[number]["delta"]>["tool_calls"]>[number]): void {
+  private toolCallDelta(delta: NonNullable<ChatDelta["tool_calls"]>[number]): void {
     let open = this.calls.get(delta.index);
     if (!open) {
       this.closeText();

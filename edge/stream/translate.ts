@@ -3,7 +3,7 @@
 // nothing waits for later input, and the client gets one write per upstream chunk rather than one
 // per event (each write costs a trip through the runtime).
 import { createParser } from "eventsource-parser";
-import type { ChatLogprobs, ChatUsage } from "../responses/response.ts";
+import { reasoningOf, type ChatLogprobs, type ChatUsage } from "../responses/response.ts";
 
 /** One chat completion chunk, as far as the translators read it. */
 export interface ChatChunk {
@@ -38,6 +38,38 @@ export interface ChatStreamTranslator {
   start(): void;
   chunk(data: string): void;
   end(): void;
+}
+
+export type ChatChoice = NonNullable<ChatChunk["choices"]>[number];
+export type ChatDelta = NonNullable<ChatChoice["delta"]>;
+
+/**
+ * The chat chunk reading both translators share: [DONE], an upstream error event (nothing after it
+ * is read), the usage chunk, then the first choice with its delta and reasoning text.
+ */
+export abstract class ChatChunkReader {
+  protected sawDone = false;
+  protected usage: ChatUsage | undefined;
+  protected error: { message: string; code: string | null; param: string | null } | undefined;
+
+  chunk(data: string): void {
+    if (this.error) return;
+    const chunk = readChatChunk(data);
+    if (chunk === "done") this.sawDone = true;
+    if (typeof chunk !== "object") return;
+    if (chunk.error) {
+      this.error = { message: chunk.error.message ?? "upstream error", code: chunk.error.code ?? null, param: chunk.error.param ?? null };
+      return;
+    }
+    if (chunk.usage) this.usage = chunk.usage;
+    const choice = chunk.choices?.[0];
+    if (!choice) return;
+    const delta = choice.delta ?? {};
+    this.choice(choice, delta, reasoningOf(delta));
+  }
+
+  /** The first choice of a chunk: its delta (never undefined) and the reasoning text it carries. */
+  protected abstract choice(choice: ChatChoice, delta: ChatDelta, reasoning: string | undefined): void;
 }
 
 /** The chat SSE body (bytes) as the translator's SSE body (bytes); `make` gets the sink for its frames. */
