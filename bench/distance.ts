@@ -345,6 +345,12 @@ interface Exactness {
   /** Sustained: when the first window reopened, after its first admission, on the tracker's clock and at the provider. */
   tracker_reopen_ms?: number;
   provider_reopen_ms?: number;
+  /**
+   * From the tracker's first grant to the provider's first arrival (one host clock): how long the
+   * first admitted request took from its stamp to the provider; sustained, also for the second window.
+   */
+  first_grant_to_arrival_ms: number | null;
+  reopen_grant_to_arrival_ms?: number | null;
   /** When each provider call arrived, in ms after the first. */
   arrivals_ms: number[];
 }
@@ -403,6 +409,11 @@ async function exactRun(running: Running, provider: Provider, route: string, sec
     const later = times.find((t) => t >= times[0]! + WINDOW_MS / 2);
     return later === undefined ? undefined : later - times[0]!;
   };
+  const secondLag = (grants: number[], arrivals: number[]) => {
+    const grant = grants.find((t) => t >= grants[0]! + WINDOW_MS / 2);
+    const arrival = arrivals.find((t) => t >= arrivals[0]! + WINDOW_MS / 2);
+    return grant === undefined || arrival === undefined ? null : arrival - grant;
+  };
   const result: Exactness = {
     kind: seconds > 0 ? "sustained" : "burst",
     requests: sent.length,
@@ -414,14 +425,15 @@ async function exactRun(running: Running, provider: Provider, route: string, sec
     failed_open: running.failedOpen - failedBefore,
     tracker_granted: running.grants.reduce((sum, g) => sum + g.own + g.leased, 0),
     tracker_grant_spread_ms: grantTimes.length ? grantTimes.at(-1)! - grantTimes[0]! : 0,
-    ...(seconds > 0 ? { tracker_reopen_ms: reopen(grantTimes), provider_reopen_ms: reopen(calls) } : {}),
+    first_grant_to_arrival_ms: grantTimes.length && calls.length ? calls[0]! - grantTimes[0]! : null,
+    ...(seconds > 0 ? { tracker_reopen_ms: reopen(grantTimes), provider_reopen_ms: reopen(calls), reopen_grant_to_arrival_ms: secondLag(grantTimes, calls) } : {}),
     arrivals_ms: calls.map((at) => at - calls[0]!),
   };
   const statuses = new Map<number, number>();
   for (const s of sent) statuses.set(s.status, (statuses.get(s.status) ?? 0) + 1);
   log(`  exactness ${result.kind}: ${sent.length} requests (${[...statuses].map(([status, count]) => `${count}× ${status}`).join(", ")}), ${calls.length} provider calls, ${max} in the busiest 60 s (limit ${RPM}); ` +
-      `tracker granted ${result.tracker_granted} over ${result.tracker_grant_spread_ms} ms, ${result.failed_open} failed open` +
-      (seconds > 0 ? `; reopened ${result.tracker_reopen_ms} ms after the first admission (tracker clock), ${result.provider_reopen_ms} ms after the first arrival (provider)` : ""));
+      `tracker granted ${result.tracker_granted} over ${result.tracker_grant_spread_ms} ms, ${result.failed_open} failed open, first grant to first arrival ${result.first_grant_to_arrival_ms} ms` +
+      (seconds > 0 ? `; reopened ${result.tracker_reopen_ms} ms after the first admission (tracker clock), ${result.provider_reopen_ms} ms after the first arrival (provider), grant to arrival ${result.reopen_grant_to_arrival_ms} ms` : ""));
   return result;
 }
 
