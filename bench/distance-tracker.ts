@@ -1,11 +1,15 @@
 // Bench only (bench/distance.ts), never deployed: the QuotaTracker as an edge isolate far from it
-// sees it. Every call answers TRACKER_DELAY_MS later, half before the real method runs and half
-// after (a round trip: the request travels there, the answer travels back); the tracker's own
-// logic is the real one, unchanged, and still runs as one step (its methods are synchronous), so
-// admission stays exact. TRACKER_LEASES = "off" stands for the tracker before leases (f68f8eb):
-// every admit grants the asking request alone, so every request with limits waits for its call.
+// sees it. The edges' QUOTA namespace is DistantQuotaTracker, a stateless stand-in for the network
+// between them and the tracker: each call waits TRACKER_DELAY_MS / 2 (the way there), is handed to
+// the real QuotaTracker of the same name (its own namespace, TRACKER, unchanged), and its answer
+// waits TRACKER_DELAY_MS / 2 more (the way back). The waits are outside the real tracker, so its
+// storage and gates see no timers: it answers each call as it would locally, in one step.
+// TRACKER_LEASES = "off" stands for the tracker before leases (f68f8eb): every admit asks for the
+// request's own admission alone, so every request with limits waits for its call.
+import { DurableObject } from "cloudflare:workers";
 import { QuotaTracker } from "../edge/quota/tracker.ts";
 
+export { QuotaTracker };
 export { UsageStore } from "../edge/usage/store.ts";
 
 /** The tracker's RPC methods (the edge calls these; a renamed one fails the typecheck here). */
@@ -23,23 +27,23 @@ const METHODS = [
 ] as const satisfies ReadonlyArray<keyof QuotaTracker>;
 
 interface BenchEnv {
+  TRACKER: DurableObjectNamespace<QuotaTracker>;
   TRACKER_DELAY_MS?: string;
   TRACKER_LEASES?: string;
   /** Logs each admit that granted something at limits with this requests_per_minute (the exactness provider). */
   TRACKER_LOG_RPM?: string;
 }
 
-export class DelayedQuotaTracker extends QuotaTracker {}
-
-type Method = (this: QuotaTracker, ...args: unknown[]) => unknown;
-const base = QuotaTracker.prototype as unknown as Record<string, Method>;
-const delayed = DelayedQuotaTracker.prototype as unknown as Record<string, Method>;
 const sleep = (ms: number) => (ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve());
 
-for (const name of METHODS) {
-  const original = base[name]!;
-  delayed[name] = async function (this: QuotaTracker, ...args: unknown[]) {
-    const env = (this as unknown as { env: BenchEnv }).env;
+export class DistantQuotaTracker extends DurableObject<BenchEnv> {
+  /** The real tracker this one stands in front of: one per name (this object's id names it). */
+  private real(): DurableObjectStub<QuotaTracker> {
+    return this.env.TRACKER.get(this.env.TRACKER.idFromName(this.ctx.id.toString()));
+  }
+
+  async forward(name: (typeof METHODS)[number], args: unknown[]): Promise<unknown> {
+    const env = this.env;
     const delay = Number(env.TRACKER_DELAY_MS ?? 0);
     if (name === "admit" && env.TRACKER_LEASES === "off") {
       // admit(limits, trialLeaseMs, member, ask, returns): the asking request's admission only, no spare ones.
@@ -47,7 +51,8 @@ for (const name of METHODS) {
       if (ask) args[3] = { ...ask, requests: 1 };
     }
     await sleep(delay / 2);
-    const result = original.apply(this, args);
+    const stub = this.real() as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+    const result = await stub[name]!(...args);
     // The exactness runs read the tracker's own clock: when it granted what (the limits name the provider).
     if (name === "admit" && env.TRACKER_LOG_RPM && (args[0] as { requests_per_minute?: number }).requests_per_minute === Number(env.TRACKER_LOG_RPM)) {
       const admission = result as { admitted: boolean; at?: number; lease?: { requests: number; until: number } };
@@ -56,6 +61,14 @@ for (const name of METHODS) {
     }
     await sleep(delay / 2);
     return result;
+  }
+}
+
+// Each of the tracker's methods on the stand-in, forwarded (the edge's stub calls them by name).
+const prototype = DistantQuotaTracker.prototype as unknown as Record<string, unknown>;
+for (const name of METHODS) {
+  prototype[name] = function (this: DistantQuotaTracker, ...args: unknown[]) {
+    return this.forward(name, args);
   };
 }
 

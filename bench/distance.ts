@@ -188,10 +188,9 @@ function workerdConfig(dir: string, bundles: Bundles, router: unknown, mode: Mod
       modules = [${modules(dir, tracker)}],
       compatibilityDate = ${str(tracker.compatibilityDate)},
       compatibilityFlags = [${tracker.compatibilityFlags.map(str).join(", ")}],
-      bindings = [(name = "TRACKER_DELAY_MS", text = ${str(String(delayMs))}), (name = "TRACKER_LEASES", text = ${str(mode === "before" ? "off" : "on")}), (name = "TRACKER_LOG_RPM", text = ${str(String(RPM))})],
+      bindings = [${tracker.durableObjects.map((d) => `(name = ${str(d.binding)}, durableObjectNamespace = ${str(d.className)})`).join(", ")}, (name = "TRACKER_DELAY_MS", text = ${str(String(delayMs))}), (name = "TRACKER_LEASES", text = ${str(mode === "before" ? "off" : "on")}), (name = "TRACKER_LOG_RPM", text = ${str(String(RPM))})],
       durableObjectNamespaces = [${tracker.durableObjects.map((d) => `(className = ${str(d.className)}, uniqueKey = ${str(`distance-${d.className}`)}, enableSql = ${d.sql})`).join(", ")}],
       durableObjectStorage = (localDisk = "state"),
-      globalOutbound = "internet",
     ))`;
   const services = [
     ...ports.map((_, index) => edgeService(index)),
