@@ -349,6 +349,8 @@ interface Exactness {
    * first admitted request took from its stamp to the provider; sustained, also for the second window.
    */
   first_grant_to_arrival_ms: number | null;
+  /** The burst's admitted requests (200s): their terminal lines' tracker_ms, p50 and max (how long they waited for the answer). */
+  burst_admitted_tracker_ms: { p50: number; max: number } | null;
   reopen_grant_to_arrival_ms?: number | null;
   /** When each provider call arrived, in ms after the first. */
   arrivals_ms: number[];
@@ -388,6 +390,7 @@ async function exactRun(running: Running, provider: Provider, route: string, sec
   const failedBefore = running.failedOpen;
   const started = performance.now();
   const sent: Sent[] = await Promise.all(Array.from({ length: BURST }, (_, i) => send(urls[i % urls.length]!, route)));
+  const burstAdmitted = sent.filter((s) => s.status === 200).map((s) => s.requestId);
   if (seconds > 0) {
     let n = 0;
     await Promise.all(
@@ -402,6 +405,9 @@ async function exactRun(running: Running, provider: Provider, route: string, sec
   await sleep(200);
   const calls = await provider.arrivals(route);
   const max = maxInWindow(calls);
+  const burstTrackerMs = burstAdmitted
+    .flatMap((id) => (id && running.terminals.get(id)?.tracker_ms !== undefined ? [running.terminals.get(id)!.tracker_ms!] : []))
+    .sort((a, b) => a - b);
   const grantTimes = running.grants.map((g) => g.at).sort((a, b) => a - b);
   /** The first time after `first` + 30 s (the second window's first), less `first`. */
   const reopen = (times: number[]) => {
@@ -424,6 +430,7 @@ async function exactRun(running: Running, provider: Provider, route: string, sec
     failed_open: running.failedOpen - failedBefore,
     tracker_granted: running.grants.reduce((sum, g) => sum + g.own + g.leased, 0),
     tracker_grant_spread_ms: grantTimes.length ? grantTimes.at(-1)! - grantTimes[0]! : 0,
+    burst_admitted_tracker_ms: burstTrackerMs.length ? { p50: round1(percentile(burstTrackerMs, 50)), max: round1(burstTrackerMs.at(-1)!) } : null,
     first_grant_to_arrival_ms: grantTimes.length && calls.length ? calls[0]! - grantTimes[0]! : null,
     ...(seconds > 0 ? { tracker_reopen_ms: reopen(grantTimes), provider_reopen_ms: reopen(calls), reopen_grant_to_arrival_ms: secondLag(grantTimes, calls) } : {}),
     arrivals_ms: calls.map((at) => at - calls[0]!),
@@ -431,7 +438,8 @@ async function exactRun(running: Running, provider: Provider, route: string, sec
   const statuses = new Map<number, number>();
   for (const s of sent) statuses.set(s.status, (statuses.get(s.status) ?? 0) + 1);
   log(`  exactness ${result.kind}: ${sent.length} requests (${[...statuses].map(([status, count]) => `${count}× ${status}`).join(", ")}), ${calls.length} provider calls, ${max} in the busiest 60 s (limit ${RPM}); ` +
-      `tracker granted ${result.tracker_granted} over ${result.tracker_grant_spread_ms} ms, ${result.failed_open} failed open, first grant to first arrival ${result.first_grant_to_arrival_ms} ms` +
+      `tracker granted ${result.tracker_granted} over ${result.tracker_grant_spread_ms} ms, ${result.failed_open} failed open, first grant to first arrival ${result.first_grant_to_arrival_ms} ms, ` +
+      `admitted burst requests waited ${result.burst_admitted_tracker_ms?.p50} ms p50 (max ${result.burst_admitted_tracker_ms?.max}) for the tracker` +
       (seconds > 0 ? `; reopened ${result.tracker_reopen_ms} ms after the first admission (tracker clock), ${result.provider_reopen_ms} ms after the first arrival (provider), grant to arrival ${result.reopen_grant_to_arrival_ms} ms` : ""));
   return result;
 }
