@@ -28,6 +28,7 @@ const COMMANDS: Array<[script: string, usage: string, typo: string, suggestion: 
   ["bench/streams.ts", "usage: npm run bench:streams", "--labl", "--label"],
   ["bench/soak.ts", "usage: npm run bench:soak", "--minuts", "--minutes"],
   ["bench/stream-cpu.ts", "usage: npm run bench:stream-cpu", "--round", "--rounds"],
+  ["bench/distance.ts", "usage: npm run bench:distance", "--requets", "--requests"],
 ];
 
 describe("every command line", () => {
