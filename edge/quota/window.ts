@@ -322,6 +322,9 @@ function takeTokens(state: QuotaState, until: number, tokens: number): void {
 
 /** How many admissions of `ask`'s size to lease beyond the asking request's: what the leases' cap and the headroom allow. */
 function leaseSpare(state: QuotaState, limits: QuotaLimits, ask: LeaseAsk): number {
+  // A USD budget leases nothing: a spare reserves the asking request's estimate, and the isolate
+  // would go on drawing it while the real costs settle here, past the budget.
+  if (limits.budget_usd_per_day !== undefined || limits.budget_usd_per_month !== undefined) return 0;
   const own = ask.renewal ? 0 : 1;
   let spare = Math.max(0, Math.min(ask.requests, LEASE_MAX) - own);
   const held = { requests: 0, tokens: 0, usd: 0 };

@@ -193,6 +193,13 @@ describe("token reservations", () => {
 });
 
 describe("USD budgets", () => {
+  it("lease nothing under a USD budget: each request asks its tracker, so settled costs are seen before the next admission", () => {
+    const state = emptyState();
+    const limits = { budget_usd_per_day: 1, requests_per_minute: 1000 };
+    expect(grant(state, limits, T, ask(32, 0, 0.01))).toMatchObject({ admitted: true, lease: { requests: 0 } });
+    expect(grant(emptyState(), { requests_per_minute: 1000 }, T, ask(32, 0, 0.01))).toMatchObject({ admitted: true, lease: { requests: 31 } });
+  });
+
   it("skip as budget once a day's budget would be passed, and reopen at the zone's midnight", () => {
     const state = emptyState();
     const limits = { budget_usd_per_day: 1, daily_reset_tz: "America/New_York" };
