@@ -33,6 +33,7 @@ import {
   settle,
   snapshot,
   WINDOW_MS,
+  windowStamp,
   type Admission,
   type LeaseAsk,
   type LeaseRecord,
@@ -123,8 +124,8 @@ export class QuotaTracker extends DurableObject<Env> {
     return this.change((state, now) => {
       const result = grant(state, limits, now, ask ?? { requests: 1, tokens: 0, usd: 0 }, trialLeaseMs, member);
       if (result.admitted) {
-        if (!ask?.renewal) this.addRows(now, 1, ask?.tokens ?? 0, member);
-        if (result.lease.requests > 0) this.addRows(result.lease.until, result.lease.requests, result.lease.tokens, member);
+        if (!ask?.renewal) this.addRows(windowStamp(now), 1, ask?.tokens ?? 0, member);
+        if (result.lease.requests > 0) this.addRows(windowStamp(result.lease.until), result.lease.requests, result.lease.tokens, member);
       }
       return result;
     });
@@ -135,9 +136,10 @@ export class QuotaTracker extends DurableObject<Env> {
     this.change((state, now) => {
       for (const part of returns) {
         if (!giveBack(state, limits, part, now, member)) continue; // another day's lease
-        for (let i = 0; i < part.requests; i++) this.sql.exec("DELETE FROM admissions WHERE rowid IN (SELECT rowid FROM admissions WHERE at = ? LIMIT 1)", part.until);
-        if (part.tokens > 0) this.takeTokenRows(part.until, part.tokens);
-        if (member !== undefined) this.sql.exec("INSERT INTO member_events (at, member, requests, tokens) VALUES (?, ?, ?, ?)", part.until, member, -part.requests, -part.tokens);
+        const stamp = windowStamp(part.until);
+        for (let i = 0; i < part.requests; i++) this.sql.exec("DELETE FROM admissions WHERE rowid IN (SELECT rowid FROM admissions WHERE at = ? LIMIT 1)", stamp);
+        if (part.tokens > 0) this.takeTokenRows(stamp, part.tokens);
+        if (member !== undefined) this.sql.exec("INSERT INTO member_events (at, member, requests, tokens) VALUES (?, ?, ?, ?)", stamp, member, -part.requests, -part.tokens);
       }
     });
   }
@@ -150,8 +152,8 @@ export class QuotaTracker extends DurableObject<Env> {
         settle(state, limits, settlement, now, member);
         if (settlement.tokens > 0 && state.windowTokens.length > records) this.addRows(now, 0, settlement.tokens, member);
         if (settlement.tokens < 0) {
-          this.takeTokenRows(settlement.until, -settlement.tokens);
-          if (member !== undefined) this.sql.exec("INSERT INTO member_events (at, member, requests, tokens) VALUES (?, ?, 0, ?)", settlement.until, member, settlement.tokens);
+          this.takeTokenRows(windowStamp(settlement.until), -settlement.tokens);
+          if (member !== undefined) this.sql.exec("INSERT INTO member_events (at, member, requests, tokens) VALUES (?, ?, 0, ?)", windowStamp(settlement.until), member, settlement.tokens);
         }
       }
     });

@@ -70,8 +70,9 @@ export interface QuotaState {
    */
   dayLeasedOut: number;
   /**
-   * Admission stamps (epoch ms), oldest first. An admission counts in the window until 60 s after
-   * its stamp; a leased one is stamped with its lease's end, so it covers whenever it is used.
+   * Admission stamps (epoch ms, windowStamp()), oldest first. An admission counts in the window
+   * from its grant until 60 s after its stamp: the grant's time, or for a leased one its lease's
+   * end, plus CALL_MARGIN_MS, so it covers its call's arrival at the provider whenever it is used.
    */
   window: number[];
   /** [time, tokens] recorded inside the last 60 s, oldest first. */
@@ -124,6 +125,18 @@ export const LEASE_MS = 2_000;
 export const LEASE_SHARE = 0.1;
 /** The most admissions one lease carries. */
 export const LEASE_MAX = 32;
+/**
+ * How long after its stamp (the grant, or its lease's end) an admitted call may still reach the
+ * provider: the answer's trip back to a distant isolate and its call on to the provider. An
+ * admission counts in the window from its grant until 60 s after its stamp plus this margin, so
+ * every call the provider sees in any 60 s was in the window together: R at most.
+ */
+export const CALL_MARGIN_MS = 1_000;
+
+/** Where an admission (or reservation) stamped `until` sits in the window: see CALL_MARGIN_MS. */
+export function windowStamp(until: number): number {
+  return until + CALL_MARGIN_MS;
+}
 
 export function emptyState(): QuotaState {
   return {
@@ -302,21 +315,23 @@ function count(state: QuotaState, part: Omit<LeaseRecord, "id">, sign: 1 | -1, o
   }
   state.dayUsd = Math.max(0, state.dayUsd + sign * part.usd);
   state.monthUsd = Math.max(0, state.monthUsd + sign * part.usd);
+  const stamp = windowStamp(part.until);
   if (sign === 1) {
-    for (let i = 0; i < part.requests; i++) insertSorted(state.window, part.until, (at) => at);
-    if (part.tokens > 0) insertSorted<[number, number]>(state.windowTokens, [part.until, part.tokens], ([at]) => at);
+    for (let i = 0; i < part.requests; i++) insertSorted(state.window, stamp, (at) => at);
+    if (part.tokens > 0) insertSorted<[number, number]>(state.windowTokens, [stamp, part.tokens], ([at]) => at);
     return;
   }
   for (let i = 0; i < part.requests; i++) {
-    const index = state.window.lastIndexOf(part.until);
+    const index = state.window.lastIndexOf(stamp);
     if (index >= 0) state.window.splice(index, 1);
   }
   if (part.tokens > 0) takeTokens(state, part.until, part.tokens);
 }
 
-/** Takes `tokens` off the window record stamped `until` (a reservation), while it is in the window. */
+/** Takes `tokens` off the window record of a reservation stamped `until`, while it is in the window. */
 function takeTokens(state: QuotaState, until: number, tokens: number): void {
-  const record = state.windowTokens.find(([at, held]) => at === until && held > 0);
+  const stamp = windowStamp(until);
+  const record = state.windowTokens.find(([at, held]) => at === stamp && held > 0);
   if (record) record[1] = Math.max(0, record[1] - tokens);
 }
 

@@ -13,6 +13,7 @@ import {
   settle,
   snapshot,
   WINDOW_MS,
+  CALL_MARGIN_MS,
   type LeaseRecord,
   type QuotaLimits,
 } from "../../edge/quota/window.ts";
@@ -174,10 +175,10 @@ describe("token reservations", () => {
     const state = emptyState();
     const limits = { tokens_per_minute: 100 };
     expect(grant(state, limits, T, ask(1, 500)).admitted).toBe(true);
-    expect(grant(state, limits, T + 1, ask(1, 500))).toMatchObject({ admitted: false, reason: "tokens", retryAt: T + WINDOW_MS });
+    expect(grant(state, limits, T + 1, ask(1, 500))).toMatchObject({ admitted: false, reason: "tokens", retryAt: T + WINDOW_MS + CALL_MARGIN_MS });
     const small = emptyState();
     expect(grant(small, limits, T, ask(1, 30)).admitted).toBe(true);
-    expect(grant(small, limits, T + 1, ask(1, 500))).toMatchObject({ admitted: false, reason: "tokens", unfit: true, retryAt: T + WINDOW_MS });
+    expect(grant(small, limits, T + 1, ask(1, 500))).toMatchObject({ admitted: false, reason: "tokens", unfit: true, retryAt: T + WINDOW_MS + CALL_MARGIN_MS });
   });
 
   it("settle to the real usage: less gives back, more counts", () => {

@@ -1,7 +1,7 @@
 // The pure quota logic, with time injected: no sleeping, exact instants.
 import { describe, expect, it } from "vitest";
 import { cooldownForFailure, cooldownFromHeaders, parseReset } from "../../edge/quota/cooldown.ts";
-import { admit, coolDown, dayKey, emptyState, nextReset, recordTokens, snapshot } from "../../edge/quota/window.ts";
+import { admit, CALL_MARGIN_MS, coolDown, dayKey, emptyState, nextReset, recordTokens, snapshot } from "../../edge/quota/window.ts";
 import type { ProviderConfig } from "../../shared/config.ts";
 
 const at = (iso: string) => Date.parse(iso);
@@ -13,11 +13,12 @@ describe("sliding 60-second window", () => {
     // Five requests in the last seconds of one clock minute...
     for (let s = 55; s < 60; s++) expect(admit(state, limits, at(`2026-05-01T10:00:${s}Z`)).admitted).toBe(true);
     // ...a fixed minute bucket would reopen at 10:01:00; the sliding window does not.
-    expect(admit(state, limits, at("2026-05-01T10:01:00Z"))).toEqual({ admitted: false, reason: "rpm", retryAt: at("2026-05-01T10:01:55Z") });
-    expect(admit(state, limits, at("2026-05-01T10:01:54.999Z")).admitted).toBe(false);
-    // The oldest request leaves the window exactly 60 s after it was admitted.
-    expect(admit(state, limits, at("2026-05-01T10:01:55Z")).admitted).toBe(true);
-    expect(admit(state, limits, at("2026-05-01T10:01:55.5Z")).admitted).toBe(false);
+    expect(admit(state, limits, at("2026-05-01T10:01:00Z"))).toEqual({ admitted: false, reason: "rpm", retryAt: at("2026-05-01T10:01:56Z") });
+    expect(admit(state, limits, at("2026-05-01T10:01:55.999Z")).admitted).toBe(false);
+    // The oldest request leaves the window 60 s after it was admitted plus CALL_MARGIN_MS (1 s):
+    // the time its call may take to reach the provider.
+    expect(admit(state, limits, at("2026-05-01T10:01:56Z")).admitted).toBe(true);
+    expect(admit(state, limits, at("2026-05-01T10:01:56.5Z")).admitted).toBe(false);
   });
 
   it("denied requests do not count", () => {
@@ -26,8 +27,8 @@ describe("sliding 60-second window", () => {
     const t = at("2026-05-01T10:00:00Z");
     expect(admit(state, limits, t).admitted).toBe(true);
     for (let i = 1; i < 10; i++) expect(admit(state, limits, t + i * 1000).admitted).toBe(false);
-    expect(admit(state, limits, t + 60_000).admitted).toBe(true);
-    expect(snapshot(state, limits, t + 60_000)).toMatchObject({ requests_today: 2, requests_last_minute: 1, checks: 11 });
+    expect(admit(state, limits, t + 60_000 + CALL_MARGIN_MS).admitted).toBe(true);
+    expect(snapshot(state, limits, t + 60_000 + CALL_MARGIN_MS)).toMatchObject({ requests_today: 2, requests_last_minute: 1, checks: 11 });
   });
 });
 

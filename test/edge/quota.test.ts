@@ -51,7 +51,7 @@ describe("admission is exact", () => {
     expect(limited).toHaveLength(30);
     const seconds = Number(limited[0]!.headers.get("retry-after"));
     expect(seconds).toBeGreaterThanOrEqual(1);
-    expect(seconds).toBeLessThanOrEqual(60);
+    expect(seconds).toBeLessThanOrEqual(61); // the 60 s window plus CALL_MARGIN_MS
     expect(await a.calls()).toHaveLength(10);
   });
 
