@@ -37,7 +37,7 @@ export function historyFamilies(all: readonly AggregateRow[]): Family[] {
       help: "Tokens used per request (input: prompt, output: completion), as providers reported them.",
       type: "histogram",
       histogram: "input_tokens",
-      scale: 1,
+      per: 1,
       samples: [
         ...histogram(withProvider, (row) => ({ ...genAi(row), gen_ai_token_type: "input" }), (row) => row.input_tokens, (row) => row.prompt_tokens),
         ...histogram(withProvider, (row) => ({ ...genAi(row), gen_ai_token_type: "output" }), (row) => row.output_tokens, (row) => row.completion_tokens),
@@ -48,7 +48,7 @@ export function historyFamilies(all: readonly AggregateRow[]): Family[] {
       help: "Seconds from the request's arrival to its end (a stream's last byte), by the provider that ended it.",
       type: "histogram",
       histogram: "duration",
-      scale: 0.001,
+      per: 1000,
       samples: histogram(withProvider, genAi, (row) => row.duration, (row) => row.duration_ms_sum),
     },
     {
@@ -56,7 +56,7 @@ export function historyFamilies(all: readonly AggregateRow[]): Family[] {
       help: "Seconds from the request's arrival to a stream's first content byte.",
       type: "histogram",
       histogram: "ttft",
-      scale: 0.001,
+      per: 1000,
       samples: histogram(withProvider, genAi, (row) => row.ttft, (row) => row.ttft_ms_sum),
     },
     {
