@@ -2,6 +2,7 @@
 // answers of $0.1 read 0.3, not 0.30000000000000004), and inferrouter_cost_usd_total at 0 for a free
 // tier but absent for a provider without a price (unknown, never 0). Read with a real Prometheus
 // text parser as well as from the raw text.
+import { getMetricsFromIterator, type PromData } from "prom2javascript";
 import { describe, expect, it, vi } from "vitest";
 import { call, chat, provider, scenario } from "./harness.ts";
 
@@ -41,5 +42,28 @@ describe("USD values", () => {
     };
     expect(quota.providers.paid).toMatchObject({ usd_today: 0.3, budget_usd_remaining_today: 0.7 });
     expect(quota.clients.alpha).toMatchObject({ usd_this_month: 0.3, budget_usd_remaining_this_month: 0.7 });
+  });
+});
+
+describe("inferrouter_cost_usd_total", () => {
+  it("is 0 for a free tier (price 0) and absent for a provider without a price (unknown)", async () => {
+    const free = await scenario();
+    const unknown = await scenario();
+    const config = {
+      routes: { free: ["free"], unknown: ["unknown"] },
+      providers: {
+        free: provider(free.baseUrl, { price: { input_per_mtok: 0, output_per_mtok: 0 } }),
+        unknown: provider(unknown.baseUrl),
+      },
+    };
+    for (const model of ["free", "unknown", "free"]) expect((await call({ config, body: chat({ model }) })).status).toBe(200);
+    const res = await call({ config, method: "GET", path: "/metrics", headers: ADMIN });
+    expect(res.status).toBe(200);
+    const metrics = await getMetricsFromIterator((await res.text()).split("\n")[Symbol.iterator]());
+    // The file's storage is shared: only this test's providers.
+    const samples = (name: string) =>
+      ((metrics[name]?.data as PromData[] | undefined) ?? []).filter((d) => d.labels.route === "free" || d.labels.route === "unknown").map((d) => ({ provider: d.labels.provider, value: Number(d.value) }));
+    expect(samples("inferrouter_cost_usd_total")).toEqual([{ provider: "free", value: 0 }]);
+    expect(samples("inferrouter_cost_unknown_requests_total")).toEqual([{ provider: "unknown", value: 1 }]);
   });
 });
