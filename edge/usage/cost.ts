@@ -1,6 +1,9 @@
 import type { Price } from "../../shared/config.ts";
 import type { Usage } from "../../shared/openai.ts";
 
+/** Rounded to a nano-dollar for showing: float sums of many small costs otherwise read 0.30000000000000004. */
+export const roundUsd = (usd: number) => Math.round(usd * 1e9) / 1e9;
+
 /** Cached prompt tokens as OpenAI reports them (`prompt_tokens_details.cached_tokens`), 0 when absent. */
 function cachedTokens(usage: Usage): number {
   const details = (usage as { prompt_tokens_details?: { cached_tokens?: unknown } }).prompt_tokens_details;

@@ -7,11 +7,11 @@ import { groupRows } from "./report.ts";
 
 const sumOf = (rows: readonly AggregateRow[], pick: (row: AggregateRow) => number) => rows.reduce((sum, row) => sum + pick(row), 0);
 
-/** Samples of `pick` summed over rows with the same labels; zero sums are left out. */
-function counter(rows: readonly AggregateRow[], labels: (row: AggregateRow) => Labels, pick: (row: AggregateRow) => number): Sample[] {
+/** Samples of `pick` summed over rows with the same labels; zero sums are left out unless `known` says a 0 is a real value. */
+function counter(rows: readonly AggregateRow[], labels: (row: AggregateRow) => Labels, pick: (row: AggregateRow) => number, known?: (row: AggregateRow) => boolean): Sample[] {
   return [...groupRows(rows, (row) => JSON.stringify(labels(row))).entries()].flatMap(([key, list]) => {
     const value = sumOf(list, pick);
-    return value ? [{ labels: JSON.parse(key) as Labels, value }] : [];
+    return value || (known && list.some(known)) ? [{ labels: JSON.parse(key) as Labels, value }] : [];
   });
 }
 
@@ -37,7 +37,7 @@ export function historyFamilies(all: readonly AggregateRow[]): Family[] {
       help: "Tokens used per request (input: prompt, output: completion), as providers reported them.",
       type: "histogram",
       histogram: "input_tokens",
-      scale: 1,
+      per: 1,
       samples: [
         ...histogram(withProvider, (row) => ({ ...genAi(row), gen_ai_token_type: "input" }), (row) => row.input_tokens, (row) => row.prompt_tokens),
         ...histogram(withProvider, (row) => ({ ...genAi(row), gen_ai_token_type: "output" }), (row) => row.output_tokens, (row) => row.completion_tokens),
@@ -48,7 +48,7 @@ export function historyFamilies(all: readonly AggregateRow[]): Family[] {
       help: "Seconds from the request's arrival to its end (a stream's last byte), by the provider that ended it.",
       type: "histogram",
       histogram: "duration",
-      scale: 0.001,
+      per: 1000,
       samples: histogram(withProvider, genAi, (row) => row.duration, (row) => row.duration_ms_sum),
     },
     {
@@ -56,7 +56,7 @@ export function historyFamilies(all: readonly AggregateRow[]): Family[] {
       help: "Seconds from the request's arrival to a stream's first content byte.",
       type: "histogram",
       histogram: "ttft",
-      scale: 0.001,
+      per: 1000,
       samples: histogram(withProvider, genAi, (row) => row.ttft, (row) => row.ttft_ms_sum),
     },
     {
@@ -77,7 +77,13 @@ export function historyFamilies(all: readonly AggregateRow[]): Family[] {
         ...counter(terminal, (row) => ({ ...pick(row, ["provider", "route", "client", "model"]), type: "completion" }), (row) => row.completion_tokens),
       ],
     },
-    { name: "inferrouter_cost_usd_total", help: "USD spent at the configured prices (requests at an unknown price not included).", type: "counter", samples: counter(terminal, (row) => pick(row, ["provider", "route", "client", "model"]), (row) => row.cost_usd) },
+    {
+      name: "inferrouter_cost_usd_total",
+      help: "USD spent at the configured prices (requests at an unknown price not included; 0 for a free tier's answers).",
+      type: "counter",
+      // A 0 is shown where an answer had a known price (a free tier), never for answers at an unknown price only.
+      samples: counter(terminal, (row) => pick(row, ["provider", "route", "client", "model"]), (row) => row.cost_usd, (row) => row.outcome === "answered" && row.requests > row.cost_unknown),
+    },
     { name: "inferrouter_cost_unknown_requests_total", help: "Answered requests whose provider has no price: their cost is unknown, not 0.", type: "counter", samples: counter(terminal, (row) => pick(row, ["provider", "route", "client", "model"]), (row) => row.cost_unknown) },
     { name: "inferrouter_cost_estimated_requests_total", help: "Requests priced from the router's token estimate (the provider reported no usage).", type: "counter", samples: counter(terminal, (row) => pick(row, ["provider", "route", "client", "model"]), (row) => row.cost_estimated) },
   ];

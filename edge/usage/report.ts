@@ -2,6 +2,7 @@
 // cost (unknown and estimated counted apart, never hidden in a 0) and quantiles read back from the
 // histograms. Shared by GET /v1/usage and the status page's charts (which call /v1/usage).
 import { TERMINAL_OUTCOMES, type AggregateRow, type UsageOutcome } from "./buckets.ts";
+import { roundUsd } from "./cost.ts";
 import { addCounts, quantile, type HistogramName } from "./histogram.ts";
 
 export interface Quantiles {
@@ -31,8 +32,6 @@ export interface UsageTotals {
   duration_ms: Quantiles;
 }
 
-/** Rounded to a nano-dollar: float sums of many small costs otherwise show 0.30000000000000004. */
-export const roundUsd = (usd: number) => Math.round(usd * 1e9) / 1e9;
 const roundMs = (ms: number | undefined) => (ms === undefined ? null : Math.round(ms * 10) / 10);
 
 function quantiles(name: HistogramName, counts: number[]): Quantiles {

@@ -152,6 +152,45 @@ describe("USD budgets", () => {
     expect((await report(config)).clients.app).toMatchObject({ budget_usd_per_day: 0.025, usd_today: expect.closeTo(0.02, 9) });
   });
 
+  // With a request limit too the tracker leases admissions; a USD budget must lease none, or the
+  // isolate draws spares while the real costs settle, past the budget (ef3295e). The answers cost
+  // more than they reserve (a provider that ignores max_tokens), so a drawn spare would show.
+  it("stop sequential requests at a provider's budget under a request limit: skipped as budget, the next provider answers", async () => {
+    const a = await scenario([answering(3, 47)]); // $0.05 an answer, $0.008 reserved (3 + 5 tokens)
+    const b = await scenario();
+    const BUDGET = 0.15; // three answers
+    const config = chainConfig({ a: provider(a.baseUrl, { price: PRICE, budget_usd_per_day: BUDGET, requests_per_minute: 100 }), b: provider(b.baseUrl) });
+    const servedBy: Array<string | null> = [];
+    for (let i = 0; i < 6; i++) servedBy.push((await call({ config, body: chat({ max_tokens: 5 }) })).headers.get("x-inferrouter-provider"));
+    expect(servedBy).toEqual(["a", "a", "a", "b", "b", "b"]);
+    expect(logs.events().filter((e) => e.event === "infer_skipped" && e.provider === "a").every((e) => e.reason === "budget")).toBe(true);
+    const spent = (await report(config)).providers.a!.usd_today as number;
+    expect(spent).toBeCloseTo(0.15, 9);
+    expect(spent).toBeLessThanOrEqual(BUDGET + 0.008); // at most one in-flight estimate over
+  });
+
+  it("stop sequential requests at a client's budget under a request limit: 429 budget_exceeded, retry-after at the reset", async () => {
+    const a = await scenario([answering(3, 47)]); // $0.05 an answer, $0.008 reserved
+    const BUDGET = 0.15; // three answers
+    const config = {
+      routes: { default: ["a"] },
+      providers: { a: provider(a.baseUrl, { price: PRICE, requests_per_minute: 100 }) },
+      clients: { seq: { key_secret: "SEQ_KEY", budget_usd_per_day: BUDGET, requests_per_minute: 100 } },
+    };
+    const env = { SEQ_KEY: "sk-seq-budget" };
+    const responses: Response[] = [];
+    for (let i = 0; i < 5; i++) responses.push(await call({ config, env, headers: as("sk-seq-budget"), body: chat({ max_tokens: 5 }) }));
+    expect(responses.map((res) => res.status)).toEqual([200, 200, 200, 429, 429]);
+    const denied = responses.at(-1)!;
+    expect(((await denied.json()) as { error: Record<string, unknown> }).error).toMatchObject({ code: "budget_exceeded" });
+    const midnight = Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate() + 1);
+    expect(Math.abs(Date.now() + Number(denied.headers.get("retry-after")) * 1000 - midnight)).toBeLessThan(5_000);
+    expect(await a.calls()).toHaveLength(3);
+    const spent = (await report(config)).clients.seq!.usd_today as number;
+    expect(spent).toBeCloseTo(0.15, 9);
+    expect(spent).toBeLessThanOrEqual(BUDGET + 0.008);
+  });
+
   it("is refused by check-config without a price", async () => {
     const res = await call({ config: chainConfig({ a: provider("http://127.0.0.1:9/v1", { budget_usd_per_day: 1 }) }), headers: { authorization: "Bearer sk-test-admin" } }); // the admin key sees why
     expect(res.status).toBe(500);
