@@ -8,6 +8,7 @@ import { parseCommandLine } from "../shared/cli.ts";
 import { benchEdge, type EdgeResults } from "./edge.ts";
 import { runSidecarBench } from "./sidecar.ts";
 import { benchSize } from "./size.ts";
+import { benchStreamCpu, streamCpuReport, type StreamCpuResults } from "./stream-cpu.ts";
 import { benchThroughEdge } from "./through-edge.ts";
 import { benchWorkerd, type WorkerdResults } from "./workerd.ts";
 
@@ -73,10 +74,15 @@ function workerdReport(w: WorkerdResults): string {
 
 const size = benchSize();
 const workerd = await benchWorkerd({ quick: values.quick });
+// CPU per 1,000-frame stream in both delivery modes, the native pass-through and the minimal JS pump
+// measured in the same rounds (bench/stream-cpu.ts), and the longest answer within 10 ms of CPU.
+const streamCpu = await benchStreamCpu({ quick: values.quick });
+const streamCpuSection = (result: StreamCpuResults) =>
+  [`CPU per 1,000-frame stream by relay (bench/stream-cpu.ts; plain workerd, process CPU, median of ${result.rounds} round(s); targets: one frame per write ≤ 2× native, all at once ≤ 2 ms):`, "", streamCpuReport(result)].join("\n");
 if (values["workerd-only"]) {
-  const report = [`Machine: ${machine}; ${started}${values.quick ? " (quick run)" : ""}.`, "", workerdReport(workerd), "", `Worker bundle: ${size.bundle_kib} KiB, ${size.bundle_gzip_kib} KiB gzip; largest parts (KiB): ${JSON.stringify(size.largest_inputs_kib)}.`].join("\n");
+  const report = [`Machine: ${machine}; ${started}${values.quick ? " (quick run)" : ""}.`, "", workerdReport(workerd), "", streamCpuSection(streamCpu), "", `Worker bundle: ${size.bundle_kib} KiB, ${size.bundle_gzip_kib} KiB gzip; largest parts (KiB): ${JSON.stringify(size.largest_inputs_kib)}.`].join("\n");
   console.log(report);
-  writeFileSync(values.out, `${JSON.stringify({ machine, started, quick: values.quick, size, workerd }, null, 2)}\n`);
+  writeFileSync(values.out, `${JSON.stringify({ machine, started, quick: values.quick, size, workerd, stream_cpu: streamCpu }, null, 2)}\n`);
   console.error(`wrote ${values.out}`);
   process.exit(0);
 }
@@ -97,6 +103,8 @@ const report = [
   `Machine: ${machine}; ${started}${values.quick ? " (quick run)" : ""}.`,
   "",
   workerdReport(workerd),
+  "",
+  streamCpuSection(streamCpu),
   "",
   "Local dev loop (`wrangler dev`, not the production runtime: its dev proxy adds its own cost to every request and log line): the same scripted provider called directly, through the pass-through floor and through InferRouter.",
   "",
@@ -136,5 +144,5 @@ const report = [
 ].join("\n");
 
 console.log(report);
-writeFileSync(values.out, `${JSON.stringify({ machine, started, quick: values.quick, size, workerd, edge, own_cost: own, sidecar, through_edge: throughEdge }, null, 2)}\n`);
+writeFileSync(values.out, `${JSON.stringify({ machine, started, quick: values.quick, size, workerd, stream_cpu: streamCpu, edge, own_cost: own, sidecar, through_edge: throughEdge }, null, 2)}\n`);
 console.error(`wrote ${values.out}`);

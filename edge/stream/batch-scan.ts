@@ -8,6 +8,7 @@ import { FrameTooLarge, MAX_FRAME_BYTES } from "./frames.ts";
 /** A blank line in any of SSE's line ends. */
 const FRAME_END = /\r\n\r\n|\n\n|\r\r/g;
 const NEEDS = new RegExp(`${TAP_NEEDS.source}|data: ?\\[DONE\\]`);
+const NEEDS_ALL = new RegExp(NEEDS.source, "g");
 
 export interface ScannedBatch {
   /** The batch's whole frames, as one string. */
@@ -29,19 +30,32 @@ export class BatchScanner {
 
   push(bytes: Uint8Array): ScannedBatch {
     const text = this.carry + this.decoder.decode(bytes, { stream: true });
-    let cut = 0;
-    let frames = 0;
-    FRAME_END.lastIndex = 0;
-    while (FRAME_END.exec(text)) {
-      cut = FRAME_END.lastIndex;
-      frames++;
+    // Where each frame ends. Without a CR only LF blank lines can end one, and indexOf finds them
+    // several times faster than the regex.
+    const ends: number[] = [];
+    if (text.includes("\r")) {
+      FRAME_END.lastIndex = 0;
+      while (FRAME_END.exec(text)) ends.push(FRAME_END.lastIndex);
+    } else {
+      for (let at = text.indexOf("\n\n"); at !== -1; at = text.indexOf("\n\n", at + 2)) ends.push(at + 2);
     }
+    const cut = ends.length ? ends[ends.length - 1]! : 0;
     this.carry = text.slice(cut);
     if (this.carry.length > MAX_FRAME_BYTES) throw new FrameTooLarge();
     const whole = text.slice(0, cut);
-    if (!NEEDS.test(whole)) return { whole, frames, needed: [] };
-    // One by one only where a frame may need it; the others are plain content.
-    const needed = whole.split(/(?<=\r\n\r\n|\n\n|\r\r)/).filter((frame) => NEEDS.test(frame));
-    return { whole, frames, needed };
+    // One scan of the batch finds the frames that may need reading; only those are cut out (cutting
+    // every frame of a batch that holds the last one cost more than the rest of the tap's work).
+    const needed: string[] = [];
+    NEEDS_ALL.lastIndex = 0;
+    let frame = 0;
+    for (let match = NEEDS_ALL.exec(whole); match; match = NEEDS_ALL.exec(whole)) {
+      while (ends[frame]! <= match.index) frame++;
+      const text = whole.slice(frame ? ends[frame - 1] : 0, ends[frame]);
+      // A match that runs past its frame's end is not that frame's.
+      if (NEEDS.test(text)) needed.push(text);
+      NEEDS_ALL.lastIndex = ends[frame]!;
+      frame++;
+    }
+    return { whole, frames: ends.length, needed };
   }
 }
