@@ -1,6 +1,8 @@
 // The status page's history charts in Chromium against `wrangler dev`: known traffic (three
 // providers with prices, one free, two clients, a failover) drawn by the bundled uPlot under the
 // page's strict CSP and Trusted Types; hovering the current hour shows the values /v1/usage has.
+// Then a continued stream (one provider breaks mid-answer, a prefill provider finishes it), and
+// /metrics and /v1/usage add up to all of it, to the cent.
 import { chromium, type Browser, type Page } from "playwright-core";
 import { getMetricsFromIterator, type PromData } from "prom2javascript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,6 +12,9 @@ import { startWranglerDev, type WranglerDev } from "../support/wrangler-dev.ts";
 
 const ADMIN_KEY = "sk-history-admin-7d3e";
 const POLL = { timeout: 20_000, interval: 250 };
+const ANSWER = Array.from({ length: 60 }, (_, i) => `word${i + 1}`).join(" ");
+const FIRST_40 = ANSWER.split(/(?<= )/).slice(0, 40).join("");
+const usd = (p: { input_per_mtok: number; output_per_mtok: number }, prompt: number, completion: number) => (prompt * p.input_per_mtok + completion * p.output_per_mtok) / 1e6;
 const PRICES = { paid: { input_per_mtok: 3, output_per_mtok: 15 }, cheap: { input_per_mtok: 0.5, output_per_mtok: 1.5 }, free: { input_per_mtok: 0, output_per_mtok: 0 } };
 
 let fake: FakeProvider;
@@ -18,11 +23,11 @@ let browser: Browser;
 let page: Page;
 const problems: string[] = [];
 
-async function chat(key: string, route: string, stream = false) {
+async function chat(key: string, route: string, stream = false, content = "hi") {
   const res = await fetch(`${edge.url}/v1/chat/completions`, {
     method: "POST",
     headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-    body: JSON.stringify({ model: route, stream, messages: [{ role: "user", content: "hi" }] }),
+    body: JSON.stringify({ model: route, stream, messages: [{ role: "user", content }] }),
   });
   expect(res.status).toBe(200);
   await res.text();
@@ -32,10 +37,19 @@ beforeAll(async () => {
   fake = await startFakeProvider();
   const run = `h${Date.now().toString(36)}`;
   await fetch(`${fake.url}/_script/${run}-paid`, { method: "POST", body: JSON.stringify({ steps: [{ type: "json", status: 500, body: { error: { message: "down" } } }] }) });
-  const provider = (id: string, price: unknown) => ({ type: "openai_compatible", base_url: `${fake.url}/s/${run}-${id}/v1`, model: `${id}-model`, api_key_secret: "UP_KEY", price, retries: 0 });
+  const script = (id: string, steps: unknown[]) => fetch(`${fake.url}/_script/${run}-${id}`, { method: "POST", body: JSON.stringify({ steps }) });
+  await script("spaid", [{ type: "sse", content: ANSWER, cut_after: 41, end: "reset" }]);
+  await script("scheap", [{ type: "sse", content: ANSWER, prefill: true }]);
+  const provider = (id: string, price: unknown, extra: Record<string, unknown> = {}) => ({ type: "openai_compatible", base_url: `${fake.url}/s/${run}-${id}/v1`, model: `${id}-model`, api_key_secret: "UP_KEY", price, retries: 0, ...extra });
   const config = {
-    routes: { main: ["paid", "cheap"], gratis: ["free"] },
-    providers: { paid: provider("paid", PRICES.paid), cheap: provider("cheap", PRICES.cheap), free: provider("free", PRICES.free) },
+    routes: { main: ["paid", "cheap"], gratis: ["free"], story: ["spaid", "scheap"] },
+    providers: {
+      paid: provider("paid", PRICES.paid),
+      cheap: provider("cheap", PRICES.cheap),
+      free: provider("free", PRICES.free),
+      spaid: provider("spaid", PRICES.paid),
+      scheap: provider("scheap", PRICES.cheap, { capabilities: ["prefill"] }),
+    },
     clients: { alpha: { key_secret: "ALPHA_KEY" }, beta: { key_secret: "BETA_KEY" } },
   };
   edge = await startWranglerDev({ config, vars: { ADMIN_API_KEYS: ADMIN_KEY, UP_KEY: "sk-up", ALPHA_KEY: "sk-alpha", BETA_KEY: "sk-beta" } });
@@ -125,14 +139,23 @@ describe("the status page's history", () => {
     await page.locator("#history").screenshot({ path: screenshotPath("status-history.png") });
   });
 
-  it("gives /metrics under wrangler dev that adds up to the same traffic", async () => {
+  it("gives /metrics and /v1/usage under wrangler dev that add up to the same traffic and a continued stream", async () => {
+    // alpha: a stream that spaid breaks after 40 words and scheap (prefill) finishes.
+    await chat("sk-alpha", "story", true, "Say hello");
+    const streamCost = usd(PRICES.paid, 3, Math.ceil(FIRST_40.length / 4)) + usd(PRICES.cheap, 7, 20);
+    const alpha = 4 * usd(PRICES.cheap, 7, 3) + streamCost;
+    await expect.poll(async () => (await usage("client")).groups.alpha?.requests, POLL).toBe(5);
+    const byClient = await usage("client");
+    expect(byClient.groups.alpha.cost_usd).toBeCloseTo(alpha, 9);
+    expect(byClient.totals.requests).toBe(8);
     const res = await fetch(`${edge.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
     const metrics = await getMetricsFromIterator((await res.text()).split("\n")[Symbol.iterator]());
     const total = (name: string, where: Record<string, string> = {}) =>
       (metrics[name]!.data as PromData[]).filter((d) => Object.entries(where).every(([k, v]) => d.labels[k] === v)).reduce((sum, d) => sum + d.value, 0);
-    expect(total("inferrouter_requests_total")).toBe(7);
+    expect(total("inferrouter_requests_total")).toBe(8);
     expect(total("inferrouter_requests_total", { client: "beta" })).toBe(3);
-    expect(total("inferrouter_cost_usd_total", { client: "alpha" })).toBeCloseTo((4 * (7 * 0.5 + 3 * 1.5)) / 1e6, 12);
+    expect(total("inferrouter_cost_usd_total", { client: "alpha" })).toBeCloseTo(alpha, 9);
+    expect(total("inferrouter_cost_usd_total")).toBeCloseTo(byClient.totals.cost_usd, 9);
     expect(total("inferrouter_cost_usd_total", { client: "beta" })).toBe(0);
   });
 
