@@ -24,8 +24,11 @@ export interface UsageTotals {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
-  /** USD at known prices; requests at an unknown price are counted in cost_unknown_requests, not here. */
-  cost_usd: number;
+  /**
+   * USD at known prices; requests at an unknown price are counted in cost_unknown_requests, not
+   * here. null when every request counted was at an unknown price: unknown, never shown as 0.
+   */
+  cost_usd: number | null;
   cost_unknown_requests: number;
   cost_estimated_requests: number;
   ttft_ms: Quantiles;
@@ -66,7 +69,7 @@ export function totalsOf(rows: readonly AggregateRow[]): UsageTotals {
     prompt_tokens: prompt,
     completion_tokens: completion,
     total_tokens: prompt + completion,
-    cost_usd: roundUsd(cost),
+    cost_usd: unknown > 0 && unknown >= requests ? null : roundUsd(cost),
     cost_unknown_requests: unknown,
     cost_estimated_requests: estimated,
     ttft_ms: quantiles("ttft", ttft),

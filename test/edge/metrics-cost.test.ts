@@ -1,6 +1,6 @@
 // USD as /metrics, /v1/usage and /v1/quota show it: float sums rounded to the nano-dollar (three
 // answers of $0.1 read 0.3, not 0.30000000000000004), and inferrouter_cost_usd_total at 0 for a free
-// tier but absent for a provider without a price (unknown, never 0). Read with a real Prometheus
+// tier but absent for a provider without a price (unknown, never 0; null in /v1/usage). Read with a real Prometheus
 // text parser as well as from the raw text.
 import { getMetricsFromIterator, type PromData } from "prom2javascript";
 import { describe, expect, it, vi } from "vitest";
@@ -65,5 +65,12 @@ describe("inferrouter_cost_usd_total", () => {
       ((metrics[name]?.data as PromData[] | undefined) ?? []).filter((d) => d.labels.route === "free" || d.labels.route === "unknown").map((d) => ({ provider: d.labels.provider, value: Number(d.value) }));
     expect(samples("inferrouter_cost_usd_total")).toEqual([{ provider: "free", value: 0 }]);
     expect(samples("inferrouter_cost_unknown_requests_total")).toEqual([{ provider: "unknown", value: 1 }]);
+
+    // /v1/usage the same way: 0 for the free tier, null (unknown) where every request had no price.
+    const usage = (await (await call({ config, method: "GET", path: "/v1/usage?group_by=provider", headers: ADMIN })).json()) as {
+      groups: Record<string, { cost_usd: number | null; cost_unknown_requests: number }>;
+    };
+    expect(usage.groups.free).toMatchObject({ cost_usd: 0, cost_unknown_requests: 0 });
+    expect(usage.groups.unknown).toMatchObject({ cost_usd: null, cost_unknown_requests: 1 });
   });
 });
