@@ -81,7 +81,7 @@ function clientKeyRefused(needs: string): WrongKind {
     let isClientKey = false;
     for (const entry of entries) if (await timingSafeEqual(entry.key, token)) isClientKey = true;
     if (isClientKey) {
-      throw apiError(403, `This endpoint needs ${needs}; the key sent is a client key`, "invalid_request_error", "admin_key_required");
+      throw apiError(403, `This endpoint needs ${needs}; the key sent is a client key`, "permission_error", "admin_key_required");
     }
   };
 }

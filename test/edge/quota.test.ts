@@ -244,7 +244,7 @@ describe("GET /v1/quota", () => {
     const client = await call({ config, method: "GET", path: "/v1/quota", headers: { authorization: "Bearer sk-test-client-1" } });
     expect(client.status).toBe(403);
     expect(await client.json()).toEqual({
-      error: { message: "This endpoint needs an admin key (ADMIN_API_KEYS); the key sent is a client key", type: "invalid_request_error", param: null, code: "admin_key_required" },
+      error: { message: "This endpoint needs an admin key (ADMIN_API_KEYS); the key sent is a client key", type: "permission_error", param: null, code: "admin_key_required" },
     });
     const res = await call({ config, method: "GET", path: "/v1/quota", headers: ADMIN, env: { ADMIN_API_KEYS: "" } });
     expect(res.status).toBe(500);

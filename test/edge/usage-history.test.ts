@@ -156,7 +156,9 @@ describe("GET /v1/usage", () => {
   it("needs an admin key: a configured client's key gets 403 admin_key_required", async () => {
     const res = await call({ config, method: "GET", path: "/v1/usage", headers: as("alpha"), env: CLIENT_ENV });
     expect(res.status).toBe(403);
-    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("admin_key_required");
+    const { error } = (await res.json()) as { error: { type: string; code: string; message: string } };
+    expect(error).toMatchObject({ type: "permission_error", code: "admin_key_required" });
+    expect(error.message).toContain("ADMIN_API_KEYS");
   });
 });
 
