@@ -56,7 +56,11 @@ const WHERE: Record<SecretsMode, string> = {
   serve: "one file named NAME each in --secrets-dir (npm run serve; default .inferrouter/secrets)",
 };
 export function secretsLines(config: RouterConfig, modes: SecretsMode[] = ["deploy", "start", "serve"]): string[] {
-  return [`  secrets it reads: ${deploymentSecrets(config).join(", ")}`, ...modes.map((mode) => `    ${mode}: ${WHERE[mode]}`)];
+  return [
+    `  secrets it reads: ${deploymentSecrets(config).join(", ")}`,
+    "  optional: METRICS_TOKEN (a Prometheus scraper's token for GET /metrics; the admin key works too)",
+    ...modes.map((mode) => `    ${mode}: ${WHERE[mode]}`),
+  ];
 }
 
 /** A config that will not fit a Worker variable (5 KB): deploy it as a file with the Worker instead. */
@@ -64,7 +68,7 @@ function sizeProblem(raw: unknown, fromWranglerVar: boolean): string | undefined
   if (!fromWranglerVar) return undefined;
   const bytes = new TextEncoder().encode(typeof raw === "string" ? raw : JSON.stringify(raw)).length;
   if (bytes <= WORKER_VAR_LIMIT_BYTES) return undefined;
-  return `ROUTER_CONFIG is ${bytes} bytes as a Worker variable, over Cloudflare's ${WORKER_VAR_LIMIT_BYTES}-byte limit per variable: move it to router.toml beside wrangler.toml (deployed as a file with the Worker)`;
+  return `ROUTER_CONFIG is ${bytes} bytes as a Worker variable, over Cloudflare's ${WORKER_VAR_LIMIT_BYTES}-byte limit per variable: move it to router.toml beside wrangler.toml and deploy it built into the Worker with npm run deploy -- --config router.toml`;
 }
 
 /** Valid but worth a second look before a deploy. */

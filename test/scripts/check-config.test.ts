@@ -158,6 +158,7 @@ describe("npm run check-config", () => {
     const secrets = /secrets it reads: (.*)/.exec(report)![1]!.split(", ");
     expect(secrets.slice(0, 2)).toEqual(["PROXY_API_KEYS", "ADMIN_API_KEYS"]);
     expect(secrets).toEqual(expect.arrayContaining(["SIDECAR_TOKEN", "GROQ_API_KEY", "CI_CLIENT_KEYS"]));
+    expect(report).toContain("optional: METRICS_TOKEN");
     expect(report).toContain("deploy: npx wrangler secret put NAME");
     expect(report).toContain("start: one NAME=value line each in .dev.vars");
     expect(report).toContain("serve: one file named NAME each in --secrets-dir");
@@ -170,7 +171,7 @@ describe("npm run check-config", () => {
     writeFileSync(wrangler, `name = "x"\n[vars]\nROUTER_CONFIG = ${JSON.stringify(JSON.stringify(config))}\n`);
     const big = checkConfig(wrangler);
     expect(big.ok).toBe(false);
-    expect(big.report).toMatch(/ROUTER_CONFIG is \d+ bytes as a Worker variable, over Cloudflare's 5120-byte limit per variable: move it to router.toml/);
+    expect(big.report).toMatch(/ROUTER_CONFIG is \d+ bytes as a Worker variable, over Cloudflare's 5120-byte limit per variable: move it to router.toml.*npm run deploy -- --config router\.toml/);
     const file = join(dir, "big.json");
     writeFileSync(file, JSON.stringify(config));
     expect(checkConfig(file).ok).toBe(true);
