@@ -3,7 +3,7 @@
 // config at its top level, or a JSON file holding the config; default wrangler.toml. `--schema` prints the config's JSON Schema instead.
 import { readFileSync } from "node:fs";
 import { parse as parseToml } from "smol-toml";
-import { parseCommandLine } from "../shared/cli.ts";
+import { fileProblem, parseCommandLine } from "../shared/cli.ts";
 import { parseRouterConfig, routeParts, type RouterConfig } from "../shared/config.ts";
 import { schemaFileText } from "./docs-config.ts";
 
@@ -89,7 +89,7 @@ export function loadConfigFile(path: string): { ok: true; raw: unknown; config: 
     raw = readConfigFile(path);
   } catch (error) {
     const e = error as NodeJS.ErrnoException;
-    return { ok: false, report: `${path}: ${e.code === "ENOENT" ? "no such file" : e.message}` };
+    return { ok: false, report: `${path}: ${fileProblem(e) ?? e.message}` };
   }
   const result = parseRouterConfig(raw);
   if (!result.ok) return { ok: false, report: `${path}: ${result.message}` };

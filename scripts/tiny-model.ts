@@ -1,5 +1,5 @@
 // `npm run tiny-model -- PATH [--seed N]`: writes the tiny llama GGUF the tests and benchmarks use.
-import { parseCommandLine } from "../shared/cli.ts";
+import { exitWith, parseCommandLine } from "../shared/cli.ts";
 import { writeTinyLlamaGguf } from "./gguf/tiny-llama.ts";
 
 const USAGE = "usage: npm run tiny-model -- PATH [--seed N]";
@@ -15,5 +15,5 @@ if (!path || positionals.length > 1 || !Number.isInteger(seed)) {
   console.error(USAGE);
   process.exit(2);
 }
-const size = await writeTinyLlamaGguf(path, { seed });
+const size = await writeTinyLlamaGguf(path, { seed }).catch((error: unknown) => exitWith("tiny-model", error));
 console.log(`wrote ${path} (${(size / 1024).toFixed(0)} KiB, seed ${seed})`);

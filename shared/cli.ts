@@ -57,14 +57,31 @@ export function parseCommandLine<O extends ParseArgsOptionsConfig>(command: Comm
 }
 
 /** Ends the command with one line for an expected failure (a CliError, a missing file), a stack trace for anything else. */
+/** The file-system failures a user meets (a wrong path, a folder, no permission), in one phrase each. */
+const FS_REASONS: Record<string, string> = {
+  ENOENT: "no such file",
+  ENOTDIR: "a part of the path is not a folder",
+  EISDIR: "a folder, not a file",
+  EACCES: "permission denied",
+  EPERM: "permission denied",
+  EROFS: "read-only file system",
+  ENOSPC: "no space left on the disk",
+};
+
+/** A file-system failure's one phrase ("no such file", "a folder, not a file"), or undefined for anything else. */
+export function fileProblem(error: unknown): string | undefined {
+  return FS_REASONS[(error as NodeJS.ErrnoException)?.code ?? ""];
+}
+
 export function exitWith(name: string, error: unknown): never {
   const e = error as NodeJS.ErrnoException;
   if (error instanceof CliError) {
     process.stderr.write(`${name}: ${error.message}\n`);
     process.exit(error.code);
   }
-  if (e?.code === "ENOENT" && e.path) {
-    process.stderr.write(`${name}: no such file: ${e.path}\n`);
+  const fsReason = e?.path ? fileProblem(e) : undefined;
+  if (fsReason) {
+    process.stderr.write(`${name}: ${fsReason}: ${e.path}\n`);
     process.exit(1);
   }
   const cause = (error as { cause?: NodeJS.ErrnoException & { hostname?: string } })?.cause;

@@ -78,12 +78,16 @@ describe("every command line", () => {
     }
   }, 90_000);
 
-  it("says one line for a missing file", () => {
+  it("says one line for a missing file or a folder given as a file", () => {
     for (const [script, args, line] of [
       ["scripts/check-config.ts", ["/nonexistent/router.toml"], "/nonexistent/router.toml: no such file"],
       ["scripts/start.ts", ["--config", "/nonexistent/router.toml"], "/nonexistent/router.toml: no such file"],
       ["scripts/serve.ts", ["--config", "/nonexistent/router.toml"], "/nonexistent/router.toml: no such file"],
       ["scripts/logpush-setup.ts", ["--dry-run", "--config", "/nonexistent/wrangler.toml"], "logpush:setup: no such file: /nonexistent/wrangler.toml"],
+      ["scripts/tiny-model.ts", ["/nonexistent/dir/x.gguf"], "tiny-model: no such file: /nonexistent/dir/x.gguf"],
+      // A folder where a file belongs: the same one line, not EISDIR's raw message.
+      ["scripts/check-config.ts", [tmpdir()], `${tmpdir()}: a folder, not a file`],
+      ["scripts/serve.ts", ["--config", tmpdir()], `${tmpdir()}: a folder, not a file`],
     ] as const) {
       const result = run(script, [...args]);
       expect(result.status, script).toBe(1);
