@@ -114,17 +114,18 @@ export function checkConfig(path: string, modes?: SecretsMode[]): { ok: boolean;
   return { ok: true, report: lines.join("\n") };
 }
 
-const USAGE = `usage: npm run check-config [-- FILE] [-- --schema]
+const USAGE = `usage: npm run check-config [-- FILE | -- --config FILE] [-- --schema]
   checks a router config as the Worker will: FILE is a wrangler.toml (its [vars.ROUTER_CONFIG]), a TOML
   file with the config at its top level (router.toml) or a JSON file (default wrangler.toml)
-  --schema   print the config's JSON Schema (config.schema.json) instead`;
+  --config FILE  the same as FILE, as start, serve and deploy take it
+  --schema       print the config's JSON Schema (config.schema.json) instead`;
 
 if (import.meta.main) {
-  const { values, positionals } = parseCommandLine({ name: "check-config", usage: USAGE, allowPositionals: true, options: { schema: { type: "boolean" } } });
+  const { values, positionals } = parseCommandLine({ name: "check-config", usage: USAGE, allowPositionals: true, options: { schema: { type: "boolean" }, config: { type: "string" } } });
   if (values.schema) {
     console.log(schemaFileText().trimEnd());
   } else {
-    const { ok, report } = checkConfig(positionals[0] ?? "wrangler.toml");
+    const { ok, report } = checkConfig(values.config ?? positionals[0] ?? "wrangler.toml");
     (ok ? console.log : console.error)(report);
     process.exitCode = ok ? 0 : 1;
   }

@@ -81,6 +81,7 @@ describe("every command line", () => {
   it("says one line for a missing file or a folder given as a file", () => {
     for (const [script, args, line] of [
       ["scripts/check-config.ts", ["/nonexistent/router.toml"], "/nonexistent/router.toml: no such file"],
+      ["scripts/check-config.ts", ["--config", "/nonexistent/router.toml"], "/nonexistent/router.toml: no such file"], // as start, serve and deploy take it
       ["scripts/start.ts", ["--config", "/nonexistent/router.toml"], "/nonexistent/router.toml: no such file"],
       ["scripts/serve.ts", ["--config", "/nonexistent/router.toml"], "/nonexistent/router.toml: no such file"],
       ["scripts/logpush-setup.ts", ["--dry-run", "--config", "/nonexistent/wrangler.toml"], "logpush:setup: no such file: /nonexistent/wrangler.toml"],
