@@ -7,18 +7,26 @@ import type { Context } from "hono";
 import { readSecret } from "../env.ts";
 import type { AppEnv } from "../http.ts";
 import { recentEvents } from "../recent.ts";
+import { roundUsd } from "../usage/cost.ts";
 import { clientTrackerName, countsTokens, countsUsd, groupTrackerName, limitsFrom, limitsOf, providerHint, QuotaClient, quotaOptions, trackerName, trackerStub } from "./client.ts";
 import type { QuotaLimits } from "./window.ts";
 
 type Counted<T> = { [K in keyof T]: T[K] | null };
 
+const USD_FIELDS = ["usd_today", "budget_usd_remaining_today", "usd_this_month", "budget_usd_remaining_this_month"] as const;
+
 /**
  * A tracker counts only what some limit needs: requests under any limit, tokens under a token
  * limit, USD under a budget. What it does not count reads null, never a 0 next to a provider that
- * served requests.
+ * served requests. USD reads rounded to a nano-dollar (float sums show 0.30000000000000004); the
+ * tracker admits on the exact sums.
  */
 function countedOnly<T extends Partial<QuotaSnapshot>>(usage: T, limits: QuotaLimits | undefined): Counted<T> {
   const out: Counted<T> = { ...usage };
+  for (const key of USD_FIELDS) {
+    const usd = out[key];
+    if (typeof usd === "number") (out as Record<string, unknown>)[key] = roundUsd(usd);
+  }
   const none = (keys: (keyof QuotaSnapshot)[]) => {
     for (const key of keys) if (key in out) (out as Record<string, unknown>)[key] = null;
   };

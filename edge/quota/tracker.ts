@@ -152,8 +152,9 @@ export class QuotaTracker extends DurableObject<Env> {
         settle(state, limits, settlement, now, member);
         if (settlement.tokens > 0 && state.windowTokens.length > records) this.addRows(now, 0, settlement.tokens, member);
         if (settlement.tokens < 0) {
-          this.takeTokenRows(windowStamp(settlement.until), -settlement.tokens);
-          if (member !== undefined) this.sql.exec("INSERT INTO member_events (at, member, requests, tokens) VALUES (?, ?, 0, ?)", windowStamp(settlement.until), member, settlement.tokens);
+          const stamp = windowStamp(settlement.until);
+          this.takeTokenRows(stamp, -settlement.tokens);
+          if (member !== undefined) this.sql.exec("INSERT INTO member_events (at, member, requests, tokens) VALUES (?, ?, 0, ?)", stamp, member, settlement.tokens);
         }
       }
     });

@@ -2,7 +2,6 @@
 // provider's zone), an exact sliding 60-second window, token budgets (reserved before the call,
 // settled after), USD budgets per day and month, cool-downs, and leases (see quota/lease.ts).
 // The QuotaTracker Durable Object holds a QuotaState and applies these functions to it.
-import { roundUsd } from "../usage/cost.ts";
 import { circuitAdmit, closedCircuit, circuitReport, TRIAL_POLL_MS, type CircuitReport, type CircuitState } from "./circuit.ts";
 
 export interface QuotaLimits {
@@ -512,13 +511,12 @@ export function snapshot(state: QuotaState, limits: QuotaLimits, now: number): Q
     next_reset: new Date(nextReset(now, limits.daily_reset_tz)).toISOString(),
     circuit: circuitReport(state.circuit, now),
     checks: state.checks,
-    // Shown rounded to a nano-dollar (float sums read 0.30000000000000004); admissions use the exact sums.
-    usd_today: roundUsd(state.dayUsd),
+    usd_today: state.dayUsd,
     budget_usd_per_day: limits.budget_usd_per_day ?? null,
-    budget_usd_remaining_today: limits.budget_usd_per_day === undefined ? null : roundUsd(Math.max(0, limits.budget_usd_per_day - state.dayUsd)),
-    usd_this_month: roundUsd(state.monthUsd),
+    budget_usd_remaining_today: limits.budget_usd_per_day === undefined ? null : Math.max(0, limits.budget_usd_per_day - state.dayUsd),
+    usd_this_month: state.monthUsd,
     budget_usd_per_month: limits.budget_usd_per_month ?? null,
-    budget_usd_remaining_this_month: limits.budget_usd_per_month === undefined ? null : roundUsd(Math.max(0, limits.budget_usd_per_month - state.monthUsd)),
+    budget_usd_remaining_this_month: limits.budget_usd_per_month === undefined ? null : Math.max(0, limits.budget_usd_per_month - state.monthUsd),
     next_month_reset: new Date(nextMonthReset(now, limits.daily_reset_tz)).toISOString(),
     requests_leased: state.leases.reduce((sum, lease) => sum + lease.requests, 0),
     requests_not_given_back: state.dayLeasedOut,

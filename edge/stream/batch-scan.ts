@@ -50,9 +50,9 @@ export class BatchScanner {
     let frame = 0;
     for (let match = NEEDS_ALL.exec(whole); match; match = NEEDS_ALL.exec(whole)) {
       while (ends[frame]! <= match.index) frame++;
-      const text = whole.slice(frame ? ends[frame - 1] : 0, ends[frame]);
+      const frameText = whole.slice(frame ? ends[frame - 1] : 0, ends[frame]);
       // A match that runs past its frame's end is not that frame's.
-      if (NEEDS.test(text)) needed.push(text);
+      if (NEEDS.test(frameText)) needed.push(frameText);
       NEEDS_ALL.lastIndex = ends[frame]!;
       frame++;
     }

@@ -8,14 +8,11 @@ import { getMetricsFromIterator, type PromData } from "prom2javascript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromiumPath, screenshotPath, watchProblems } from "../support/browser.ts";
 import { startFakeProvider, type FakeProvider } from "../support/fake-provider.ts";
+import { CONTINUED_STREAM_SCRIPTS, FIRST_40, knownTrafficConfig, PRICES, usd } from "../support/known-traffic.ts";
 import { startWranglerDev, type WranglerDev } from "../support/wrangler-dev.ts";
 
 const ADMIN_KEY = "sk-history-admin-7d3e";
 const POLL = { timeout: 20_000, interval: 250 };
-const ANSWER = Array.from({ length: 60 }, (_, i) => `word${i + 1}`).join(" ");
-const FIRST_40 = ANSWER.split(/(?<= )/).slice(0, 40).join("");
-const usd = (p: { input_per_mtok: number; output_per_mtok: number }, prompt: number, completion: number) => (prompt * p.input_per_mtok + completion * p.output_per_mtok) / 1e6;
-const PRICES = { paid: { input_per_mtok: 3, output_per_mtok: 15 }, cheap: { input_per_mtok: 0.5, output_per_mtok: 1.5 }, free: { input_per_mtok: 0, output_per_mtok: 0 } };
 
 let fake: FakeProvider;
 let edge: WranglerDev;
@@ -38,20 +35,8 @@ beforeAll(async () => {
   const run = `h${Date.now().toString(36)}`;
   await fetch(`${fake.url}/_script/${run}-paid`, { method: "POST", body: JSON.stringify({ steps: [{ type: "json", status: 500, body: { error: { message: "down" } } }] }) });
   const script = (id: string, steps: unknown[]) => fetch(`${fake.url}/_script/${run}-${id}`, { method: "POST", body: JSON.stringify({ steps }) });
-  await script("spaid", [{ type: "sse", content: ANSWER, cut_after: 41, end: "reset" }]);
-  await script("scheap", [{ type: "sse", content: ANSWER, prefill: true }]);
-  const provider = (id: string, price: unknown, extra: Record<string, unknown> = {}) => ({ type: "openai_compatible", base_url: `${fake.url}/s/${run}-${id}/v1`, model: `${id}-model`, api_key_secret: "UP_KEY", price, retries: 0, ...extra });
-  const config = {
-    routes: { main: ["paid", "cheap"], gratis: ["free"], story: ["spaid", "scheap"] },
-    providers: {
-      paid: provider("paid", PRICES.paid),
-      cheap: provider("cheap", PRICES.cheap),
-      free: provider("free", PRICES.free),
-      spaid: provider("spaid", PRICES.paid),
-      scheap: provider("scheap", PRICES.cheap, { capabilities: ["prefill"] }),
-    },
-    clients: { alpha: { key_secret: "ALPHA_KEY" }, beta: { key_secret: "BETA_KEY" } },
-  };
+  for (const [id, steps] of Object.entries(CONTINUED_STREAM_SCRIPTS)) await script(id, steps);
+  const config = knownTrafficConfig((id, price, extra) => ({ type: "openai_compatible", base_url: `${fake.url}/s/${run}-${id}/v1`, model: `${id}-model`, api_key_secret: "UP_KEY", price, retries: 0, ...extra }));
   edge = await startWranglerDev({ config, vars: { ADMIN_API_KEYS: ADMIN_KEY, UP_KEY: "sk-up", ALPHA_KEY: "sk-alpha", BETA_KEY: "sk-beta" } });
   // alpha: 4 answers from cheap, the first after paid's 500 (paid's circuit then skips it or it fails over again).
   for (let i = 0; i < 4; i++) await chat("sk-alpha", "main");

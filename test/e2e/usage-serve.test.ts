@@ -9,14 +9,11 @@ import { getMetricsFromIterator, type PromData } from "prom2javascript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundleWorker } from "../../scripts/serve/worker-project.ts";
 import { startFakeProvider, type FakeProvider } from "../support/fake-provider.ts";
+import { CONTINUED_STREAM_SCRIPTS, FIRST_40, knownTrafficConfig, PRICES, usd } from "../support/known-traffic.ts";
 import { removeServeDirs, serveDirs, startServe } from "../support/serve-process.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 const ADMIN = "sk-usage-admin";
-const ANSWER = Array.from({ length: 60 }, (_, i) => `word${i + 1}`).join(" ");
-const FIRST_40 = ANSWER.split(/(?<= )/).slice(0, 40).join("");
-const PRICES = { paid: { input_per_mtok: 3, output_per_mtok: 15 }, cheap: { input_per_mtok: 0.5, output_per_mtok: 1.5 }, free: { input_per_mtok: 0, output_per_mtok: 0 } };
-const usd = (p: { input_per_mtok: number; output_per_mtok: number }, prompt: number, completion: number) => (prompt * p.input_per_mtok + completion * p.output_per_mtok) / 1e6;
 
 let fake: FakeProvider;
 let bundle: string;
@@ -56,20 +53,8 @@ describe("usage history under npm run serve", () => {
     await script(`${run}-paid`, [{ type: "json", status: 401, body: { error: { message: "no" } } }]);
     await script(`${run}-cheap`, [{ type: "json" }]);
     await script(`${run}-free`, [{ type: "json" }]);
-    await script(`${run}-spaid`, [{ type: "sse", content: ANSWER, cut_after: 41, end: "reset" }]);
-    await script(`${run}-scheap`, [{ type: "sse", content: ANSWER, prefill: true }]);
-    const provider = (id: string, price: unknown, extra: Record<string, unknown> = {}) => ({ type: "openai_compatible", base_url: upstream(`${run}-${id}`), model: `${id}-model`, api_key_secret: "UPSTREAM_KEY", price, ...extra });
-    const config = {
-      routes: { main: ["paid", "cheap"], gratis: ["free"], story: ["spaid", "scheap"] },
-      providers: {
-        paid: provider("paid", PRICES.paid),
-        cheap: provider("cheap", PRICES.cheap),
-        free: provider("free", PRICES.free),
-        spaid: provider("spaid", PRICES.paid),
-        scheap: provider("scheap", PRICES.cheap, { capabilities: ["prefill"] }),
-      },
-      clients: { alpha: { key_secret: "ALPHA_KEY" }, beta: { key_secret: "BETA_KEY" } },
-    };
+    for (const [id, steps] of Object.entries(CONTINUED_STREAM_SCRIPTS)) await script(`${run}-${id}`, steps);
+    const config = knownTrafficConfig((id, price, extra) => ({ type: "openai_compatible", base_url: upstream(`${run}-${id}`), model: `${id}-model`, api_key_secret: "UPSTREAM_KEY", price, ...extra }));
     const dirs = serveDirs(config, { ADMIN_API_KEYS: ADMIN, UPSTREAM_KEY: "sk-up", ALPHA_KEY: "sk-alpha", BETA_KEY: "sk-beta" });
     let serve = await startServe(dirs, { bundle });
     let first: unknown;
