@@ -23,7 +23,7 @@ const HEALTHY_MS = 60_000;
 /** Connections in a row that end without one event (and before HEALTHY_MS) before it gives up. */
 const MAX_FAILURES = 5;
 /** wrangler's words for a failure that a reconnect cannot fix: no account or token, a bad argument, no such Worker. */
-const FATAL = [/CLOUDFLARE_API_TOKEN/, /Authentication error/i, /Unknown arguments?:/, /Not enough non-option arguments/, /not logged in|wrangler login/i, /does not exist on your account|\[code: 10007\]/];
+const FATAL = [/CLOUDFLARE_API_TOKEN/, /Authentication error/i, /Unknown arguments?:/, /Invalid values:/, /Not enough non-option arguments/, /not logged in|wrangler login/i, /does not exist on your account|\[code: 10007\]/];
 
 /** The line of wrangler's output that says reconnecting is pointless, if this is one. */
 export function fatalMessage(line: string): string | undefined {
@@ -78,14 +78,33 @@ function splitArgs(args: string[]): { logDir: string; passthrough: string[] } {
   return { logDir: resolve(logDir), passthrough: args.filter((_, i) => !drop.has(i)) };
 }
 
+/** `wrangler tail`'s own flags (wrangler 4's `tail --help`), so a misspelt one is caught here with a suggestion. */
+const WRANGLER_TAIL_FLAGS = {
+  config: { type: "string", short: "c" },
+  cwd: { type: "string" },
+  env: { type: "string", short: "e" },
+  "env-file": { type: "string", multiple: true },
+  profile: { type: "string" },
+  version: { type: "boolean", short: "v" },
+  format: { type: "string" },
+  status: { type: "string", multiple: true },
+  header: { type: "string" },
+  method: { type: "string", multiple: true },
+  "sampling-rate": { type: "string" },
+  search: { type: "string" },
+  ip: { type: "string", multiple: true },
+  "version-id": { type: "string" },
+} as const;
+
 const USAGE = `usage: npm run logs:tail [-- --log-dir DIR] [-- WRANGLER_TAIL_ARGS...]
   runs wrangler tail against the deployed Worker and writes its operation log to DIR/operations-YYYY-MM-DD.jsonl
   (default .inferrouter/logs), reconnecting when the tail drops; the free plan's way to keep the log
-  every other argument goes to wrangler tail (npx wrangler tail --help lists them)`;
+  every other argument goes to wrangler tail: WORKER, --format, --status, --header, --method, --sampling-rate,
+  --search, --ip, --version-id, --env, --config, --cwd, --env-file, --profile (npx wrangler tail --help)`;
 
 if (import.meta.main) {
-  // Every other flag is wrangler tail's, so unknown flags pass through; only --help is ours.
-  if (process.argv.slice(2).some((arg) => arg === "--help" || arg === "-h")) parseCommandLine({ name: "logs:tail", usage: USAGE, args: ["--help"], options: {} });
+  // Checked against wrangler tail's flags and ours first: a typo gets a suggestion (exit 2), not a wrangler run.
+  parseCommandLine({ name: "logs:tail", usage: USAGE, allowPositionals: true, options: { ...WRANGLER_TAIL_FLAGS, "log-dir": { type: "string" } } });
   const { logDir, passthrough } = splitArgs(process.argv.slice(2));
   const note = (message: string) => console.error(`logs:tail: ${message}`);
   const log = new DailyLog(logDir);

@@ -43,6 +43,7 @@ const { values } = parseCommandLine({
     bundle: { type: "string" },
     "grace-ms": { type: "string", default: String(DEFAULT_GRACE_MS) },
   },
+  integers: { port: { min: 1, max: 65535 }, "grace-ms": { min: 0, max: 3_600_000 } },
 });
 const DOCKER_SECRETS = "/run/secrets";
 const wranglerToml = join(root, "wrangler.toml");
@@ -66,7 +67,6 @@ function fail(message: string): never {
 }
 
 const graceMs = Number(values["grace-ms"]);
-if (!Number.isInteger(graceMs) || graceMs < 0) fail(`--grace-ms must be a whole number of milliseconds, not ${values["grace-ms"]}`);
 
 // Installed before anything starts: a signal during bundling kills the bundler and cleans up, and a
 // signal after the first is noted and ignored (the first stop is already under way), so Node's

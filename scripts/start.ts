@@ -33,6 +33,7 @@ const { values } = parseCommandLine({
     "dev-vars": { type: "string", default: join(root, ".dev.vars") },
     "state-dir": { type: "string", default: join(root, ".inferrouter") },
   },
+  integers: { port: { min: 1, max: 65535 }, "sidecar-port": { min: 1, max: 65535 } },
 });
 
 /** The .dev.vars file (dotenv format, as wrangler reads it). */

@@ -12,6 +12,8 @@ export interface CommandLine<O extends ParseArgsOptionsConfig> {
   options: O;
   allowPositionals?: boolean;
   args?: string[];
+  /** String flags that must hold a whole number in [min, max] (ports, milliseconds, counts). */
+  integers?: Partial<Record<keyof O & string, { min: number; max: number }>>;
 }
 
 /** A failure the user can fix: printed as one line, exit 1 (or `code`). */
@@ -34,6 +36,17 @@ function explain(error: Error & { code?: string }, options: ParseArgsOptionsConf
   return error.message.split("\n")[0]!.replace(/\. To specify a positional argument.*$/, "");
 }
 
+/** The first integer flag whose value is not a whole number in its range, as one phrase. */
+function integerProblem(values: Record<string, unknown>, integers: Record<string, { min: number; max: number } | undefined>): string | undefined {
+  for (const [flag, range] of Object.entries(integers)) {
+    const value = values[flag];
+    if (typeof value !== "string" || !range) continue;
+    const number = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+    if (!(number >= range.min && number <= range.max)) return `--${flag} must be a whole number from ${range.min} to ${range.max}, not '${value}'`;
+  }
+  return undefined;
+}
+
 /** Parses the command line, or answers --help / a bad flag and exits. */
 export function parseCommandLine<O extends ParseArgsOptionsConfig>(command: CommandLine<O>) {
   const config = {
@@ -52,6 +65,11 @@ export function parseCommandLine<O extends ParseArgsOptionsConfig>(command: Comm
   if ((parsed.values as { help?: boolean }).help) {
     process.stdout.write(`${command.usage}\n`);
     process.exit(0);
+  }
+  const badNumber = integerProblem(parsed.values as Record<string, unknown>, command.integers ?? {});
+  if (badNumber) {
+    process.stderr.write(`${command.name}: ${badNumber}\n`);
+    process.exit(2);
   }
   return parsed;
 }

@@ -29,6 +29,17 @@ const COMMANDS: Array<[script: string, usage: string, typo: string, suggestion: 
   ["bench/soak.ts", "usage: npm run bench:soak", "--minuts", "--minutes"],
   ["bench/stream-cpu.ts", "usage: npm run bench:stream-cpu", "--round", "--rounds"],
   ["bench/distance.ts", "usage: npm run bench:distance", "--requets", "--requests"],
+  // wrangler tail's own flags are checked too: a typo stops here, before wrangler runs.
+  ["scripts/logs-tail.ts", "usage: npm run logs:tail", "--sampling-rat", "--sampling-rate"],
+];
+
+/** Commands whose numeric flags must be whole numbers in range, and a bad value each. */
+const NUMBERS: Array<[script: string, args: string[], message: string]> = [
+  ["scripts/serve.ts", ["--port", "abc"], "serve: --port must be a whole number from 1 to 65535, not 'abc'"],
+  ["scripts/serve.ts", ["--port", "70000"], "serve: --port must be a whole number from 1 to 65535, not '70000'"],
+  ["scripts/serve.ts", ["--grace-ms", "1.5"], "serve: --grace-ms must be a whole number from 0 to 3600000, not '1.5'"],
+  ["scripts/start.ts", ["--port=-1"], "npm start: --port must be a whole number from 1 to 65535, not '-1'"],
+  ["scripts/start.ts", ["--sidecar-port", "80x"], "npm start: --sidecar-port must be a whole number from 1 to 65535, not '80x'"],
 ];
 
 describe("every command line", () => {
@@ -44,6 +55,12 @@ describe("every command line", () => {
     expect(bad.stderr).toContain(usage);
     expect(bad.stderr).toContain(`unknown option ${typo} (did you mean ${suggestion}?)`);
     expect(bad.stderr).not.toMatch(/\n\s+at .*:\d+:\d+/);
+  });
+
+  it.each(NUMBERS)("%s %j is refused in one line, exit 2, before anything starts", (script, args, message) => {
+    const bad = run(script, args);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr.trim()).toBe(message);
   });
 
   it("logs:tail answers --help with its own usage (its other flags are wrangler tail's)", () => {

@@ -1,7 +1,7 @@
 // npm run logs:tail on recorded `wrangler tail --format json` output: a stand-in wrangler plays
 // one recording per connection and exits, so the reconnect is exercised too.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
@@ -70,10 +70,23 @@ describe("npm run logs:tail", () => {
     expect(noAccount.runs).toBe(1);
     expect(noAccount.stderr).toContain("logs:tail: wrangler tail cannot run: In a non-interactive environment, it's necessary to set a CLOUDFLARE_API_TOKEN");
     expect(noAccount.stderr).not.toContain("reconnecting in");
-    const badArgument = runFailing({ FAKE_WRANGLER_STDERR: "Unknown argument: bogus" }, ["inferrouter", "--bogus"]);
+    const badArgument = runFailing({ FAKE_WRANGLER_STDERR: 'Invalid values: Argument: format, Given: "xml", Choices: "json", "pretty"' }, ["inferrouter", "--format", "xml"]);
     expect(badArgument.status).toBe(1);
     expect(badArgument.runs).toBe(1);
-    expect(badArgument.stderr).toContain("wrangler tail cannot run: Unknown argument: bogus");
+    expect(badArgument.stderr).toContain('wrangler tail cannot run: Invalid values: Argument: format, Given: "xml"');
+  });
+
+  it("refuses a flag wrangler tail does not have before running wrangler (exit 2, with the closest flag)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "logs-tail-"));
+    const runs = join(dir, "runs.txt");
+    const typo = spawnSync(process.execPath, [join(root, "scripts/logs-tail.ts"), "inferrouter", "--stauts", "error"], {
+      cwd: root,
+      encoding: "utf8",
+      env: { ...process.env, INFERROUTER_WRANGLER_JS: join(fixtures, "fake-wrangler.ts"), FAKE_WRANGLER_RUNS: runs },
+    });
+    expect(typo.status).toBe(2);
+    expect(typo.stderr).toContain("unknown option --stauts (did you mean --status?)");
+    expect(existsSync(runs)).toBe(false);
   });
 
   it("stops with exit 0 when wrangler exits 0 without tailing (e.g. its --version)", () => {
