@@ -11,18 +11,28 @@ import { schemaFileText } from "./docs-config.ts";
 export const WORKER_VAR_LIMIT_BYTES = 5 * 1024;
 
 export function readConfigFile(path: string): unknown {
+  return withRoutesAndProviders(readConfigValue(path));
+}
+
+/** The config inside a file: JSON as is, a wrangler.toml's [vars.ROUTER_CONFIG], or a TOML config at the top level. */
+function readConfigValue(path: string): unknown {
   const text = readFileSync(path, "utf8");
   if (/\.json$/i.test(path)) return JSON.parse(text);
   const toml = parseToml(text) as { vars?: { ROUTER_CONFIG?: unknown }; routes?: unknown; providers?: unknown; name?: unknown; main?: unknown };
-  // A wrangler.toml, or a TOML file holding the config itself at the top level (npm run serve --config).
-  if (toml.vars?.ROUTER_CONFIG === undefined && toml.routes !== undefined) return toml;
-  if (toml.vars?.ROUTER_CONFIG === undefined) {
-    if (toml.providers !== undefined) return toml; // a config file without routes: the schema says routes is missing
-    throw new Error(toml.name !== undefined || toml.main !== undefined
-      ? `${path} is a wrangler.toml without a [vars.ROUTER_CONFIG] table: add one, or pass your config file (router.toml)`
-      : `${path} has no routes: a config file needs [routes] and [providers] at its top level (or [vars.ROUTER_CONFIG] in a wrangler.toml)`);
-  }
-  return toml.vars.ROUTER_CONFIG;
+  if (toml.vars?.ROUTER_CONFIG !== undefined) return toml.vars.ROUTER_CONFIG;
+  if (toml.routes !== undefined || toml.providers !== undefined) return toml;
+  throw new Error(toml.name !== undefined || toml.main !== undefined
+    ? `a wrangler.toml without a [vars.ROUTER_CONFIG] table: add one, or pass your config file (router.toml)`
+    : `no routes: a config file needs [routes] and [providers] at its top level (or [vars.ROUTER_CONFIG] in a wrangler.toml)`);
+}
+
+/** A config missing one of its two tables gets a sentence naming it, not the schema's "expected record". */
+function withRoutesAndProviders(config: unknown): unknown {
+  if (typeof config !== "object" || config === null || Array.isArray(config)) return config;
+  const { routes, providers } = config as { routes?: unknown; providers?: unknown };
+  if (routes === undefined && providers !== undefined) throw new Error(`no routes: add a [routes] table naming the providers each route tries, e.g. chat = ["${Object.keys(providers as object)[0] ?? "groq"}"]`);
+  if (providers === undefined && routes !== undefined) throw new Error(`no providers: add a [providers.NAME] table for each provider its routes name (type, base_url, model, api_key_secret)`);
+  return config;
 }
 
 /** Whether a config file is a wrangler.toml (its config in [vars.ROUTER_CONFIG]) rather than the config itself. */

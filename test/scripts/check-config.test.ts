@@ -126,12 +126,23 @@ describe("npm run check-config", () => {
   it("tells a wrangler.toml without [vars.ROUTER_CONFIG] from a config file without routes", () => {
     const file = join(dir, "empty.toml");
     writeFileSync(file, 'name = "x"\n');
-    expect(checkConfig(file)).toEqual({ ok: false, report: `${file}: ${file} is a wrangler.toml without a [vars.ROUTER_CONFIG] table: add one, or pass your config file (router.toml)` });
+    expect(checkConfig(file)).toEqual({ ok: false, report: `${file}: a wrangler.toml without a [vars.ROUTER_CONFIG] table: add one, or pass your config file (router.toml)` });
     writeFileSync(file, 'default_route = "x"\n');
-    expect(checkConfig(file).report).toContain("has no routes: a config file needs [routes] and [providers] at its top level");
+    expect(checkConfig(file).report).toBe(`${file}: no routes: a config file needs [routes] and [providers] at its top level (or [vars.ROUTER_CONFIG] in a wrangler.toml)`);
+  });
+
+  it("names the missing table when a config has providers but no routes, or routes but no providers (TOML, JSON, wrangler.toml)", () => {
+    const file = join(dir, "half.toml");
     writeFileSync(file, '[providers.a]\ntype = "openai_compatible"\nbase_url = "https://x.test/v1"\nmodel = "m"\n');
-    expect(checkConfig(file).report).toMatch(/routes/);
-    expect(checkConfig(file).ok).toBe(false);
+    expect(checkConfig(file)).toEqual({ ok: false, report: `${file}: no routes: add a [routes] table naming the providers each route tries, e.g. chat = ["a"]` });
+    writeFileSync(file, '[routes]\nchat = ["a"]\n');
+    expect(checkConfig(file)).toEqual({ ok: false, report: `${file}: no providers: add a [providers.NAME] table for each provider its routes name (type, base_url, model, api_key_secret)` });
+    const json = join(dir, "half.json");
+    writeFileSync(json, JSON.stringify({ routes: { chat: ["a"] } }));
+    expect(checkConfig(json).report).toBe(`${json}: no providers: add a [providers.NAME] table for each provider its routes name (type, base_url, model, api_key_secret)`);
+    const wrangler = join(dir, "wrangler-half.toml");
+    writeFileSync(wrangler, 'name = "x"\n[vars.ROUTER_CONFIG.providers.a]\nmodel = "m"\n');
+    expect(checkConfig(wrangler).report).toContain(`${wrangler}: no routes: add a [routes] table`);
   });
 
   it("catches copy-paste mistakes: base_url with the endpoint path (says what to cut), a misspelt provider (the closest name)", () => {

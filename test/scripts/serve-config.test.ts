@@ -62,9 +62,9 @@ describe("--config FILE", () => {
     const dir = mkdtempSync(join(tmpdir(), "config-"));
     writeFileSync(join(dir, "router.toml"), '[routes]\ndefault = ["a"]\n\n[providers.a]\ntype = "openai_compatible"\nbase_url = "http://127.0.0.1:1/v1"\nmodel = "m"\n');
     expect(readConfigFile(join(dir, "router.toml"))).toMatchObject({ routes: { default: ["a"] }, providers: { a: { model: "m" } } });
-    writeFileSync(join(dir, "wrangler.toml"), 'name = "x"\n[vars.ROUTER_CONFIG.routes]\ndefault = ["b"]\n');
-    expect(readConfigFile(join(dir, "wrangler.toml"))).toEqual({ routes: { default: ["b"] } });
+    writeFileSync(join(dir, "wrangler.toml"), 'name = "x"\n[vars.ROUTER_CONFIG.routes]\ndefault = ["b"]\n[vars.ROUTER_CONFIG.providers.b]\nmodel = "m"\n');
+    expect(readConfigFile(join(dir, "wrangler.toml"))).toEqual({ routes: { default: ["b"] }, providers: { b: { model: "m" } } });
     writeFileSync(join(dir, "empty.toml"), 'name = "x"\n');
-    expect(() => readConfigFile(join(dir, "empty.toml"))).toThrow(/is a wrangler.toml without a \[vars.ROUTER_CONFIG\] table/);
+    expect(() => readConfigFile(join(dir, "empty.toml"))).toThrow(/a wrangler.toml without a \[vars.ROUTER_CONFIG\] table/);
   });
 });
