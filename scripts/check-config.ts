@@ -1,7 +1,8 @@
 // npm run check-config [FILE]: validates ROUTER_CONFIG before a deploy, with the same schema and
 // messages the Worker uses. FILE is a wrangler.toml (its [vars.ROUTER_CONFIG]), a TOML file with the
 // config at its top level, or a JSON file holding the config; default wrangler.toml. `--schema` prints the config's JSON Schema instead.
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { fileProblem, parseCommandLine } from "../shared/cli.ts";
 import { parseRouterConfig, routeParts, type RouterConfig } from "../shared/config.ts";
@@ -33,6 +34,20 @@ function withRoutesAndProviders(config: unknown): unknown {
   if (routes === undefined && providers !== undefined) throw new Error(`no routes: add a [routes] table naming the providers each route tries, e.g. chat = ["${Object.keys(providers as object)[0] ?? "groq"}"]`);
   if (providers === undefined && routes !== undefined) throw new Error(`no providers: add a [providers.NAME] table for each provider its routes name (type, base_url, model, api_key_secret)`);
   return config;
+}
+
+/** The config `npm run deploy -- --dry-run --outdir DIR --config FILE` leaves beside the bundle, for `serve --bundle DIR`. */
+export const BUNDLED_CONFIG_FILE = "router-config.json";
+
+/**
+ * Which config a run uses, and why: --config when given, else the one deployed with a --bundle
+ * (its router-config.json), else wrangler.toml's example.
+ */
+export function configToRun(config: string | undefined, bundle: string | undefined, wranglerToml: string): { path: string; source: string } {
+  if (config) return { path: resolve(config), source: "--config" };
+  const bundled = bundle && join(resolve(bundle), BUNDLED_CONFIG_FILE);
+  if (bundled && existsSync(bundled)) return { path: bundled, source: `the config bundled in ${bundle} by npm run deploy` };
+  return { path: wranglerToml, source: "wrangler.toml's example [vars.ROUTER_CONFIG]; pass --config FILE for your own" };
 }
 
 /** Whether a config file is a wrangler.toml (its config in [vars.ROUTER_CONFIG]) rather than the config itself. */

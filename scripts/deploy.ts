@@ -7,10 +7,10 @@
 // relative paths hold) with the change, removed afterwards.
 import { spawnSync } from "node:child_process";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { parse as parseToml, stringify as stringifyToml } from "smol-toml";
 import { parseCommandLine } from "../shared/cli.ts";
-import { checkConfig, isWranglerToml, loadConfigFile } from "./check-config.ts";
+import { BUNDLED_CONFIG_FILE, checkConfig, isWranglerToml, loadConfigFile } from "./check-config.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 const wranglerJs = process.env.INFERROUTER_WRANGLER_JS ?? join(root, "node_modules/wrangler/bin/wrangler.js");
@@ -55,9 +55,9 @@ if (import.meta.main) {
   const bundling = !isWranglerToml(values.config);
   const wranglerToml = bundling ? join(root, "wrangler.toml") : values.config;
   let text = readFileSync(wranglerToml, "utf8");
+  const loaded = bundling ? loadConfigFile(values.config) : undefined;
   if (bundling) {
-    const loaded = loadConfigFile(values.config);
-    if (loaded.ok) text = withBundledConfig(text, loaded.raw);
+    if (loaded?.ok) text = withBundledConfig(text, loaded.raw);
     console.log(`deploy: ${values.config} bundled into the Worker (a ROUTER_CONFIG variable set later overrides it)`);
   }
   if (values.logpush) {
@@ -70,5 +70,11 @@ if (import.meta.main) {
   const args = ["deploy", "--config", config, ...(values["dry-run"] ? ["--dry-run"] : []), ...(values.outdir ? ["--outdir", values.outdir] : [])];
   const result = spawnSync(process.execPath, [wranglerJs, ...args], { cwd: root, stdio: "inherit" });
   if (changed) rmSync(config, { force: true });
+  // Beside a dry run's bundle, the config it holds: `npm run serve -- --bundle DIR` runs that one.
+  if (result.status === 0 && values.outdir && loaded?.ok) {
+    const beside = join(resolve(root, values.outdir), BUNDLED_CONFIG_FILE);
+    writeFileSync(beside, `${JSON.stringify(loaded.raw, null, 2)}\n`);
+    console.log(`deploy: wrote ${beside} (npm run serve -- --bundle ${values.outdir} runs this config)`);
+  }
   process.exit(result.status ?? 1);
 }

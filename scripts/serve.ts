@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { parseCommandLine } from "../shared/cli.ts";
 import { parseRouterConfig, type RouterConfig } from "../shared/config.ts";
-import { loadConfigFile, secretNames } from "./check-config.ts";
+import { configToRun, loadConfigFile, secretNames } from "./check-config.ts";
 import { DailyLog, isOperationLine } from "./serve/daily-log.ts";
 import { OpenRequests } from "./serve/open-requests.ts";
 import { supervise, type Supervisor } from "./serve/supervisor.ts";
@@ -22,7 +22,8 @@ import { readWorkerProject, startBundle, type Bundling, type WorkerProject } fro
 const root = new URL("../", import.meta.url).pathname;
 const USAGE = `usage: npm run serve [-- options]
   InferRouter self-hosted: the Worker under plain workerd, secrets as files, logs as daily files
-  --config FILE       the router config: a JSON or TOML file, or a wrangler.toml (default wrangler.toml)
+  --config FILE       the router config: a JSON or TOML file, or a wrangler.toml (default: the config
+                      npm run deploy bundled into --bundle DIR, else wrangler.toml's example)
   --host HOST         bind address (default 127.0.0.1)
   --port N            port (default 8787)
   --secrets-dir DIR   one file per secret (default /run/secrets, else .inferrouter/secrets)
@@ -36,7 +37,7 @@ const { values } = parseCommandLine({
   options: {
     host: { type: "string", default: "127.0.0.1" },
     port: { type: "string", default: "8787" },
-    config: { type: "string", default: join(root, "wrangler.toml") },
+    config: { type: "string" },
     "secrets-dir": { type: "string" },
     "state-dir": { type: "string", default: join(root, ".inferrouter/state") },
     "log-dir": { type: "string", default: join(root, ".inferrouter/logs") },
@@ -127,7 +128,9 @@ async function workerIn(dir: string): Promise<WorkerProject | undefined> {
   }
 }
 
-const { raw, config } = routerConfig(values.config);
+const configChoice = configToRun(values.config, values.bundle, wranglerToml);
+const { raw, config } = routerConfig(configChoice.path);
+note(`config ${configChoice.path} (${configChoice.source})`);
 /** Per start: lets serve's stop ask the Worker to write its pending usage history first (edge/routes/usage-flush.ts). */
 const flushToken = randomBytes(16).toString("hex");
 const stateDir = resolve(values["state-dir"]);

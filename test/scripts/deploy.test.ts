@@ -2,11 +2,12 @@
 // (fixtures/fake-wrangler.ts): the free plan is the default (no Logpush), --logpush turns it on for
 // that deploy only, and an invalid config deploys nothing.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { describe, expect, it } from "vitest";
+import { configToRun } from "../../scripts/check-config.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 
@@ -52,5 +53,20 @@ describe("npm run deploy", () => {
     expect(run.status).toBe(1);
     expect(run.stderr).toContain('unknown provider "ghost"');
     expect(run.calls).toEqual([]);
+  });
+
+  it("a dry run with --outdir leaves the bundled config beside the bundle, for npm run serve -- --bundle DIR", () => {
+    const dir = mkdtempSync(join(tmpdir(), "deploy-outdir-"));
+    const file = join(dir, "router.toml");
+    writeFileSync(file, '[routes]\nchat = ["a"]\n\n[providers.a]\ntype = "openai_compatible"\nbase_url = "https://a.test/v1"\nmodel = "m"\n');
+    const outdir = join(dir, "dist");
+    mkdirSync(outdir);
+    const run = deploy(["--dry-run", "--outdir", outdir, "--config", file]);
+    expect(run.status).toBe(0);
+    expect(JSON.parse(readFileSync(join(outdir, "router-config.json"), "utf8"))).toEqual({ routes: { chat: ["a"] }, providers: { a: { type: "openai_compatible", base_url: "https://a.test/v1", model: "m" } } });
+    expect(run.stdout).toContain(`npm run serve -- --bundle ${outdir} runs this config`);
+    expect(configToRun(undefined, outdir, join(root, "wrangler.toml"))).toEqual({ path: join(outdir, "router-config.json"), source: `the config bundled in ${outdir} by npm run deploy` });
+    expect(configToRun(file, outdir, join(root, "wrangler.toml")).path).toBe(file);
+    expect(configToRun(undefined, dir, join(root, "wrangler.toml")).path).toBe(join(root, "wrangler.toml"));
   });
 });
