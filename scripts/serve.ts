@@ -44,7 +44,7 @@ const { values } = parseCommandLine({
     bundle: { type: "string" },
     "grace-ms": { type: "string", default: String(DEFAULT_GRACE_MS) },
   },
-  integers: { port: { min: 1, max: 65535 }, "grace-ms": { min: 0, max: 3_600_000 } },
+  integers: { port: { min: 0, max: 65535 }, "grace-ms": { min: 0, max: 3_600_000 } },
 });
 const DOCKER_SECRETS = "/run/secrets";
 const wranglerToml = join(root, "wrangler.toml");

@@ -35,8 +35,8 @@ const COMMANDS: Array<[script: string, usage: string, typo: string, suggestion: 
 
 /** Commands whose numeric flags must be whole numbers in range, and a bad value each. */
 const NUMBERS: Array<[script: string, args: string[], message: string]> = [
-  ["scripts/serve.ts", ["--port", "abc"], "serve: --port must be a whole number from 1 to 65535, not 'abc'"],
-  ["scripts/serve.ts", ["--port", "70000"], "serve: --port must be a whole number from 1 to 65535, not '70000'"],
+  ["scripts/serve.ts", ["--port", "abc"], "serve: --port must be a whole number from 0 to 65535, not 'abc'"],
+  ["scripts/serve.ts", ["--port", "70000"], "serve: --port must be a whole number from 0 to 65535, not '70000'"],
   ["scripts/serve.ts", ["--grace-ms", "1.5"], "serve: --grace-ms must be a whole number from 0 to 3600000, not '1.5'"],
   ["scripts/start.ts", ["--port=-1"], "npm start: --port must be a whole number from 1 to 65535, not '-1'"],
   ["scripts/start.ts", ["--sidecar-port", "80x"], "npm start: --sidecar-port must be a whole number from 1 to 65535, not '80x'"],
