@@ -99,8 +99,8 @@ const WRANGLER_TAIL_FLAGS = {
 const USAGE = `usage: npm run logs:tail [-- --log-dir DIR] [-- WRANGLER_TAIL_ARGS...]
   runs wrangler tail against the deployed Worker and writes its operation log to DIR/operations-YYYY-MM-DD.jsonl
   (default .inferrouter/logs), reconnecting when the tail drops; the free plan's way to keep the log
-  every other argument goes to wrangler tail: WORKER, --format, --status, --header, --method, --sampling-rate,
-  --search, --ip, --version-id, --env, --config, --cwd, --env-file, --profile (npx wrangler tail --help)`;
+  every other argument goes to wrangler tail (npx wrangler tail --help): WORKER and
+  ${Object.keys(WRANGLER_TAIL_FLAGS).map((flag) => `--${flag}`).join(", ")}`;
 
 if (import.meta.main) {
   // Checked against wrangler tail's flags and ours first: a typo gets a suggestion (exit 2), not a wrangler run.
