@@ -72,7 +72,9 @@ export function unfitFor(body: ChatCompletionRequest, needs: readonly Capability
   const missing = missingCapabilities(needs, provider);
   if (missing.length) return { reason: "capability", missing };
   if (provider.context_window === undefined) return undefined;
-  const outputTokens = requestedOutputTokens(body, provider);
+  // The sidecar shortens the answer to the room its context has left, so at a local_gguf provider
+  // only the prompt (and one token of answer) must fit: Claude Code asks for 32000+ every turn.
+  const outputTokens = provider.type === "local_gguf" ? 1 : requestedOutputTokens(body, provider);
   if (promptTokens + outputTokens <= provider.context_window) return undefined;
   return { reason: "context", promptTokens, outputTokens, contextWindow: provider.context_window };
 }

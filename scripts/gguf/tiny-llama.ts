@@ -11,13 +11,16 @@ export interface TinyLlamaOptions {
   seed?: number;
   /** Leave out metadata keys (to produce deliberately broken files in tests). */
   omitKeys?: readonly string[];
+  /** llama.context_length: the most tokens a sequence can hold (default 32768). Every byte of text is
+   * one token to this vocabulary, so a prompt as long as Claude Code's needs more. */
+  contextLength?: number;
 }
 
 const N_EMBD = 64;
 const N_HEAD = 4;
 const N_LAYER = 2;
 const N_FF = 128;
-const CONTEXT_LENGTH = 32768;
+const DEFAULT_CONTEXT_LENGTH = 32768;
 
 // Token types of the llama vocabulary (llama.cpp's LLAMA_TOKEN_TYPE_*).
 const NORMAL = 1;
@@ -117,7 +120,7 @@ export function buildTinyLlamaGguf(options: TinyLlamaOptions = {}): Uint8Array {
     ["general.architecture", { type: "string", value: "llama" }],
     ["general.name", { type: "string", value: "inferrouter-tiny" }],
     ["general.alignment", { type: "u32", value: 32 }],
-    ["llama.context_length", { type: "u32", value: CONTEXT_LENGTH }],
+    ["llama.context_length", { type: "u32", value: options.contextLength ?? DEFAULT_CONTEXT_LENGTH }],
     ["llama.embedding_length", { type: "u32", value: N_EMBD }],
     ["llama.block_count", { type: "u32", value: N_LAYER }],
     ["llama.feed_forward_length", { type: "u32", value: N_FF }],

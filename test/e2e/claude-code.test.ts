@@ -1,17 +1,14 @@
-// Claude Code itself (`claude -p`, the exact-pinned dev dependency @anthropic-ai/claude-code) against the
-// edge under wrangler dev: ANTHROPIC_BASE_URL at the edge, ANTHROPIC_API_KEY a client key, no other
-// network. Its chain's first provider answers 429, the second is a scripted OpenAI-compatible fake
-// that first calls Claude Code's Read tool and then answers from the tool_result Claude Code sent.
+// Claude Code itself (`claude -p`, support/claude-code.ts) against the edge under wrangler dev. Its
+// chain's first provider answers 429, the second is a scripted OpenAI-compatible fake that first calls Claude Code's Read tool and then answers from the tool_result Claude Code sent.
 // Its native binary comes in a per-platform package; the postinstall (allowScripts) copies it into place.
-import { execFile } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runClaude } from "../support/claude-code.ts";
 import { startFakeProvider, type FakeProvider } from "../support/fake-provider.ts";
 import { startWranglerDev, type WranglerDev } from "../support/wrangler-dev.ts";
 
-const CLAUDE = new URL("../../node_modules/.bin/claude", import.meta.url).pathname;
 const KEY = "sk-e2e-claude-code";
 let fake: FakeProvider;
 let edge: WranglerDev;
@@ -43,17 +40,7 @@ afterAll(async () => {
   await fake?.close();
 });
 
-function claude(prompt: string): Promise<{ stdout: string; stderr: string; code: number | null }> {
-  return new Promise((resolve) => {
-    const child = execFile(CLAUDE, ["-p", prompt, "--output-format", "json"], {
-      cwd: work,
-      timeout: 120_000,
-      // Only what Claude Code needs: no inherited keys or proxies, a fresh home.
-      env: { PATH: process.env.PATH, HOME: work, ANTHROPIC_BASE_URL: edge.url, ANTHROPIC_API_KEY: KEY, CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1", DISABLE_AUTOUPDATER: "1" },
-    }, (error, stdout, stderr) => resolve({ stdout, stderr, code: error ? (typeof error.code === "number" ? error.code : 1) : 0 }));
-    child.stdin?.end();
-  });
-}
+const claude = (prompt: string) => runClaude({ prompt, baseUrl: edge.url, apiKey: KEY, cwd: work });
 
 describe("Claude Code on a chain (first provider 429, second a scripted fake)", () => {
   it("completes a prompt with a Read tool turn: the tool_result goes back through the chain", async () => {

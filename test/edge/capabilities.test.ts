@@ -112,6 +112,16 @@ describe("context window skips", () => {
     expect((await call({ config, body: chat({ messages: prompt(300), max_completion_tokens: 200 }) })).headers.get("x-inferrouter-provider")).toBe("small");
   });
 
+  it("at a local_gguf provider counts the prompt alone: the sidecar shortens the answer to the room left", async () => {
+    const local = await scenario();
+    const config = chainConfig({ local: provider(local.baseUrl, { type: "local_gguf", context_window: 1000 }) });
+    // Claude Code asks for 32000 tokens every turn; a 600-token prompt still fits a 1000-token window.
+    expect((await call({ config, body: chat({ messages: prompt(600), max_tokens: 32_000 }) })).headers.get("x-inferrouter-provider")).toBe("local");
+    expect(await local.calls()).toHaveLength(1);
+    const error = await expectError(await call({ config, body: chat({ messages: prompt(1000), max_tokens: 10 }) }), 400, "context_length_exceeded");
+    expect(error.message).toContain("context_window is 1000");
+  });
+
   it("answers 400 context_length_exceeded when the prompt is too long for every provider, calling none", async () => {
     const a = await scenario();
     const b = await scenario();

@@ -3,7 +3,7 @@
 import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { writeTinyLlamaGguf } from "../../scripts/gguf/tiny-llama.ts";
+import { writeTinyLlamaGguf, type TinyLlamaOptions } from "../../scripts/gguf/tiny-llama.ts";
 import { startProcess, type Running } from "../../scripts/processes.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
@@ -14,10 +14,10 @@ export interface SidecarProcess extends Running {
   logFile: string;
 }
 
-export async function startSidecarProcess(options: { parallel?: number; args?: string[]; modelPath?: string } = {}): Promise<SidecarProcess> {
+export async function startSidecarProcess(options: { parallel?: number; args?: string[]; modelPath?: string; model?: TinyLlamaOptions } = {}): Promise<SidecarProcess> {
   const dir = await mkdtemp(join(tmpdir(), "inferrouter-e2e-sidecar-"));
   const modelPath = options.modelPath ?? join(dir, "tiny.gguf");
-  if (!options.modelPath) await writeTinyLlamaGguf(modelPath);
+  if (!options.modelPath) await writeTinyLlamaGguf(modelPath, options.model);
   const token = `sidecar-${Math.random().toString(36).slice(2)}`;
   await mkdir(join(dir, "secrets"));
   await writeFile(join(dir, "secrets", "SIDECAR_TOKEN"), `${token}\n`);
