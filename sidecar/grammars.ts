@@ -72,7 +72,7 @@ export class GrammarCache {
       trimWhitespaceSuffix: schemaGrammar.trimWhitespaceSuffix,
       rootRuleName: schemaGrammar.rootRuleName,
     });
-    // What the grammar does not enforce (numeric bounds) is checked on the finished answer.
+    // What the grammar does not enforce (json-schema.ts: bounds, patterns, formats...) is checked on the finished answer.
     const check = answerCheck(original);
     return {
       grammar,

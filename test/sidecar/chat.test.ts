@@ -8,6 +8,7 @@ import { z } from "zod";
 import { ChatCompletionRequestSchema } from "../../shared/openai.ts";
 import { checkToolCalls, JsonAnswerError } from "../../sidecar/engine.ts";
 import { GrammarCache } from "../../sidecar/grammars.ts";
+import { toGrammarSchema } from "../../sidecar/json-schema.ts";
 import { toGenerationPlan } from "../../sidecar/request.ts";
 import type { Sidecar } from "../../sidecar/sidecar.ts";
 import { client, createWorkspace, eventually, startTestSidecar, type Workspace } from "./harness.ts";
@@ -161,8 +162,8 @@ describe("chat completions", () => {
     }
   });
 
-  it("refuses schema keywords the grammar cannot enforce with a 400 naming the schema", async () => {
-    for (const property of [{ type: "string", format: "email" }, { allOf: [{ type: "string" }] }, { type: "object", patternProperties: { "^x": { type: "string" } } }]) {
+  it("refuses schema keywords neither the grammar nor the answer check can enforce with a 400 naming the schema", async () => {
+    for (const property of [{ not: { type: "string" } }, { type: "string", if: { minLength: 1 }, then: { maxLength: 3 } }, { type: "object", dependentRequired: { a: ["b"] } }]) {
       const error = await openai.chat.completions
         .create({
           model: "local",
@@ -174,6 +175,43 @@ describe("chat completions", () => {
       expect((error as InstanceType<typeof OpenAI.BadRequestError>).param).toBe("response_format.json_schema.schema");
       expect((error as Error).message).toContain("properties.n");
     }
+  });
+
+  it("folds an allOf whose members agree into the grammar: composed objects, pydantic v1's allOf of one $ref", () => {
+    const composed = { allOf: [{ type: "object", properties: { a: { type: "string" } }, required: ["a"] }, { type: "object", properties: { b: { type: "number" } }, required: ["b"] }] };
+    expect(toGrammarSchema(composed, "p")).toEqual({ type: "object", properties: { a: { type: "string" }, b: { type: "number" } }, required: ["a", "b"] });
+    const described = { type: "object", properties: { unit: { allOf: [{ $ref: "#/definitions/Unit" }], description: "the unit" } }, definitions: { Unit: { enum: ["kg", "lb"] } } };
+    expect(toGrammarSchema(described, "p")).toEqual({ type: "object", properties: { unit: { $ref: "#/$defs/Unit", description: "the unit" } }, $defs: { Unit: { enum: ["kg", "lb"] } } });
+  });
+
+  it("takes a schema that names no type (pydantic's Any, a bare description) as any JSON value, not node-llama-cpp's null", async () => {
+    for (const property of [{}, { description: "anything" }]) {
+      const schema = { type: "object", properties: { n: property }, required: ["n"] };
+      const plan = toGenerationPlan(request({ response_format: { type: "json_schema", json_schema: { name: "c", schema } } }));
+      const constraint = (await new GrammarCache(llama).forFormat(plan.responseFormat))!;
+      for (const value of ["1", '"s"', "null", '{"a":[1,{"b":true}]}', "[1,\"x\"]"]) expect(() => constraint.validate(`{"n":${value}}`), value).not.toThrow();
+    }
+  });
+
+  // Formats beyond the date and time ones, uniqueItems, patternProperties and an allOf whose members
+  // disagree are not in the grammar: the finished answer is held to them.
+  it("checks what the grammar leaves out on the finished answer: formats, uniqueItems, patternProperties, a disagreeing allOf", async () => {
+    const cases: Array<[unknown, string, string]> = [
+      [{ type: "string", format: "email" }, '"a@b.co"', '"nope"'],
+      [{ type: "string", format: "uri" }, '"https://example.com/x"', '"not a uri"'],
+      [{ type: "array", items: { type: "number" }, uniqueItems: true }, "[1,2]", "[1,1]"],
+      [{ type: "object", patternProperties: { "^x": { type: "number" } } }, '{"x1":1}', '{"x1":"s"}'],
+      [{ allOf: [{ type: "string", maxLength: 5 }, { type: "string", maxLength: 3 }] }, '"abc"', '"abcd"'],
+    ];
+    for (const [property, good, bad] of cases) {
+      const schema = { type: "object", properties: { n: property }, required: ["n"] };
+      const plan = toGenerationPlan(request({ response_format: { type: "json_schema", json_schema: { name: "c", schema } } }));
+      const constraint = (await new GrammarCache(llama).forFormat(plan.responseFormat))!;
+      expect(() => constraint.validate(`{"n":${good}}`), JSON.stringify(property)).not.toThrow();
+      expect(() => constraint.validate(`{"n":${bad}}`), JSON.stringify(property)).toThrow(/n/);
+    }
+    // A format nobody knows is the annotation JSON Schema says it is.
+    expect(toGrammarSchema({ type: "string", format: "my-format" }, "p")).toEqual({ type: "string" });
   });
 
   // The answer check itself, with answers chosen by the test: the model's own answers may never
@@ -319,7 +357,7 @@ describe("tools", () => {
       .create({
         model: "local",
         messages: user("Weather?"),
-        tools: [tools[0]!, { type: "function", function: { name: "bad", parameters: { type: "object", properties: { n: { type: "string", format: "email" } } } } }],
+        tools: [tools[0]!, { type: "function", function: { name: "bad", parameters: { type: "object", properties: { n: { not: { type: "string" } } } } } }],
       })
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.BadRequestError);
