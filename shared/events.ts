@@ -35,7 +35,7 @@ export const InferEventSchema = z.object({
   client: z.string().optional().describe("short hash label of the client key, never the key"),
   category: z.enum(ERROR_CATEGORIES).optional(),
   status: z.number().int().optional().describe("HTTP status: upstream's for fallback, the client's for terminal"),
-  reason: z.string().optional().describe("why a provider was skipped or a request failed"),
+  reason: z.string().optional().describe("why a provider was skipped; infer_failed: a client's own limit (budget_exceeded, client_rate_limited)"),
   retry_at: z.string().optional().describe("ISO time a skipped provider reopens"),
   capability: z.string().optional().describe("infer_skipped with reason capability: what the provider lacks (comma-separated)"),
   latency_ms: z.number().optional(),
@@ -53,6 +53,10 @@ export const InferEventSchema = z.object({
   endpoint: z.enum(["chat", "responses", "embeddings", "messages"]).optional().describe("the API the client called"),
   api: z.enum(["anthropic"]).optional().describe("start and terminal lines: the wire format the client spoke, where it is not OpenAI's (/v1/messages: anthropic)"),
   continued: z.boolean().optional().describe("infer_fallback: a broken stream moves on to be continued; terminal: the answer was continued"),
+  continued_from: z
+    .object({ provider: z.string(), model: z.string(), cost_usd: z.number().nullable() })
+    .optional()
+    .describe("terminal of a continued answer: the provider whose stream broke, and its part of cost_usd (the history counts it there)"),
   carried_chars: z.number().int().optional().describe("infer_fallback with continued: characters of the answer sent on as the prefill"),
   restarted: z.boolean().optional().describe("infer_fallback with continued, and the terminal line: the answer was restarted on a provider without prefill (restart_on_break)"),
   matched_chars: z.number().int().optional().describe("terminal of a restarted answer: characters of the new answer that repeated the text the client had"),

@@ -94,7 +94,7 @@ export function streamEndHandler(req: ChainRequest, admitted: Admitted, attempts
       stream: true,
       ...usageFields(addUsage(end.tap.usage, continued?.usage)),
       ...answerCost(parts),
-      ...(continued && { continued: true }),
+      ...(continued && { continued: true, continued_from: { provider: admitted.providerId, model: admitted.provider.model, cost_usd: answerCost(parts.slice(0, 1)).cost_usd } }),
       ...(end.tap.usageEstimated && { usage_estimated: true }),
       ...(continued?.restarted && { restarted: true, matched_chars: continued.restarted.matchedChars }),
       dropped_events: end.tap.droppedEvents + (continued?.droppedEvents ?? 0),
@@ -180,8 +180,9 @@ function failure(
   message: string,
   param: string | null = null,
   reopenings = walk.outcomes.flatMap((o) => (o.retryAt === undefined ? [] : [o.retryAt])),
+  logged: TerminalFields = {},
 ): Response {
-  writeTerminal(req, "infer_failed", { status, category, attempts: walk.attempts, message });
+  writeTerminal(req, "infer_failed", { status, category, attempts: walk.attempts, message, ...logged });
   const headers = new Headers({ "x-inferrouter-attempts": String(walk.attempts) });
   if (status !== 504 && reopenings.length) {
     headers.set("retry-after", String(Math.max(1, Math.ceil((Math.min(...reopenings) - Date.now()) / 1000))));
@@ -201,10 +202,11 @@ function clientLimited(req: ChainRequest, walk: WalkState, end: Extract<WalkEnd,
   const reopens = new Date(end.retryAt).toISOString();
   if (end.reason === "budget") {
     const message = `Client "${req.log.client}" has spent its ${limit}; it reopens at ${reopens}`;
-    return failure(req, walk, 429, "rate_limit_error", "budget_exceeded", "QuotaExceeded", message, null, [end.retryAt]);
+    return failure(req, walk, 429, "rate_limit_error", "budget_exceeded", "QuotaExceeded", message, null, [end.retryAt], { reason: "budget_exceeded" });
   }
   const message = `Client "${req.log.client}" is over its ${limit} limit; it reopens at ${reopens}`;
-  return failure(req, walk, 429, "rate_limit_error", "client_rate_limited", "RateLimit", message, null, [end.retryAt]);
+  // The reason (the error's code) tells the history a client's own limit from a provider's.
+  return failure(req, walk, 429, "rate_limit_error", "client_rate_limited", "RateLimit", message, null, [end.retryAt], { reason: "client_rate_limited" });
 }
 
 function lastCategory(outcomes: Outcome[]): ErrorCategory {

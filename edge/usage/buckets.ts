@@ -35,8 +35,22 @@ export function emptyCountsRow(): BucketCounts {
   return Object.assign(row, Object.fromEntries(HISTOGRAM_NAMES.map((name) => [name, emptyCounts(name)])) as Record<HistogramName, Counts>);
 }
 
-/** The bucket a line counts in and what it adds; undefined for lines that count nothing (a start). */
-export function bucketOfLine(line: InferEvent, client: string | undefined): BucketRow | undefined {
+/**
+ * The buckets a line counts in and what each adds: none for lines that count nothing (a start);
+ * two for a continued answer, whose broken provider's part of the cost is counted at that
+ * provider (with no request of its own: the request is the one that ended).
+ */
+export function bucketsOfLine(line: InferEvent, client: string | undefined): BucketRow[] {
+  const row = bucketOfLine(line, client);
+  if (!row) return [];
+  const from = line.continued_from;
+  if (!from || from.cost_usd === null || row.cost_unknown) return [row];
+  row.cost_usd -= from.cost_usd;
+  const part: BucketRow = { ...row, ...emptyCountsRow(), provider: from.provider, model: from.model, cost_usd: from.cost_usd };
+  return [row, part];
+}
+
+function bucketOfLine(line: InferEvent, client: string | undefined): BucketRow | undefined {
   const outcome = EVENT_OUTCOMES[line.event];
   if (!outcome) return undefined;
   const key: BucketKey = {
@@ -46,7 +60,9 @@ export function bucketOfLine(line: InferEvent, client: string | undefined): Buck
     client: client ?? "",
     model: line.model ?? "",
     outcome,
-    category: line.category ?? line.reason ?? "",
+    // A failed request's reason is a client's own limit (budget_exceeded, client_rate_limited):
+    // counted apart from the providers' categories.
+    category: (outcome === "failed" ? line.reason ?? line.category : line.category ?? line.reason) ?? "",
   };
   const row: BucketRow = { ...key, ...emptyCountsRow() };
   row.requests = 1;

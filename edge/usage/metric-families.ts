@@ -82,7 +82,7 @@ export function historyFamilies(all: readonly AggregateRow[]): Family[] {
       help: "USD spent at the configured prices (requests at an unknown price not included; 0 for a free tier's answers).",
       type: "counter",
       // A 0 is shown where an answer had a known price (a free tier), never for answers at an unknown price only.
-      samples: counter(terminal, (row) => pick(row, ["provider", "route", "client", "model"]), (row) => row.cost_usd, (row) => row.outcome === "answered" && row.requests > row.cost_unknown),
+      samples: counter(terminal, (row) => pick(row, ["provider", "route", "client", "model"]), (row) => row.cost_usd, (row) => row.outcome === "answered" && (row.requests > row.cost_unknown || row.cost_usd > 0)),
     },
     { name: "inferrouter_cost_unknown_requests_total", help: "Answered requests whose provider has no price: their cost is unknown, not 0.", type: "counter", samples: counter(terminal, (row) => pick(row, ["provider", "route", "client", "model"]), (row) => row.cost_unknown) },
     { name: "inferrouter_cost_estimated_requests_total", help: "Requests priced from the router's token estimate (the provider reported no usage).", type: "counter", samples: counter(terminal, (row) => pick(row, ["provider", "route", "client", "model"]), (row) => row.cost_estimated) },

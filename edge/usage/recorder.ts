@@ -6,7 +6,7 @@
 import type { InferEvent } from "../../shared/events.ts";
 import { loadConfig, routerConfigOf } from "../config.ts";
 import type { Env } from "../env.ts";
-import { addInto, bucketId, bucketOfLine, type BucketRow } from "./buckets.ts";
+import { addInto, bucketId, bucketsOfLine, type BucketRow } from "./buckets.ts";
 import { usageStore } from "./store.ts";
 
 export const DEFAULT_FLUSH_MS = 2_000;
@@ -24,15 +24,19 @@ function flushDelay(env: Env): number {
   return env.USAGE_FLUSH_MS !== undefined && Number.isFinite(value) && value >= 0 ? value : DEFAULT_FLUSH_MS;
 }
 
+/** Adds a row into the batch's bucket of the same key. */
+function keep(row: BucketRow): void {
+  const kept = batch.get(bucketId(row));
+  if (kept) addInto(kept, row);
+  else batch.set(bucketId(row), row);
+}
+
 /** Counts one log line (skips, failovers, retries and terminal lines count; others are ignored). */
 export function recordLine(env: Env, defer: (task: Promise<unknown>) => void, line: InferEvent, client: string | undefined): void {
   if (!env.USAGE) return;
-  const row = bucketOfLine(line, client);
-  if (!row) return;
-  const id = bucketId(row);
-  const kept = batch.get(id);
-  if (kept) addInto(kept, row);
-  else batch.set(id, row);
+  const rows = bucketsOfLine(line, client);
+  if (!rows.length) return;
+  for (const row of rows) keep(row);
   if (scheduled) return;
   scheduled = true;
   // Kept alive by the request that opened the batch; later requests in the interval join it.
@@ -51,11 +55,7 @@ export function flushUsage(env: Env): Promise<void> {
     try {
       await usageStore(env).add(rows, retention);
     } catch (error) {
-      for (const row of rows) {
-        const kept = batch.get(bucketId(row));
-        if (kept) addInto(kept, row);
-        else batch.set(bucketId(row), row);
-      }
+      for (const row of rows) keep(row);
       console.error(JSON.stringify({ event: "usage_write_failed", message: String(error), buckets: rows.length }));
     }
   });

@@ -150,6 +150,10 @@ describe("USD budgets", () => {
     expect(Math.abs(Date.now() + retryAfter * 1000 - midnight)).toBeLessThan(5_000);
     expect(await a.calls()).toHaveLength(2);
     expect((await report(config)).clients.app).toMatchObject({ budget_usd_per_day: 0.025, usd_today: expect.closeTo(0.02, 9) });
+    // The history tells a client's own budget from a provider's QuotaExceeded.
+    expect(logs.events().filter((e) => e.event === "infer_failed").map((e) => e.reason)).toEqual(["budget_exceeded", "budget_exceeded"]);
+    const usage = (await (await call({ config, env, method: "GET", path: "/v1/usage?group_by=client", headers: { authorization: "Bearer sk-test-admin" } })).json()) as { groups: Record<string, { failures: Record<string, number> }> };
+    expect(usage.groups.app!.failures).toEqual({ budget_exceeded: 2 });
   });
 
   // With a request limit too the tracker leases admissions; a USD budget must lease none, or the

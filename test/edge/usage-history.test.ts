@@ -114,6 +114,9 @@ describe("GET /v1/usage", () => {
     expect(byProvider.free).toMatchObject({ answered: 3, cost_usd: 0, prompt_tokens: 21, completion_tokens: 9 });
     expect(byProvider.nokey).toMatchObject({ skipped: 3, requests: 0 });
     expect(byProvider.paid).toMatchObject({ retried: 3, failed_over: 4, requests: 0 });
+    // The continued stream's cost at each provider: what paid streamed before it broke counts at paid.
+    expect(byProvider.paid.cost_usd).toBeCloseTo(EXPECTED.cost.paid, 9);
+    expect(byProvider.cheap.cost_usd).toBeCloseTo(EXPECTED.cost.cheap, 9);
     // The request no provider answered ends with no provider.
     expect(byProvider[""]).toMatchObject({ failed: 1, requests: 1 });
 
@@ -204,6 +207,8 @@ describe("GET /metrics", () => {
     expect(total("inferrouter_tokens_total", { type: "completion" })).toBe(EXPECTED.completion_tokens);
     expect(total("inferrouter_cost_usd_total")).toBeCloseTo(EXPECTED.cost.paid + EXPECTED.cost.cheap, 9);
     expect(total("inferrouter_cost_usd_total", { client: "beta" })).toBe(0);
+    expect(total("inferrouter_cost_usd_total", { provider: "paid", model: "paid-model" })).toBeCloseTo(EXPECTED.cost.paid, 9);
+    expect(total("inferrouter_cost_usd_total", { provider: "cheap" })).toBeCloseTo(EXPECTED.cost.cheap, 9);
     expect((metrics.inferrouter_circuit_state!.data as PromData[]).map((d) => d.labels.provider).sort()).toEqual(["cheap", "free", "nokey", "paid"]);
   });
 
