@@ -145,6 +145,7 @@ export const PriceSchema = z.strictObject({
   input_per_mtok: UsdPerMtok.describe("USD per million prompt tokens (0 for a free tier)"),
   output_per_mtok: UsdPerMtok.describe("USD per million completion tokens (0 for a free tier)"),
   cached_input_per_mtok: UsdPerMtok.optional().describe("USD per million cached prompt tokens (default input_per_mtok)"),
+  cache_write_per_mtok: UsdPerMtok.optional().describe("USD per million prompt tokens written to the provider's cache (default input_per_mtok; Anthropic charges 1.25x input for 5-minute writes)"),
 });
 export type Price = z.infer<typeof PriceSchema>;
 

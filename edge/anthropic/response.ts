@@ -19,12 +19,14 @@ export function stopReason(finishReason: string | null | undefined, matched: unk
 }
 
 export function anthropicUsage(usage: ChatUsage | null | undefined): AnthropicUsage {
-  const cached = usage?.prompt_tokens_details?.cached_tokens ?? 0;
+  const details = usage?.prompt_tokens_details as { cached_tokens?: number; cache_write_tokens?: number } | undefined;
+  const cached = details?.cached_tokens ?? 0;
+  const written = details?.cache_write_tokens ?? 0;
   return {
-    // Anthropic counts cache reads apart from input_tokens.
-    input_tokens: (usage?.prompt_tokens ?? 0) - cached,
+    // Anthropic counts cache reads and writes apart from input_tokens.
+    input_tokens: (usage?.prompt_tokens ?? 0) - cached - written,
     output_tokens: usage?.completion_tokens ?? 0,
-    cache_creation_input_tokens: 0,
+    cache_creation_input_tokens: written,
     cache_read_input_tokens: cached,
   };
 }

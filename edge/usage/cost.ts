@@ -4,19 +4,26 @@ import type { Usage } from "../../shared/openai.ts";
 /** Rounded to a nano-dollar for showing: float sums of many small costs otherwise read 0.30000000000000004. */
 export const roundUsd = (usd: number) => Math.round(usd * 1e9) / 1e9;
 
-/** Cached prompt tokens as OpenAI reports them (`prompt_tokens_details.cached_tokens`), 0 when absent. */
-function cachedTokens(usage: Usage): number {
-  const details = (usage as { prompt_tokens_details?: { cached_tokens?: unknown } }).prompt_tokens_details;
-  const cached = details?.cached_tokens;
-  return typeof cached === "number" && cached > 0 ? Math.min(cached, usage.prompt_tokens) : 0;
+/**
+ * Prompt tokens read from and written to the provider's cache, as OpenAI (`cached_tokens`) and
+ * OpenRouter (`cache_write_tokens`) report them in `prompt_tokens_details` (an `anthropic`
+ * provider's cache_read / cache_creation counts are translated into the same); 0 when absent.
+ */
+function cacheTokens(usage: Usage): { read: number; write: number } {
+  const details = (usage as { prompt_tokens_details?: { cached_tokens?: unknown; cache_write_tokens?: unknown } }).prompt_tokens_details;
+  const count = (value: unknown, most: number) => (typeof value === "number" && value > 0 ? Math.min(value, most) : 0);
+  const read = count(details?.cached_tokens, usage.prompt_tokens);
+  return { read, write: count(details?.cache_write_tokens, usage.prompt_tokens - read) };
 }
 
 /** USD an answer cost at `price`; undefined when the price is unknown. */
 export function costUsd(price: Price | undefined, usage: Pick<Usage, "prompt_tokens" | "completion_tokens"> & Partial<Usage>): number | undefined {
   if (!price) return undefined;
-  const cached = cachedTokens(usage as Usage);
-  const cachedRate = price.cached_input_per_mtok ?? price.input_per_mtok;
-  const micro = (usage.prompt_tokens - cached) * price.input_per_mtok + cached * cachedRate + usage.completion_tokens * price.output_per_mtok;
+  const cache = cacheTokens(usage as Usage);
+  const readRate = price.cached_input_per_mtok ?? price.input_per_mtok;
+  const writeRate = price.cache_write_per_mtok ?? price.input_per_mtok;
+  const fresh = usage.prompt_tokens - cache.read - cache.write;
+  const micro = fresh * price.input_per_mtok + cache.read * readRate + cache.write * writeRate + usage.completion_tokens * price.output_per_mtok;
   return micro / 1_000_000;
 }
 

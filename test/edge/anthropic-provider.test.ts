@@ -142,13 +142,16 @@ describe("anthropic provider: JSON answers", () => {
   it("answers the text, usage with cache tokens, and the terminal line's tokens", async () => {
     const usage = { input_tokens: 10, output_tokens: 5, cache_read_input_tokens: 80, cache_creation_input_tokens: 10 };
     const a = await scenario([{ type: "json", body: message("claude-sonnet-4-5", "Hi there", "end_turn", usage) }]);
-    const res = await call({ config: chainConfig({ a: claude(a.baseUrl) }) });
+    // Anthropic's prices for Sonnet: reads 0.1x input, 5-minute writes 1.25x.
+    const price = { input_per_mtok: 3, output_per_mtok: 15, cached_input_per_mtok: 0.3, cache_write_per_mtok: 3.75 };
+    const res = await call({ config: chainConfig({ a: claude(a.baseUrl, { price }) }) });
     expect(res.status).toBe(200);
     const body = (await res.json()) as Completion;
     expect(body.choices[0]!.message.content).toBe("Hi there");
     expect(body.choices[0]!.finish_reason).toBe("stop");
-    expect(body.usage).toEqual({ prompt_tokens: 100, completion_tokens: 5, total_tokens: 105, prompt_tokens_details: { cached_tokens: 80 } });
+    expect(body.usage).toEqual({ prompt_tokens: 100, completion_tokens: 5, total_tokens: 105, prompt_tokens_details: { cached_tokens: 80, cache_write_tokens: 10 } });
     expect(completed()).toMatchObject({ provider: "a", prompt_tokens: 100, completion_tokens: 5, finish_reason: "stop" });
+    expect(completed()!.cost_usd).toBeCloseTo((10 * 3 + 80 * 0.3 + 10 * 3.75 + 5 * 15) / 1e6, 15);
   });
 
   it.each([
@@ -418,6 +421,13 @@ describe("anthropic provider: a Messages client passed through", () => {
     expect(upstream!.body).toEqual({ ...request, model: "claude-sonnet-4-5" });
     expect(await res.json()).toMatchObject({ type: "message", content: [{ type: "text", text: "Done " }], stop_reason: "stop_sequence", stop_sequence: "END" });
     expect(completed()).toMatchObject({ provider: "a", prompt_tokens: 7, completion_tokens: 3 });
+  });
+
+  it("gives a Messages client the provider's cache reads and writes as it reported them", async () => {
+    const usage = { input_tokens: 10, output_tokens: 5, cache_read_input_tokens: 80, cache_creation_input_tokens: 10 };
+    const a = await scenario([{ type: "json", body: message("claude-sonnet-4-5", "Hi", "end_turn", usage) }]);
+    const res = await call({ config: chainConfig({ a: claude(a.baseUrl) }), path: "/v1/messages", headers: ANTHROPIC, body: request });
+    expect(((await res.json()) as { usage: unknown }).usage).toEqual(usage);
   });
 
   it("streams the pass-through answer as Messages events, the stop sequence kept", async () => {

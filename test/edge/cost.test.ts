@@ -17,4 +17,9 @@ describe("costUsd", () => {
     expect(costUsd({ ...price, cached_input_per_mtok: 0.1 }, usage)).toBeCloseTo((600 * 0.5 + 400 * 0.1) / 1e6, 15);
     expect(costUsd(price, usage)).toBeCloseTo(1000 * 0.5 / 1e6, 15);
   });
+  it("charges prompt tokens written to the cache at cache_write_per_mtok, defaulting to the input rate", () => {
+    const usage = { prompt_tokens: 1000, completion_tokens: 0, total_tokens: 1000, prompt_tokens_details: { cached_tokens: 400, cache_write_tokens: 500 } };
+    expect(costUsd({ ...price, cached_input_per_mtok: 0.05, cache_write_per_mtok: 0.625 }, usage)).toBeCloseTo((100 * 0.5 + 400 * 0.05 + 500 * 0.625) / 1e6, 15);
+    expect(costUsd(price, usage)).toBeCloseTo(1000 * 0.5 / 1e6, 15);
+  });
 });

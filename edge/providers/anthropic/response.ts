@@ -21,11 +21,13 @@ export function finishReasonOf(stop: string | null | undefined): FinishReason | 
   return FINISH_REASONS[stop as AnthropicStopReason] ?? "length";
 }
 
-export function usageOf(usage: Partial<AnthropicUsage> | undefined): Usage & { prompt_tokens_details: { cached_tokens: number } } {
+/** Chat usage of a Messages usage: prompt_tokens counts cache reads and writes too, each also named apart (OpenRouter's names). */
+export function usageOf(usage: Partial<AnthropicUsage> | undefined): Usage & { prompt_tokens_details: { cached_tokens: number; cache_write_tokens: number } } {
   const cached = usage?.cache_read_input_tokens ?? 0;
-  const prompt = (usage?.input_tokens ?? 0) + cached + (usage?.cache_creation_input_tokens ?? 0);
+  const written = usage?.cache_creation_input_tokens ?? 0;
+  const prompt = (usage?.input_tokens ?? 0) + cached + written;
   const completion = usage?.output_tokens ?? 0;
-  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, prompt_tokens_details: { cached_tokens: cached } };
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, prompt_tokens_details: { cached_tokens: cached, cache_write_tokens: written } };
 }
 
 /** The chat completion of a Messages answer; undefined when the answer is not a message (the attempt calls that malformed). */
