@@ -2,7 +2,10 @@
 // from GET /v1/usage: requests and failed calls per provider, time to first token p50/p95,
 // tokens, and cost by provider and by client, each with its period's total. Hovering a chart
 // shows the values of that hour (or day) in its legend. Reads the key the status script keeps.
-// Plain browser JavaScript in a string: no backticks and no dollar-brace.
+// Plain browser JavaScript in a string: no backticks, and no dollar-brace but the refresh constant
+// and the shared USD formatter.
+import { usdScript } from "./usd.ts";
+
 export const HISTORY_REFRESH_SECONDS = 60;
 
 export const historyScript = `
@@ -19,7 +22,7 @@ export const historyScript = `
 
   const num = (n) => Number(n || 0).toLocaleString();
   // Cost is a sum at known prices (requests at an unknown price are counted apart, history-note).
-  const usd = (n) => n === null || n === undefined ? "\u2013" : "$" + Number(n).toFixed(Number(n) !== 0 && Math.abs(n) < 0.01 ? 6 : 2);
+${usdScript}
   const ms = (n) => n === null || n === undefined ? "\\u2013" : (n < 10 ? n.toFixed(1) : String(Math.round(n))) + " ms";
   const label = (name) => name === "" ? "(no provider)" : name;
 
@@ -70,7 +73,7 @@ export const historyScript = `
       scales: { x: { time: true } },
       axes: [{}, { values: (u, splits) => splits.map((v) => format(v)), size: 84 }],
       series: [{ label: RANGES[range].interval === "hour" ? "Hour" : "Day" }].concat(series.names.map((name, i) => ({
-        label: name, stroke: COLORS[i % COLORS.length], width: 2, points: { show: true, size: 5 }, value: (u, v) => format(v), spanGaps: false,
+        label: label(name), stroke: COLORS[i % COLORS.length], width: 2, points: { show: true, size: 5 }, value: (u, v) => format(v), spanGaps: false,
       }))),
       legend: { live: true },
     }, [series.xs].concat(series.data), box);

@@ -2,7 +2,10 @@
 // sessionStorage, sent only as `Authorization: Bearer`, never in a URL), reads GET /v1/quota every few
 // seconds and draws it with DOM nodes and textContent (no innerHTML, so Trusted Types can be required).
 // Every field of the quota JSON is treated as optional: the page draws what the Worker reports.
-// Plain browser JavaScript in a string: no backticks, and no dollar-brace but the refresh constant.
+// Plain browser JavaScript in a string: no backticks, and no dollar-brace but the refresh constant
+// and the shared USD formatter.
+import { usdScript } from "./usd.ts";
+
 export const REFRESH_SECONDS = 3;
 
 export const statusScript = `
@@ -29,6 +32,7 @@ export const statusScript = `
     return node;
   }
   const num = (n) => Number(n || 0).toLocaleString();
+${usdScript}
   const isSet = (v) => v !== undefined && v !== null;
   function clock(iso) {
     return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
@@ -120,18 +124,22 @@ export const statusScript = `
   }
 
   // --- providers --------------------------------------------------------------------------------
-  const STATE_TEXT = { serving: "serving", half_open: "circuit half-open", limited: "limit reached", cooldown: "cooling down", open: "circuit open", missing: "key missing" };
+  const STATE_TEXT = { serving: "serving", half_open: "circuit half-open", limited: "limit reached", spent: "budget spent", cooldown: "cooling down", open: "circuit open", missing: "key missing" };
 
   /** Whether an allowance (a provider's own, or its quota group's) lets a request through now. */
   function allowanceState(a, now, whose) {
     if (a.cooldown_until && Date.parse(a.cooldown_until) > now) {
       return { kind: "cooldown", until: a.cooldown_until, detail: a.cooldown_reason ? "reason: " + a.cooldown_reason : whose };
     }
+    const who = whose ? whose + ": " : "";
+    // A spent budget is skipped like a spent allowance (the tracker denies it as "budget").
+    if (full(a.usd_this_month, a.budget_usd_per_month)) return { kind: "spent", until: a.next_month_reset, detail: who + "this month's budget is spent" };
+    if (full(a.usd_today, a.budget_usd_per_day)) return { kind: "spent", until: a.next_reset, detail: who + "today's budget is spent" };
     if (full(a.requests_today, a.requests_per_day) || full(a.tokens_today, a.tokens_per_day)) {
-      return { kind: "limited", until: a.next_reset, detail: (whose ? whose + ": " : "") + "today's allowance is used up" };
+      return { kind: "limited", until: a.next_reset, detail: who + "today's allowance is used up" };
     }
     if (full(a.requests_last_minute, a.requests_per_minute) || full(a.tokens_last_minute, a.tokens_per_minute)) {
-      return { kind: "limited", detail: (whose ? whose + ": " : "") + "the last minute's allowance is used up" };
+      return { kind: "limited", detail: who + "the last minute's allowance is used up" };
     }
     return null;
   }
@@ -152,11 +160,12 @@ export const statusScript = `
     return (group && allowanceState(group, now, "group " + p.quota_group)) || own || { kind: "serving", detail: "" };
   }
 
-  /** Limits the provider (or its group) sets: without any, nothing counts its requests. */
-  const LIMIT_FIELDS = ["requests_per_day", "requests_per_minute", "tokens_per_day", "tokens_per_minute"];
+  /** Limits and budgets the provider (or its group, or a client) sets: without any, nothing counts its requests. */
+  const LIMIT_FIELDS = ["requests_per_day", "requests_per_minute", "tokens_per_day", "tokens_per_minute", "budget_usd_per_day", "budget_usd_per_month"];
   const hasLimits = (a) => LIMIT_FIELDS.some((field) => isSet(a[field]));
 
-  function bar(metric, label, used, limit) {
+  /** A meter of used against limit, each written by show; left: what is left, where the Worker says. */
+  function bar(metric, label, used, limit, show = num, left = null) {
     const track = el("div", { class: "track" + (isSet(limit) ? "" : " unlimited"), role: "meter", "aria-label": label,
       "aria-valuemin": 0, "aria-valuenow": used || 0, "aria-valuemax": isSet(limit) ? limit : undefined });
     if (isSet(limit)) {
@@ -166,10 +175,18 @@ export const statusScript = `
       track.append(fill);
     }
     // null: the tracker does not count it (no limit needs it), which is not the same as none used.
-    const value = !isSet(used) ? "not counted" : isSet(limit) ? num(used) + " / " + num(limit) : num(used) + " \\u00b7 no limit";
+    const value = !isSet(used) ? "not counted"
+      : isSet(limit) ? show(used) + " / " + show(limit) + (isSet(left) ? " \\u00b7 " + show(left) + " left" : "")
+      : show(used) + " \\u00b7 no limit";
     return el("div", { class: "bar", "data-metric": metric },
       el("div", { class: "bar-label" }, el("span", {}, label), el("span", { class: "bar-value" }, value)), track);
   }
+
+  /** Spent against each USD budget that is set (null where it is not), and what is left of it. */
+  const budgetBars = (a) => [
+    isSet(a.budget_usd_per_day) ? bar("usd_today", "Spent today", a.usd_today, a.budget_usd_per_day, usd, a.budget_usd_remaining_today) : null,
+    isSet(a.budget_usd_per_month) ? bar("usd_this_month", "Spent this month", a.usd_this_month, a.budget_usd_per_month, usd, a.budget_usd_remaining_this_month) : null,
+  ];
 
   function resetLine(iso, zone, now) {
     if (!iso) return null;
@@ -195,6 +212,7 @@ export const statusScript = `
             bar("requests_last_minute", "Requests, last minute", p.requests_last_minute, p.requests_per_minute),
             bar("tokens_today", "Tokens today", p.tokens_today, p.tokens_per_day),
             bar("tokens_last_minute", "Tokens, last minute", p.tokens_last_minute, p.tokens_per_minute),
+            ...budgetBars(p),
           ]
         : [el("p", { class: "uncounted" }, "No limits set: its requests are not counted (no tracker call).")]),
       resetLine(p.next_reset, p.daily_reset_tz, now));
@@ -228,7 +246,7 @@ export const statusScript = `
   }
 
   function clientsTable(clients) {
-    return table(["Client", "Routes", "Requests today", "Requests, last minute", "Tokens today", "Resets"],
+    return table(["Client", "Routes", "Requests today", "Requests, last minute", "Tokens today", "Spent today", "Spent this month", "Resets"],
       Object.entries(clients).map(([name, c]) => el("tr", { "data-client": name },
         cell(el("strong", {}, name)), cell(Array.isArray(c.routes) ? c.routes.join(", ") : "all routes"),
         ...(hasLimits(c)
@@ -236,12 +254,13 @@ export const statusScript = `
               cell(bar("requests_today", "Requests today", c.requests_today, c.requests_per_day)),
               cell(bar("requests_last_minute", "Requests, last minute", c.requests_last_minute, c.requests_per_minute)),
               cell(bar("tokens_today", "Tokens today", c.tokens_today, c.tokens_per_day)),
+              ...budgetBars(c).map((b) => cell(b)),
             ]
-          : [el("td", { colspan: 3, class: "uncounted" }, "No limits set: its requests are not counted.")]),
+          : [el("td", { colspan: 5, class: "uncounted" }, "No limits set: its requests are not counted.")]),
         cell(c.next_reset ? timeEl(c.next_reset, inZone(c.next_reset, "UTC")) : ""))));
   }
 
-  const SKIP_TEXT = { missing_key: "key missing", rpm: "minute limit", daily: "daily limit", tokens: "token limit", cooldown: "cooling down" };
+  const SKIP_TEXT = { missing_key: "key missing", rpm: "minute limit", daily: "daily limit", tokens: "token limit", budget: "budget spent", cooldown: "cooling down" };
   function why(e) {
     if (e.event === "infer_skipped") return SKIP_TEXT[e.reason] || e.reason || "";
     return [e.category, e.status ? "HTTP " + e.status : null].filter(Boolean).join(", ") + (e.message ? ": " + e.message : "");

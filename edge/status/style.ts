@@ -33,11 +33,11 @@ form.login p { color: var(--muted); font-size: 13px; margin: 10px 0 0; }
 .provider .meta { color: var(--muted); font-size: 13px; margin: 2px 0 8px; overflow-wrap: anywhere; }
 .state { display: inline-block; margin: 2px 0 4px; padding: 2px 10px; border-radius: 6px; font-weight: 600; color: #fff; background: var(--off); }
 .state-detail { color: var(--muted); font-size: 13px; margin: 0 0 8px; }
-.serving { --accent: var(--ok); } .half_open, .limited { --accent: var(--warn); }
+.serving { --accent: var(--ok); } .half_open, .limited, .spent { --accent: var(--warn); }
 .cooldown { --accent: #bc4c00; } .open { --accent: var(--bad); } .missing { --accent: var(--off); }
-.provider.serving, .provider.half_open, .provider.limited, .provider.cooldown, .provider.open, .provider.missing { border-left-color: var(--accent); }
-.state.serving, .state.half_open, .state.limited, .state.cooldown, .state.open, .state.missing,
-.chip.serving, .chip.half_open, .chip.limited, .chip.cooldown, .chip.open, .chip.missing { background: var(--accent); }
+.provider.serving, .provider.half_open, .provider.limited, .provider.spent, .provider.cooldown, .provider.open, .provider.missing { border-left-color: var(--accent); }
+.state.serving, .state.half_open, .state.limited, .state.spent, .state.cooldown, .state.open, .state.missing,
+.chip.serving, .chip.half_open, .chip.limited, .chip.spent, .chip.cooldown, .chip.open, .chip.missing { background: var(--accent); }
 .bar { margin: 6px 0; }
 .bar-label { display: flex; justify-content: space-between; font-size: 13px; }
 .bar-value { font-variant-numeric: tabular-nums; font-weight: 600; }

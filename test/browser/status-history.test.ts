@@ -6,7 +6,7 @@
 import { chromium, type Browser, type Page } from "playwright-core";
 import { getMetricsFromIterator, type PromData } from "prom2javascript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chromiumPath, screenshotPath, watchProblems } from "../support/browser.ts";
+import { chromiumPath, hoverLast as hoverShowing, screenshotPath, watchProblems } from "../support/browser.ts";
 import { startFakeProvider, type FakeProvider } from "../support/fake-provider.ts";
 import { CONTINUED_STREAM_SCRIPTS, FIRST_40, knownTrafficConfig, PRICES, usd } from "../support/known-traffic.ts";
 import { startWranglerDev, type WranglerDev } from "../support/wrangler-dev.ts";
@@ -60,19 +60,7 @@ async function usage(groupBy: string) {
   return (await res.json()) as { buckets: Array<Record<string, any>>; groups: Record<string, any>; totals: Record<string, any> };
 }
 
-/** Hovers the chart's last period (the current hour) and reads its legend: series label → value. */
-async function hoverLast(chartId: string): Promise<Record<string, string>> {
-  const over = page.locator(`#${chartId} .u-over`);
-  await over.scrollIntoViewIfNeeded();
-  const box = (await over.boundingBox())!;
-  await page.mouse.move(box.x + box.width - 1, box.y + box.height / 2);
-  const rows = page.locator(`#${chartId} .u-legend .u-series`);
-  const out: Record<string, string> = {};
-  for (let i = 0; i < (await rows.count()); i++) {
-    out[(await rows.nth(i).locator(".u-label").textContent())!] = (await rows.nth(i).locator(".u-value").textContent())!;
-  }
-  return out;
-}
+const hoverLast = (chartId: string) => hoverShowing(page, chartId);
 
 describe("the status page's history", () => {
   it("draws the charts from /v1/usage, and hovering the current hour shows its values", async () => {

@@ -3,7 +3,7 @@
 // fake provider. The page refreshes itself: after the first key entry it is never reloaded.
 import { chromium, type Browser, type Page, type Request } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chromiumPath, screenshotPath, watchProblems } from "../support/browser.ts";
+import { chromiumPath, hoverLast, screenshotPath, watchProblems } from "../support/browser.ts";
 import { startFakeProvider, type FakeProvider, type Step } from "../support/fake-provider.ts";
 import { startWranglerDev, type WranglerDev } from "../support/wrangler-dev.ts";
 
@@ -278,6 +278,81 @@ describe("GET /status in Chromium", () => {
       await other.close();
     } finally {
       await second.stop();
+    }
+  }, 150_000);
+
+  it("draws USD budgets as limits: spent / budget and what is left, a provider whose budget is spent, and costs rounded half-up to the cent", async () => {
+    // An answer (7 prompt + 3 completion tokens) at $4,500 per Mtok costs $0.045: 0.04499999... as a
+    // float, which toFixed(2) writes $0.04; a person reads $0.05. It spends bud's and capped's $0.04.
+    const provider = (id: string, extra: Record<string, unknown>) => ({
+      type: "openai_compatible", base_url: `${fake.url}/s/${id}/v1`, model: "llama", api_key_secret: "STATUS_UPSTREAM_KEY", timeout_ms: 5_000, ...extra,
+    });
+    const config = {
+      routes: { tight: ["bud"], spill: ["bud", "spare"] },
+      providers: {
+        bud: provider("b3-bud", { price: { input_per_mtok: 4500, output_per_mtok: 4500 }, budget_usd_per_day: 0.04 }),
+        spare: provider("b3-spare", { price: { input_per_mtok: 1000, output_per_mtok: 1000 } }),
+      },
+      clients: {
+        capped: { key_secret: "CAPPED_KEY", budget_usd_per_day: 0.04 },
+        monthly: { key_secret: "MONTHLY_KEY", budget_usd_per_month: 1 },
+      },
+    };
+    await script("b3-bud", []);
+    await script("b3-spare", []);
+    const third = await startWranglerDev({ config, vars: { ADMIN_API_KEYS: ADMIN_KEY, STATUS_UPSTREAM_KEY: "sk-upstream-status", CAPPED_KEY: "sk-capped-1", MONTHLY_KEY: "sk-monthly-1" } });
+    try {
+      const ask = async (key: string, model: string, status: number) => {
+        const res = await fetch(`${third.url}/v1/chat/completions`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+          // max_tokens 1: the reservation ($0.009) fits the budget; the answer settles at $0.045.
+          body: JSON.stringify({ model, max_tokens: 1, messages: [{ role: "user", content: "hi" }] }),
+        });
+        expect(res.status).toBe(status);
+        return (await res.json()) as { error?: { code: string } };
+      };
+      await ask("sk-capped-1", "tight", 200); // bud answers: $0.045 of bud's and capped's $0.04
+      expect((await ask("sk-capped-1", "tight", 429)).error?.code).toBe("budget_exceeded"); // answered by no provider
+      await ask("sk-monthly-1", "spill", 200); // bud skipped (budget), spare answers: $0.01
+      const report = (await (await fetch(`${third.url}/v1/quota`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })).json()) as {
+        providers: Record<string, { next_reset: string; usd_today: number }>;
+      };
+      expect(report.providers.bud!.usd_today).toBe(0.045);
+
+      const other = await page.context().newPage();
+      watchProblems(other, problems);
+      await other.goto(`${third.url}/status`);
+      await other.fill("#key", ADMIN_KEY);
+      await other.click("#login button[type=submit]");
+      const bud = other.locator('article.provider[data-provider="bud"]');
+      await expect.poll(() => bud.getAttribute("data-state"), POLL).toBe("spent");
+      expect(await bud.locator(".state").textContent()).toBe(`budget spent until ${clock(report.providers.bud!.next_reset)}`);
+      expect(await bud.locator(".state-detail").textContent()).toContain("today's budget is spent");
+      expect(await bud.locator('[data-metric="usd_today"] .bar-value').textContent()).toBe("$0.05 / $0.04 · $0.00 left");
+      expect(await bud.locator(".uncounted").count()).toBe(0);
+      expect(await other.locator('article.provider[data-provider="spare"] .uncounted').textContent()).toContain("not counted");
+      const client = (name: string) => other.locator(`#clients tr[data-client="${name}"]`);
+      expect(await client("capped").locator(".uncounted").count()).toBe(0);
+      expect(await client("capped").locator('[data-metric="usd_today"] .bar-value').textContent()).toBe("$0.05 / $0.04 · $0.00 left");
+      expect(await client("capped").locator('[data-metric="requests_today"] .bar-value').textContent()).toBe("1 · no limit");
+      expect(await client("monthly").locator('[data-metric="usd_this_month"] .bar-value').textContent()).toBe("$0.01 / $1.00 · $0.99 left");
+      expect(await client("monthly").locator('[data-metric="usd_today"]').count()).toBe(0);
+      expect(await other.locator('#recent tr[data-provider="bud"] td.why').textContent()).toBe("budget spent");
+
+      // The history: the capped client's 429 is the series of no provider, named so in every chart.
+      await expect.poll(() => other.locator("#history .uplot").count(), POLL).toBe(6);
+      for (const chart of ["chart-requests", "chart-failures", "chart-tokens", "chart-cost-provider"]) {
+        const legend = Object.keys(await hoverLast(other, chart));
+        expect(legend, chart).toContain("(no provider)");
+        expect(legend, chart).not.toContain("Value");
+      }
+      expect(Object.keys(await hoverLast(other, "chart-ttft"))).toContain("(no provider) p50");
+      expect((await hoverLast(other, "chart-cost-provider")).bud).toBe("$0.05");
+      expect(await other.locator("#chart-cost-provider .period-total").textContent()).toMatch(/^Period total: \$0\.06 \(.*bud \$0\.05/);
+      await other.close();
+    } finally {
+      await third.stop();
     }
   }, 150_000);
 

@@ -1,5 +1,6 @@
 // What the browser tests share: Debian's chromium (never a downloaded build), where screenshots go,
-// and the page errors and CSP / Trusted Types violations a test must see none of.
+// the page errors and CSP / Trusted Types violations a test must see none of, and a history chart's
+// legend as hovering shows it.
 import { existsSync, mkdirSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import type { Page } from "playwright-core";
@@ -31,4 +32,18 @@ export function watchProblems(page: Page, problems: string[]): void {
   page.on("console", (message) => {
     if (/Content Security Policy|Trusted Type/i.test(message.text())) problems.push(`console: ${message.text()}`);
   });
+}
+
+/** Hovers a history chart's last period (the current hour) and reads its legend: series label → value. */
+export async function hoverLast(page: Page, chartId: string): Promise<Record<string, string>> {
+  const over = page.locator(`#${chartId} .u-over`);
+  await over.scrollIntoViewIfNeeded();
+  const box = (await over.boundingBox())!;
+  await page.mouse.move(box.x + box.width - 1, box.y + box.height / 2);
+  const rows = page.locator(`#${chartId} .u-legend .u-series`);
+  const out: Record<string, string> = {};
+  for (let i = 0; i < (await rows.count()); i++) {
+    out[(await rows.nth(i).locator(".u-label").textContent())!] = (await rows.nth(i).locator(".u-value").textContent())!;
+  }
+  return out;
 }
