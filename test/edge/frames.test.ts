@@ -1,6 +1,7 @@
 // SSE framing (edge/stream/frames.ts): whole frames out of any chunking, LF, CRLF and CR line
-// ends, terminators split across chunks, and the size limit.
+// ends, terminators split across chunks, and the size limit; the native tap's batch scan.
 import { describe, expect, it } from "vitest";
+import { BatchScanner } from "../../edge/stream/batch-scan.ts";
 import { concatFrames, FrameSplitter, FrameTooLarge, MAX_FRAME_BYTES } from "../../edge/stream/frames.ts";
 
 const encoder = new TextEncoder();
@@ -83,5 +84,20 @@ describe("FrameSplitter", () => {
     const joined = concatFrames([a!, b!]);
     expect(decoder.decode(joined)).toBe("data: a\n\ndata: b\n\n");
     expect(joined.buffer).not.toBe(a!.buffer);
+  });
+});
+
+describe("BatchScanner (the native feed's tap)", () => {
+  const content = (text: string) => `data: {"choices":[{"index":0,"delta":{"content":"${text}"},"finish_reason":null}],"usage":null}\n\n`;
+
+  it.each([
+    ["compact JSON", '"finish_reason":"stop"', '"usage":{"prompt_tokens":1}', '{"error":{"message":"x"}}'],
+    ["a space after the colons", '"finish_reason": "stop"', '"usage": {"prompt_tokens": 1}', '{"error": {"message": "x"}}'],
+    ["spaces before the colons", '"finish_reason" : "stop"', '"usage" : {"prompt_tokens" : 1}', '{"error" : {"message" : "x"}}'],
+  ])("cuts out only the frames that may hold a finish reason, usage, an error or [DONE], in %s", (_name, finish, usage, error) => {
+    const needed = [`data: {"choices":[{"index":0,"delta":{},${finish}}]}\n\n`, `data: {"choices":[],${usage}}\n\n`, `data: ${error}\n\n`, "data: [DONE]\n\n"];
+    const batch = new BatchScanner(new Uint8Array()).push(encoder.encode([content("a"), needed[0], content("b"), needed[1], needed[2], content("c"), needed[3]].join("")));
+    expect(batch.needed).toEqual(needed);
+    expect(batch.frames).toBe(7);
   });
 });
