@@ -196,7 +196,7 @@ export const ProviderSchema = z.strictObject({
   retry_backoff_ms: NonNegativeInt.optional().describe("first retry's backoff, doubled each retry, jittered (default 250)"),
   max_retry_wait_ms: NonNegativeInt.optional().describe("a 429 whose retry-after is at most this is waited out and retried once (default 3000)"),
   context_window: PositiveInt.optional().describe("tokens the model takes, prompt and answer together (local_gguf: the prompt alone, since the sidecar shortens the answer to the room left); a request estimated over it skips the provider"),
-  max_output_tokens: PositiveInt.optional().describe("answer length assumed for the context check when the request sets no max_tokens / max_completion_tokens"),
+  max_output_tokens: PositiveInt.optional().describe("the longest answer the model writes: a larger max_tokens / max_completion_tokens is capped to it (in the context check and in what is sent), and it is assumed when the request sets none"),
   price: PriceSchema.optional().describe("what the provider charges; absent = unknown, shown as unknown, never as 0"),
   weight: z.number().positive().optional().describe("share of first picks under strategy = \"weighted\" (default requests_per_day, else 1)"),
   quota_group: z.string().min(1).optional().describe("name of a quota_groups entry whose tracker and limits this provider shares (then it sets no limits of its own)"),

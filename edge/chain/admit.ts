@@ -21,7 +21,7 @@ export async function admitProvider(req: ChainRequest, walk: WalkState, provider
   const built = await buildUpstreamRequest(config, provider, req.body, req.env, log.requestId, req.endpoint, !estimatesUsage(req), req.messages);
   if (!built.ok) {
     log.skipped({ provider: providerId, model: provider.model, reason: "missing_key", message: built.message });
-    walk.outcomes.push({ provider: providerId, category: "skipped", status: 0, detail: "missing key", limited: false });
+    walk.outcomes.push({ provider: providerId, category: "skipped", status: 0, detail: "missing key", limited: false, unconfigured: true });
     return undefined;
   }
   // A trial may take as long as the call it makes; past that, the next request may try instead.

@@ -86,7 +86,9 @@ const CAPABILITY_PARAMS: Record<Capability, string> = { tools: "tools", vision: 
  */
 export function unservable(req: ChainRequest, walk: WalkState): { code: string; message: string; param: string; context: boolean } | undefined {
   const { outcomes } = walk;
-  if (!outcomes.length || !outcomes.every((o) => o.unfit || o.category === "ContextLengthExceeded")) return undefined;
+  // A provider without its key is left out of the judgement: a 503 ("try again") would not help.
+  const judged = outcomes.filter((o) => !o.unconfigured);
+  if (!judged.length || !judged.every((o) => o.unfit || o.category === "ContextLengthExceeded")) return undefined;
   const said = outcomes.filter((o) => o.category === "ContextLengthExceeded").at(-1);
   if (said) return { code: "context_length_exceeded", message: `${said.provider}: ${said.detail}`, param: "messages", context: true };
   const details = outcomes.map((o) => `${o.provider}: ${o.detail}`).join("; ");

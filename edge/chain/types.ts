@@ -49,6 +49,8 @@ export interface Outcome {
   /** Skipped because it cannot take this request at all (plan.ts), and what it lacks. */
   unfit?: "capability" | "context";
   missing?: Capability[];
+  /** Skipped because its key is not configured: it says nothing of whether the request can be served. */
+  unconfigured?: true;
 }
 
 export interface WalkState {

@@ -2,7 +2,8 @@
 // so fields that choose upstream routing or billing are dropped (DROPPED_FIELDS, plus the config's
 // drop_fields) unless the provider's allow_fields lets them through; then the operator's
 // body_defaults fill what the client left out, body_overrides set what the operator always
-// decides, and the model is the provider's.
+// decides, the model is the provider's, and an answer length over the provider's max_output_tokens
+// is capped to it (Claude Code asks for 32000 or more; a provider would refuse it).
 import { DROPPED_FIELDS, type ProviderConfig, type RouterConfig } from "../../shared/config.ts";
 
 export function withOperatorFields(config: RouterConfig, provider: ProviderConfig, request: object): Record<string, unknown> {
@@ -12,5 +13,7 @@ export function withOperatorFields(config: RouterConfig, provider: ProviderConfi
   for (const [field, value] of Object.entries(provider.body_defaults ?? {})) if (body[field] === undefined) body[field] = value;
   Object.assign(body, provider.body_overrides);
   body.model = provider.model;
+  const cap = provider.max_output_tokens;
+  if (cap !== undefined) for (const field of ["max_tokens", "max_completion_tokens"]) if (typeof body[field] === "number" && body[field] > cap) body[field] = cap;
   return body;
 }

@@ -53,14 +53,15 @@ export function estimatePromptTokens(body: ChatCompletionRequest): number {
 /**
  * Tokens the answer may take at this provider: the operator's override, else the client's
  * max_completion_tokens / max_tokens, else the operator's default, else the provider's
- * max_output_tokens, else nothing.
+ * max_output_tokens, else nothing; never more than max_output_tokens (what is sent is capped to it).
  */
 export function requestedOutputTokens(body: ChatCompletionRequest, provider: ProviderConfig): number {
   const read = (fields: Record<string, unknown> | undefined) => {
     const value = fields?.max_completion_tokens ?? fields?.max_tokens;
     return typeof value === "number" && value > 0 ? value : undefined;
   };
-  return read(provider.body_overrides) ?? read(body as Record<string, unknown>) ?? read(provider.body_defaults) ?? provider.max_output_tokens ?? 0;
+  const asked = read(provider.body_overrides) ?? read(body as Record<string, unknown>) ?? read(provider.body_defaults);
+  return Math.min(asked ?? Infinity, provider.max_output_tokens ?? asked ?? 0);
 }
 
 export type Unfit =

@@ -112,6 +112,24 @@ describe("context window skips", () => {
     expect((await call({ config, body: chat({ messages: prompt(300), max_completion_tokens: 200 }) })).headers.get("x-inferrouter-provider")).toBe("small");
   });
 
+  it("answers 400 context_length_exceeded, not a 503 to retry, when the providers that could be called were all too small and the rest have no key", async () => {
+    const small = await scenario();
+    const config = chainConfig({ small: provider(small.baseUrl, { context_window: 1000 }), nokey: provider("http://127.0.0.1:1/v1", { api_key_secret: "UNSET_KEY" }) });
+    const error = await expectError(await call({ config, body: chat({ messages: prompt(5000) }) }), 400, "context_length_exceeded");
+    expect(error.message).toContain("nokey: missing key");
+  });
+
+  it("caps a max_tokens over the provider's max_output_tokens, in the context check and in what is sent", async () => {
+    const big = await scenario();
+    const config = chainConfig({ big: provider(big.baseUrl, { context_window: 131_072, max_output_tokens: 32_768 }) });
+    // Claude Code asks for 128000: 600 + 128000 would not fit the window, 600 + 32768 does.
+    expect((await call({ config, body: chat({ messages: prompt(600), max_tokens: 128_000 }) })).headers.get("x-inferrouter-provider")).toBe("big");
+    expect((await call({ config, body: chat({ messages: prompt(600), max_completion_tokens: 100 }) })).headers.get("x-inferrouter-provider")).toBe("big");
+    const [first, second] = await big.calls();
+    expect(first!.body.max_tokens).toBe(32_768);
+    expect(second!.body.max_completion_tokens).toBe(100);
+  });
+
   it("at a local_gguf provider counts the prompt alone: the sidecar shortens the answer to the room left", async () => {
     const local = await scenario();
     const config = chainConfig({ local: provider(local.baseUrl, { type: "local_gguf", context_window: 1000 }) });
