@@ -14,12 +14,14 @@ import { startProcess, type Running } from "./processes.ts";
 import { loadConfigFile, secretsLines } from "./check-config.ts";
 
 const root = new URL("../", import.meta.url).pathname;
+const TINY_CONTEXT_LENGTH = 131_072;
 const USAGE = `usage: npm start [-- options]
   the whole system on this machine: wrangler dev (the edge) and the sidecar (a local GGUF model)
   --config FILE       your router config, JSON or TOML (default: ROUTER_CONFIG in .dev.vars, else wrangler.toml's example)
   --model PATH_OR_URI the sidecar's GGUF (default INFERROUTER_MODEL, else a tiny offline model)
   --port N            the edge's port (default 8787)
   --sidecar-port N    the sidecar's port (default 8081)
+  --context-size N    tokens per sequence the sidecar gives its model (default: sized by node-llama-cpp)
   --dev-vars FILE     local secrets, NAME=value lines (default .dev.vars)
   --state-dir DIR     local state: the tiny model, Durable Objects, the sidecar log (default .inferrouter)`;
 const { values } = parseCommandLine({
@@ -30,10 +32,11 @@ const { values } = parseCommandLine({
     model: { type: "string", default: process.env.INFERROUTER_MODEL },
     port: { type: "string", default: "8787" },
     "sidecar-port": { type: "string", default: "8081" },
+    "context-size": { type: "string" },
     "dev-vars": { type: "string", default: join(root, ".dev.vars") },
     "state-dir": { type: "string", default: join(root, ".inferrouter") },
   },
-  integers: { port: { min: 1, max: 65535 }, "sidecar-port": { min: 1, max: 65535 } },
+  integers: { port: { min: 1, max: 65535 }, "sidecar-port": { min: 1, max: 65535 }, "context-size": { min: 16, max: 1_048_576 } },
 });
 
 /** The .dev.vars file (dotenv format, as wrangler reads it). */
@@ -75,7 +78,9 @@ async function ensureModel(stateDir: string): Promise<string> {
   if (values.model) return values.model;
   const path = join(stateDir, "tiny.gguf");
   if (!existsSync(path)) {
-    await writeTinyLlamaGguf(path);
+    // Room for Claude Code's first request (about 46,000 tokens of system prompt and tools to this
+    // byte vocabulary): the model's text is gibberish, but the whole request reaches it.
+    await writeTinyLlamaGguf(path, { contextLength: TINY_CONTEXT_LENGTH });
     console.log(`wrote the tiny offline model to ${path} (pass --model or set INFERROUTER_MODEL for a real one)`);
   }
   return path;
@@ -143,7 +148,7 @@ process.once("SIGTERM", () => void stop(0));
 try {
   const sidecar = await startProcess(
     process.execPath,
-    [join(root, "sidecar/main.ts"), "--model", model, "--port", values["sidecar-port"], "--secrets-dir", join(stateDir, "secrets"), "--log-file", join(stateDir, "sidecar.jsonl"), "--grace-ms", "3000"],
+    [join(root, "sidecar/main.ts"), "--model", model, "--port", values["sidecar-port"], "--secrets-dir", join(stateDir, "secrets"), "--log-file", join(stateDir, "sidecar.jsonl"), "--grace-ms", "3000", ...(values["context-size"] ? ["--context-size", values["context-size"]] : [])],
     { ready: /listening on (http:\/\/\S+)/, timeoutMs: 120_000, cwd: root },
   );
   children.push(sidecar);

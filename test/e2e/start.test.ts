@@ -8,6 +8,10 @@ import { freePort, startProcess } from "../../scripts/processes.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 
+/** The context the sidecar gave its model, from its "listening" log line. */
+const sidecarContextSize = (state: string) =>
+  readFileSync(join(state, "sidecar.jsonl"), "utf8").split("\n").filter(Boolean).map((line) => JSON.parse(line) as { context_size?: number }).find((e) => e.context_size)?.context_size;
+
 describe("npm start", () => {
   it("writes a key and the tiny model, serves the chain through the sidecar, and stops on Ctrl-C", async () => {
     const state = mkdtempSync(join(tmpdir(), "inferrouter-start-"));
@@ -35,6 +39,8 @@ describe("npm start", () => {
       expect(adminKey).toMatch(/^sk-admin-/);
       expect(readFileSync(devVars, "utf8")).toContain(`ADMIN_API_KEYS=${adminKey}`);
       expect((await fetch(`${start.url}/v1/quota`, { headers: { authorization: `Bearer ${adminKey}` } })).status).toBe(200);
+      // The tiny model is written with room for Claude Code's first request (one token a byte).
+      expect(sidecarContextSize(state)).toBe(131_072);
     } finally {
       start.child.kill("SIGINT");
     }
@@ -48,10 +54,11 @@ describe("npm start", () => {
     const devVars = join(state, "dev.vars");
     const config = { routes: { default: ["mine"] }, providers: { mine: { type: "local_gguf", base_url: "http://127.0.0.1:1/v1", model: "local", api_key_secret: "SIDECAR_TOKEN" } } };
     writeFileSync(devVars, `ROUTER_CONFIG='${JSON.stringify(config)}'\nPROXY_API_KEYS=sk-local-own\n`);
-    const args = [join(root, "scripts/start.ts"), "--state-dir", state, "--dev-vars", devVars, "--port", String(await freePort()), "--sidecar-port", String(await freePort())];
+    const args = [join(root, "scripts/start.ts"), "--state-dir", state, "--dev-vars", devVars, "--port", String(await freePort()), "--sidecar-port", String(await freePort()), "--context-size", "4096"];
     const start = await startProcess(process.execPath, args, { ready: /InferRouter is running at (http:\/\/\S+)\/v1/, timeoutMs: 120_000, cwd: root });
     try {
       expect(start.output()).toContain(`npm start: config from ROUTER_CONFIG in ${devVars}`);
+      expect(sidecarContextSize(state)).toBe(4096);
       const res = await fetch(`${start.url}/v1/chat/completions`, {
         method: "POST",
         headers: { authorization: "Bearer sk-local-own", "content-type": "application/json" },
