@@ -41,10 +41,15 @@ export function learnFromFailure(
   return cooldown;
 }
 
-/** An outage counts towards the provider's circuit; a timeout is the slow kind (circuit.ts). */
+/**
+ * An outage counts towards the provider's circuit; a timeout is the slow kind (circuit.ts). Any
+ * other error the provider answered (a 400, a 429, a dead key) says it is up: that resets the count
+ * and closes a half-open circuit whose trial this was, which would otherwise stay out (the others
+ * skipping it) until the trial's lease ends.
+ */
 export function countOutage(quota: QuotaClient, admitted: Admitted, category: ErrorCategory): void {
-  if (!OUTAGE_CATEGORIES.has(category)) return;
-  quota.circuitFailure(admitted.providerId, admitted.provider, category === "Timeout" ? "slow" : "fast");
+  if (OUTAGE_CATEGORIES.has(category)) quota.circuitFailure(admitted.providerId, admitted.provider, category === "Timeout" ? "slow" : "fast");
+  else if (category !== "Unknown") quota.circuitSuccess(admitted.providerId, admitted.provider, admitted.failures);
 }
 
 /** The tokens and cost an answer used, settled against what its admission reserved (token and USD budgets). */

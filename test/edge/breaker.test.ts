@@ -112,6 +112,21 @@ describe("a circuit in its tracker", () => {
     expect(Date.parse(skip!.retry_at!) - Date.parse(skip!.ts)).toBeLessThanOrEqual(1_000);
   });
 
+  it.each(homes)("closes a circuit %s when its trial is answered with an error that is not an outage (a 400: the provider is up)", async (_home, limits) => {
+    const fail: Step = { type: "json", status: 503, body: { error: { message: "overloaded" } } };
+    const refused: Step = { type: "json", status: 400, body: { error: { message: "bad request" } } };
+    const flaky = await scenario({ steps: [fail, fail, refused], after: "success" });
+    const healthy = await scenario();
+    const config = chainConfig({ flaky: provider(flaky.baseUrl, { retries: 0, breaker_cooldown_ms: 300, timeout_ms: 10_000, ...limits }), next: provider(healthy.baseUrl) });
+    await call({ config });
+    await call({ config });
+    await wait(350);
+    expect((await call({ config })).status).toBe(400);
+    // Not skipped as circuit_open until the trial's lease (its 10 s timeout) ends: the provider answered.
+    expect((await call({ config })).headers.get("x-inferrouter-provider")).toBe("flaky");
+    expect(await circuitOf(config, "flaky")).toMatchObject({ state: "closed", failures: 0 });
+  });
+
   it("a success after a retry resets the failure count", async () => {
     const flaky = await scenario({ steps: [{ type: "json", status: 500, body: { error: { message: "blip" } } }], after: "success" });
     const config = chainConfig({ flaky: provider(flaky.baseUrl, { retry_backoff_ms: 1, requests_per_day: 1000 }) });
