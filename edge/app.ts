@@ -111,6 +111,9 @@ export function createApp() {
   );
 
   app.use("/v1/*", withCors);
+  // The Anthropic Messages API (Claude Code, @anthropic-ai/sdk): every answer under /v1/messages
+  // (the path itself too), the 404 and 405 included, has its errors in Anthropic's shape.
+  app.use("/v1/messages/*", anthropicErrors);
 
   app.get("/health", withConfig, (c) => {
     const config = c.get("config");
@@ -120,9 +123,8 @@ export function createApp() {
   app.post("/v1/chat/completions", withInferLog, withConfig, clientAuth, withBodyLimit, validateChatRequest, chatCompletions);
 
   app.post("/v1/responses", withInferLog, withConfig, clientAuth, withBodyLimit, validateResponsesRequest, responses);
-  // The Anthropic Messages API (Claude Code, @anthropic-ai/sdk): its errors in Anthropic's shape.
-  app.post("/v1/messages", anthropicErrors, withInferLog, withConfig, clientAuth, withBodyLimit, validateMessagesRequest, messages);
-  app.post("/v1/messages/count_tokens", anthropicErrors, withConfig, clientAuth, withBodyLimit, validateCountTokensRequest, countTokens);
+  app.post("/v1/messages", withInferLog, withConfig, clientAuth, withBodyLimit, validateMessagesRequest, messages);
+  app.post("/v1/messages/count_tokens", withConfig, clientAuth, withBodyLimit, validateCountTokensRequest, countTokens);
   app.post("/v1/embeddings", withInferLog, withConfig, clientAuth, withBodyLimit, validateEmbeddingRequest, embeddings);
 
   app.get("/v1/models", withConfig, clientAuth, listModels);

@@ -1,7 +1,8 @@
-// Every error a /v1/messages request gets, in Anthropic's shape: the edge answers errors in the
-// OpenAI shape everywhere (auth, limits, validation, the walk), and this middleware rewrites the
-// body on the way out, keeping the status and headers (retry-after, x-request-id). The SDKs read
-// the request id from `request-id`, so it is sent under that name too.
+// Every error a request under /v1/messages gets, in Anthropic's shape: the edge answers errors in
+// the OpenAI shape everywhere (auth, limits, validation, the walk, the app's 404 and 405), and this
+// middleware (app.ts mounts it on the whole path) rewrites the body on the way out, keeping the
+// status and headers (retry-after, x-request-id, allow). The SDKs read the request id from
+// `request-id`, so it is sent under that name too.
 import { createMiddleware } from "hono/factory";
 import { anthropicError, anthropicErrorType } from "../../shared/anthropic.ts";
 import type { AppEnv } from "../http.ts";

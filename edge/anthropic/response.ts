@@ -42,9 +42,10 @@ export function toolInput(args: string): unknown {
   }
 }
 
-/** The message before any content: what message_start carries. */
-export function messageShell(model: string, id = messageId()): AnthropicMessage {
-  return { id, type: "message", role: "assistant", model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 0, output_tokens: 0 } };
+/** The message before any content: what message_start carries (its usage as Anthropic's: the cache counts 0 until known). */
+export function messageShell(model: string, inputTokens = 0): AnthropicMessage {
+  const usage = { input_tokens: inputTokens, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
+  return { id: messageId(), type: "message", role: "assistant", model, content: [], stop_reason: null, stop_sequence: null, usage };
 }
 
 export function fromChatCompletion(model: string, completion: ChatCompletionJson, stopSequences: readonly string[] | undefined): AnthropicMessage {

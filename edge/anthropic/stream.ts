@@ -38,9 +38,7 @@ export class MessagesTranslator extends ChatChunkReader implements ChatStreamTra
   /** message_start and a ping (as Anthropic begins), unless they were sent while the walk went on (pings.ts). */
   start(): void {
     if (!this.withHead) return;
-    const message = messageShell(this.request.model);
-    message.usage = { input_tokens: this.inputEstimate, output_tokens: 0 };
-    this.emit({ type: "message_start", message });
+    this.emit({ type: "message_start", message: messageShell(this.request.model, this.inputEstimate) });
     this.emit({ type: "ping" });
   }
 

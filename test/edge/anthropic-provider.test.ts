@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { capabilitiesOf, ProviderSchema, rejectsPrefill } from "../../shared/config.ts";
 import { anthropicErrorBody, message, messageEvents, type FakeBlock } from "../support/fake-anthropic-protocol.ts";
 import type { Step } from "../support/fake-provider-protocol.ts";
-import { call, chainConfig, chat, provider, scenario, sseData } from "./harness.ts";
+import { call, chainConfig, chat, namedEvents, provider, scenario, sseData } from "./harness.ts";
 import { checkLogInvariant } from "./log-invariant.ts";
 
 const logs = checkLogInvariant();
@@ -425,9 +425,14 @@ describe("anthropic provider: a Messages client passed through", () => {
 
   it("gives a Messages client the provider's cache reads and writes as it reported them", async () => {
     const usage = { input_tokens: 10, output_tokens: 5, cache_read_input_tokens: 80, cache_creation_input_tokens: 10 };
-    const a = await scenario([{ type: "json", body: message("claude-sonnet-4-5", "Hi", "end_turn", usage) }]);
-    const res = await call({ config: chainConfig({ a: claude(a.baseUrl) }), path: "/v1/messages", headers: ANTHROPIC, body: request });
+    const a = await scenario([{ type: "json", body: message("claude-sonnet-4-5", "Hi", "end_turn", usage) }, { type: "sse", events: messageEvents("claude-sonnet-4-5", "Hi", "end_turn", usage) }]);
+    const config = chainConfig({ a: claude(a.baseUrl) });
+    const res = await call({ config, path: "/v1/messages", headers: ANTHROPIC, body: request });
     expect(((await res.json()) as { usage: unknown }).usage).toEqual(usage);
+    // Streamed: message_start has Anthropic's usage fields before anything is known, message_delta the counts.
+    const events = await namedEvents(await call({ config, path: "/v1/messages", headers: ANTHROPIC, body: { ...request, stream: true } }));
+    expect(events[0]!.message.usage).toEqual({ input_tokens: expect.any(Number), output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 });
+    expect(events.find((e) => e.type === "message_delta")!.usage).toEqual(usage);
   });
 
   it("streams the pass-through answer as Messages events, the stop sequence kept", async () => {
@@ -441,6 +446,33 @@ describe("anthropic provider: a Messages client passed through", () => {
     expect(text).toContain('"text_delta","text":"Done "');
     expect(text).toMatch(/"stop_reason":"stop_sequence","stop_sequence":"END"/);
     expect(text.trimEnd().endsWith("event: message_stop\ndata: {\"type\":\"message_stop\"}")).toBe(true);
+  });
+
+  it("trims a prefill's trailing whitespace (Anthropic refuses it) for every provider of the chain, and drops it from the answer", async () => {
+    const a = await scenario([{ type: "json", status: 529, body: anthropicErrorBody("overloaded_error", "Overloaded") }]);
+    const b = await scenario([{ type: "json", body: message("claude-sonnet-4-5", " here it is") }]);
+    const config = chainConfig({ a: claude(a.baseUrl, { retries: 0 }), b: claude(b.baseUrl) });
+    const prefill = { model: "default", max_tokens: 50, messages: [{ role: "user", content: "Hi" }, { role: "assistant", content: "Sure   " }] };
+    const res = await call({ config, path: "/v1/messages", headers: ANTHROPIC, body: prefill });
+    expect(await res.json()).toMatchObject({ content: [{ type: "text", text: "here it is" }] });
+    const sent = [...(await a.calls()), ...(await b.calls())];
+    expect(sent).toHaveLength(2);
+    for (const upstream of sent) {
+      expect((upstream.body.messages as unknown[]).at(-1)).toEqual({ role: "assistant", content: [{ type: "text", text: "Sure" }] });
+    }
+    // Block content: the last text block is trimmed, the blocks before it kept.
+    const c = await scenario();
+    const blocks = [{ type: "thinking", thinking: "hmm", signature: "sig-1" }, { type: "text", text: "Sure,\n " }];
+    await call({ config: chainConfig({ c: claude(c.baseUrl) }), path: "/v1/messages", headers: ANTHROPIC, body: { ...prefill, messages: [prefill.messages[0], { role: "assistant", content: blocks }] } });
+    const [upstream] = await c.calls();
+    expect((upstream!.body.messages as unknown[]).at(-1)).toEqual({ role: "assistant", content: [blocks[0], { type: "text", text: "Sure," }] });
+  });
+
+  it("caps the temperature at 1 (Anthropic's maximum; the edge takes OpenAI's 2), as the translation does", async () => {
+    const a = await scenario();
+    await call({ config: chainConfig({ a: claude(a.baseUrl) }), path: "/v1/messages", headers: ANTHROPIC, body: { ...request, temperature: 1.7 } });
+    const [upstream] = await a.calls();
+    expect(upstream!.body.temperature).toBe(1);
   });
 
   it("leaves out thinking blocks without a signature (ones a chat provider answered) and drops service_tier as on every provider", async () => {

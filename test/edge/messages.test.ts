@@ -146,7 +146,7 @@ describe("POST /v1/messages", () => {
     expect(res.headers.get("x-inferrouter-provider")).toBe("healthy");
     const all = await events(res);
     expect(all).toEqual([
-      { type: "message_start", message: { id: expect.stringMatching(/^msg_/), type: "message", role: "assistant", model: "default", content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: expect.any(Number), output_tokens: 0 } } },
+      { type: "message_start", message: { id: expect.stringMatching(/^msg_/), type: "message", role: "assistant", model: "default", content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: expect.any(Number), output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 } } },
       { type: "ping" },
       { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } },
       { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "Hel" } },
@@ -295,6 +295,17 @@ describe("Messages API errors", () => {
     expect(error.type).toBe("invalid_request_error");
     expect(error.message).toContain(param);
     expect(error.message).toContain(named);
+  });
+
+  it.each([
+    ["a wrong method", "GET", "/v1/messages", 405, "invalid_request_error", "GET is not allowed on /v1/messages: use POST"],
+    ["a wrong method on count_tokens", "GET", "/v1/messages/count_tokens", 405, "invalid_request_error", "GET is not allowed on /v1/messages/count_tokens: use POST"],
+    ["an unknown path under /v1/messages", "POST", "/v1/messages/batches", 404, "not_found_error", "Unknown endpoint"],
+  ])("answers %s in Anthropic's shape", async (_what, method, path, status, type, message) => {
+    const res = await call({ config: chainConfig({ a: provider("http://127.0.0.1:9") }), method, path, headers: ANTHROPIC, body: method === "GET" ? undefined : { model: "default" } });
+    expect(res.status).toBe(status);
+    expect(res.headers.get("request-id")).toBeTruthy();
+    expect(await res.json()).toEqual({ type: "error", error: { type, message: expect.stringContaining(message) } });
   });
 
   it("answers not_found_error for an unknown model without a default route", async () => {

@@ -15,12 +15,8 @@ type ToolResultContent = Extract<AnthropicContentBlockParam, { type: "tool_resul
 /** Messages fields a chat client may send as they are (the Anthropic SDK's extras, e.g. through extra_body). */
 const NATIVE_FIELDS = ["top_k", "thinking", "metadata"] as const;
 
-/**
- * The Messages body, and the whitespace cut from the end of a trailing assistant turn (Messages
- * refuses a prefill that ends in it): the answer's first text starts with what was cut, which the
- * translation back drops so the client's text does not repeat it.
- */
-export function toMessagesBody(request: ChatCompletionRequest, provider: ProviderConfig): { body: AnthropicRequest; trimmed: string } {
+/** The Messages body (anthropicBody in upstream.ts trims its prefill and caps its temperature). */
+export function toMessagesBody(request: ChatCompletionRequest, provider: ProviderConfig): AnthropicRequest {
   const system: string[] = [];
   const messages: AnthropicMessageParam[] = [];
   for (const message of request.messages) {
@@ -36,10 +32,8 @@ export function toMessagesBody(request: ChatCompletionRequest, provider: Provide
     max_tokens: request.max_completion_tokens ?? request.max_tokens ?? provider.max_output_tokens ?? DEFAULT_ANTHROPIC_MAX_TOKENS,
     messages,
   };
-  const trimmed = trimPrefill(messages);
   if (system.length) body.system = [{ type: "text", text: system.join("\n\n") }];
-  // Messages takes 0..1; OpenAI's 1..2 (more random) is cut to Anthropic's most random.
-  if (request.temperature != null) body.temperature = Math.min(request.temperature, 1);
+  if (request.temperature != null) body.temperature = request.temperature;
   if (request.top_p != null) body.top_p = request.top_p;
   if (request.stop != null) body.stop_sequences = typeof request.stop === "string" ? [request.stop] : request.stop;
   if (request.stream) body.stream = true;
@@ -52,7 +46,7 @@ export function toMessagesBody(request: ChatCompletionRequest, provider: Provide
   }
   const extra = request as Record<string, unknown>;
   for (const field of NATIVE_FIELDS) if (extra[field] !== undefined) (body as Record<string, unknown>)[field] = extra[field];
-  return { body, trimmed };
+  return body;
 }
 
 function roleOf(message: ChatMessage): "user" | "assistant" {
@@ -112,14 +106,18 @@ function textOf(content: ChatMessage["content"] | undefined): string {
   return (content as Part[]).flatMap((part) => (part.type === "text" ? [String(part.text)] : [])).join("\n");
 }
 
-/** Trims the end of a trailing assistant turn's last text; returns what was cut. */
-function trimPrefill(messages: AnthropicMessageParam[]): string {
+/**
+ * Trims the end of a trailing assistant turn's last text (Messages refuses a prefill that ends in
+ * whitespace); returns what was cut. The turn is replaced, not changed: a pass-through's messages
+ * are the client's, sent again to the next provider of the chain.
+ */
+export function trimPrefill(messages: AnthropicMessageParam[]): string {
   const last = messages.at(-1);
   const block = last?.role === "assistant" ? last.content.at(-1) : undefined;
   if (block?.type !== "text") return "";
-  const kept = block.text.trimEnd();
-  const cut = block.text.slice(kept.length);
-  block.text = kept;
+  const text = block.text.trimEnd();
+  const cut = block.text.slice(text.length);
+  if (cut) messages[messages.length - 1] = { ...last!, content: [...last!.content.slice(0, -1), { ...block, text }] };
   return cut;
 }
 
