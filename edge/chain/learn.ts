@@ -42,14 +42,14 @@ export function learnFromFailure(
 }
 
 /**
- * An outage counts towards the provider's circuit; a timeout is the slow kind (circuit.ts). Any
- * other error the provider answered (a 400, a 429, a dead key) says it is up: that resets the count
- * and closes a half-open circuit whose trial this was, which would otherwise stay out (the others
- * skipping it) until the trial's lease ends.
+ * An outage counts towards the provider's circuit; a timeout is the slow kind (circuit.ts). Other
+ * errors neither count nor reset, except for a half-open circuit's trial: an error the provider
+ * answered (a 400, a 429, a dead key) says it is up and closes the circuit, which would otherwise
+ * keep the trial out (the others skipping the provider) until its lease ends.
  */
 export function countOutage(quota: QuotaClient, admitted: Admitted, category: ErrorCategory): void {
   if (OUTAGE_CATEGORIES.has(category)) quota.circuitFailure(admitted.providerId, admitted.provider, category === "Timeout" ? "slow" : "fast");
-  else if (category !== "Unknown") quota.circuitSuccess(admitted.providerId, admitted.provider, admitted.failures);
+  else if (admitted.trial && category !== "Unknown") quota.circuitSuccess(admitted.providerId, admitted.provider, admitted.failures);
 }
 
 /** The tokens and cost an answer used, settled against what its admission reserved (token and USD budgets). */

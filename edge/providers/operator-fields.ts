@@ -6,6 +6,21 @@
 // is capped to it (Claude Code asks for 32000 or more; a provider would refuse it).
 import { DROPPED_FIELDS, type ProviderConfig, type RouterConfig } from "../../shared/config.ts";
 
+/** Anthropic's least thinking budget. */
+const MIN_THINKING_BUDGET = 1024;
+
+/**
+ * Caps an answer length; Anthropic's thinking budget must stay below max_tokens (it needs at least
+ * 1024), so it is lowered with it, or thinking left out when the cap leaves no room for it.
+ */
+function capTo(body: Record<string, unknown>, field: string, cap: number): void {
+  body[field] = cap;
+  const thinking = body.thinking as { budget_tokens?: unknown } | undefined;
+  if (field !== "max_tokens" || typeof thinking?.budget_tokens !== "number" || thinking.budget_tokens < cap) return;
+  if (cap > MIN_THINKING_BUDGET) body.thinking = { ...thinking, budget_tokens: cap - 1 };
+  else delete body.thinking;
+}
+
 export function withOperatorFields(config: RouterConfig, provider: ProviderConfig, request: object): Record<string, unknown> {
   const allowed = new Set(provider.allow_fields);
   const body: Record<string, unknown> = { ...request };
@@ -14,6 +29,6 @@ export function withOperatorFields(config: RouterConfig, provider: ProviderConfi
   Object.assign(body, provider.body_overrides);
   body.model = provider.model;
   const cap = provider.max_output_tokens;
-  if (cap !== undefined) for (const field of ["max_tokens", "max_completion_tokens"]) if (typeof body[field] === "number" && body[field] > cap) body[field] = cap;
+  if (cap !== undefined) for (const field of ["max_tokens", "max_completion_tokens"]) if (typeof body[field] === "number" && body[field] > cap) capTo(body, field, cap);
   return body;
 }

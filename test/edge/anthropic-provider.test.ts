@@ -423,6 +423,18 @@ describe("anthropic provider: a Messages client passed through", () => {
     expect(completed()).toMatchObject({ provider: "a", prompt_tokens: 7, completion_tokens: 3 });
   });
 
+  it("caps max_tokens at the provider's max_output_tokens and keeps the thinking budget below it (Claude Code's 32000 with 31999 of thinking)", async () => {
+    const a = await scenario([{ type: "json", body: message("claude-sonnet-4-5", "Hi") }, { type: "json", body: message("claude-sonnet-4-5", "Hi") }]);
+    const ask = (maxOutput: number) => call({ config: chainConfig({ a: claude(a.baseUrl, { max_output_tokens: maxOutput }) }), path: "/v1/messages", headers: ANTHROPIC, body: { ...request, max_tokens: 32_000, thinking: { type: "enabled", budget_tokens: 31_999 } } });
+    expect((await ask(16_000)).status).toBe(200);
+    expect((await ask(1_000)).status).toBe(200);
+    const [capped, tiny] = await a.calls();
+    expect(capped!.body).toMatchObject({ max_tokens: 16_000, thinking: { type: "enabled", budget_tokens: 15_999 } });
+    // Below Anthropic's least budget (1024) there is no room for thinking: it is left out.
+    expect(tiny!.body.max_tokens).toBe(1_000);
+    expect(tiny!.body.thinking).toBeUndefined();
+  });
+
   it("gives a Messages client the provider's cache reads and writes as it reported them", async () => {
     const usage = { input_tokens: 10, output_tokens: 5, cache_read_input_tokens: 80, cache_creation_input_tokens: 10 };
     const a = await scenario([{ type: "json", body: message("claude-sonnet-4-5", "Hi", "end_turn", usage) }, { type: "sse", events: messageEvents("claude-sonnet-4-5", "Hi", "end_turn", usage) }]);
