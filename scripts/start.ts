@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseEnv } from "node:util";
+import { readGgufFileInfo } from "node-llama-cpp";
 import { parseCommandLine } from "../shared/cli.ts";
 import { parseRouterConfig } from "../shared/config.ts";
 import { writeTinyLlamaGguf } from "./gguf/tiny-llama.ts";
@@ -74,10 +75,18 @@ function ensureDevVars(path: string): { proxyKey: string; adminKey: string; side
   return { proxyKey: first("PROXY_API_KEYS"), adminKey: first("ADMIN_API_KEYS"), sidecarToken: vars.get("SIDECAR_TOKEN")! };
 }
 
+/** The context length a GGUF's metadata declares (0 when it cannot be read). */
+async function tinyContextLength(path: string): Promise<number> {
+  const info = await readGgufFileInfo(path).catch(() => undefined);
+  const llama = (info?.metadata as { llama?: { context_length?: number } } | undefined)?.llama;
+  return llama?.context_length ?? 0;
+}
+
 async function ensureModel(stateDir: string): Promise<string> {
   if (values.model) return values.model;
   const path = join(stateDir, "tiny.gguf");
-  if (!existsSync(path)) {
+  // One an older npm start wrote holds 32768 tokens: written again with the room Claude Code needs.
+  if (!existsSync(path) || (await tinyContextLength(path)) < TINY_CONTEXT_LENGTH) {
     // Room for Claude Code's first request (about 46,000 tokens of system prompt and tools to this
     // byte vocabulary): the model's text is gibberish, but the whole request reaches it.
     await writeTinyLlamaGguf(path, { contextLength: TINY_CONTEXT_LENGTH });
