@@ -478,6 +478,11 @@ describe("anthropic provider: a Messages client passed through", () => {
     await call({ config: chainConfig({ c: claude(c.baseUrl) }), path: "/v1/messages", headers: ANTHROPIC, body: { ...prefill, messages: [prefill.messages[0], { role: "assistant", content: blocks }] } });
     const [upstream] = await c.calls();
     expect((upstream!.body.messages as unknown[]).at(-1)).toEqual({ role: "assistant", content: [blocks[0], { type: "text", text: "Sure," }] });
+    // A prefill of whitespace alone (an empty text block, which Anthropic refuses too) is left out.
+    const d = await scenario();
+    await call({ config: chainConfig({ d: claude(d.baseUrl) }), path: "/v1/messages", headers: ANTHROPIC, body: { ...prefill, messages: [prefill.messages[0], { role: "assistant", content: "  \n" }] } });
+    const [bare] = await d.calls();
+    expect(bare!.body.messages).toEqual([{ role: "user", content: [{ type: "text", text: "Hi" }] }]);
   });
 
   it("caps the temperature at 1 (Anthropic's maximum; the edge takes OpenAI's 2), as the translation does", async () => {

@@ -117,7 +117,11 @@ export function trimPrefill(messages: AnthropicMessageParam[]): string {
   if (block?.type !== "text") return "";
   const text = block.text.trimEnd();
   const cut = block.text.slice(text.length);
-  if (cut) messages[messages.length - 1] = { ...last!, content: [...last!.content.slice(0, -1), { ...block, text }] };
+  if (!cut) return "";
+  // Anthropic refuses an empty text block too: a prefill of whitespace alone is left out.
+  const content = text ? [...last!.content.slice(0, -1), { ...block, text }] : last!.content.slice(0, -1);
+  if (content.length) messages[messages.length - 1] = { ...last!, content };
+  else messages.pop();
   return cut;
 }
 
