@@ -227,7 +227,7 @@ ${usdScript}
   const cell = (...content) => el("td", {}, content);
 
   function groupsTable(groups, providers, now) {
-    return table(["Group", "Providers", "Requests today", "Requests, last minute", "Tokens today", "Tokens, last minute", "Resets", "State"],
+    return table(["Group", "Providers", "Requests today", "Requests, last minute", "Tokens today", "Tokens, last minute", "Spent today", "Spent this month", "Resets", "State"],
       Object.entries(groups).map(([name, g]) => {
         const members = g.providers || [];
         const zone = (members.map((id) => (providers[id] || {}).daily_reset_tz).find(Boolean)) || "UTC";
@@ -240,6 +240,7 @@ ${usdScript}
           cell(bar("requests_last_minute", "Requests, last minute", g.requests_last_minute, g.requests_per_minute)),
           cell(bar("tokens_today", "Tokens today", g.tokens_today, g.tokens_per_day)),
           cell(bar("tokens_last_minute", "Tokens, last minute", g.tokens_last_minute, g.tokens_per_minute)),
+          ...budgetBars(g).map((b) => cell(b)),
           cell(g.next_reset ? timeEl(g.next_reset, inZone(g.next_reset, zone)) : ""),
           cell(label));
       }));

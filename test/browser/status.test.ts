@@ -288,19 +288,23 @@ describe("GET /status in Chromium", () => {
       type: "openai_compatible", base_url: `${fake.url}/s/${id}/v1`, model: "llama", api_key_secret: "STATUS_UPSTREAM_KEY", timeout_ms: 5_000, ...extra,
     });
     const config = {
-      routes: { tight: ["bud"], spill: ["bud", "spare"] },
+      routes: { tight: ["bud"], spill: ["bud", "spare"], pooled: ["pooled"] },
       providers: {
         bud: provider("b3-bud", { price: { input_per_mtok: 4500, output_per_mtok: 4500 }, budget_usd_per_day: 0.04 }),
         spare: provider("b3-spare", { price: { input_per_mtok: 1000, output_per_mtok: 1000 } }),
+        pooled: provider("b3-pooled", { price: { input_per_mtok: 1000, output_per_mtok: 1000 }, quota_group: "pool" }),
       },
+      quota_groups: { pool: { budget_usd_per_day: 1 } },
       clients: {
         capped: { key_secret: "CAPPED_KEY", budget_usd_per_day: 0.04 },
         monthly: { key_secret: "MONTHLY_KEY", budget_usd_per_month: 1 },
+        grouped: { key_secret: "GROUPED_KEY" },
       },
     };
     await script("b3-bud", []);
     await script("b3-spare", []);
-    const third = await startWranglerDev({ config, vars: { ADMIN_API_KEYS: ADMIN_KEY, STATUS_UPSTREAM_KEY: "sk-upstream-status", CAPPED_KEY: "sk-capped-1", MONTHLY_KEY: "sk-monthly-1" } });
+    await script("b3-pooled", []);
+    const third = await startWranglerDev({ config, vars: { ADMIN_API_KEYS: ADMIN_KEY, STATUS_UPSTREAM_KEY: "sk-upstream-status", CAPPED_KEY: "sk-capped-1", MONTHLY_KEY: "sk-monthly-1", GROUPED_KEY: "sk-grouped-1" } });
     try {
       const ask = async (key: string, model: string, status: number) => {
         const res = await fetch(`${third.url}/v1/chat/completions`, {
@@ -315,6 +319,7 @@ describe("GET /status in Chromium", () => {
       await ask("sk-capped-1", "tight", 200); // bud answers: $0.045 of bud's and capped's $0.04
       expect((await ask("sk-capped-1", "tight", 429)).error?.code).toBe("budget_exceeded"); // answered by no provider
       await ask("sk-monthly-1", "spill", 200); // bud skipped (budget), spare answers: $0.01
+      await ask("sk-grouped-1", "pooled", 200); // pooled answers: $0.01 of its group's $1 a day
       const report = (await (await fetch(`${third.url}/v1/quota`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })).json()) as {
         providers: Record<string, { next_reset: string; usd_today: number }>;
       };
@@ -339,6 +344,10 @@ describe("GET /status in Chromium", () => {
       expect(await client("monthly").locator('[data-metric="usd_this_month"] .bar-value').textContent()).toBe("$0.01 / $1.00 · $0.99 left");
       expect(await client("monthly").locator('[data-metric="usd_today"]').count()).toBe(0);
       expect(await other.locator('#recent tr[data-provider="bud"] td.why').textContent()).toBe("budget spent");
+      // A quota group's budget, in its row of the groups table.
+      const pool = other.locator('#groups tr[data-group="pool"]');
+      expect(await pool.locator('[data-metric="usd_today"] .bar-value').textContent()).toBe("$0.01 / $1.00 · $0.99 left");
+      expect(await pool.locator('[data-metric="usd_this_month"]').count()).toBe(0);
 
       // The history: the capped client's 429 is the series of no provider, named so in every chart.
       await expect.poll(() => other.locator("#history .uplot").count(), POLL).toBe(6);
@@ -349,7 +358,7 @@ describe("GET /status in Chromium", () => {
       }
       expect(Object.keys(await hoverLast(other, "chart-ttft"))).toContain("(no provider) p50");
       expect((await hoverLast(other, "chart-cost-provider")).bud).toBe("$0.05");
-      expect(await other.locator("#chart-cost-provider .period-total").textContent()).toMatch(/^Period total: \$0\.06 \(.*bud \$0\.05/);
+      expect(await other.locator("#chart-cost-provider .period-total").textContent()).toMatch(/^Period total: \$0\.07 \(.*bud \$0\.05/);
       await other.close();
     } finally {
       await third.stop();
