@@ -11,16 +11,25 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
+import { parseCommandLine } from "../shared/cli.ts";
 import { fakeProviderConfig, startFakeProvider } from "../test/support/fake-provider.ts";
 import { KEY, post } from "./edge.ts";
 import { collect, summarize, timeRequest, type Sample } from "./load.ts";
 import { cpuMs, serveWorker } from "./workerd.ts";
 
-const { values } = parseArgs({ options: { portkey: { type: "string" }, rounds: { type: "string", default: "5" }, requests: { type: "string", default: "150" } } });
+const USAGE = `usage: npx node bench/portkey.ts --portkey DIR [--rounds N] [--requests N]
+  --portkey DIR   where \`npm install --prefix DIR @portkey-ai/gateway\` was run (PORTKEY_NODE: the node that runs it)
+  --rounds N      interleaved rounds (default 5)
+  --requests N    requests a case a round (default 150)`;
+const { values } = parseCommandLine({
+  name: "bench/portkey",
+  usage: USAGE,
+  options: { portkey: { type: "string" }, rounds: { type: "string", default: "5" }, requests: { type: "string", default: "150" } },
+  integers: { rounds: { min: 1, max: 1000 }, requests: { min: 1, max: 1_000_000 } },
+});
 const entry = values.portkey && join(values.portkey, "node_modules/@portkey-ai/gateway/build/start-server.js");
 if (!entry || !existsSync(entry)) {
-  console.error("bench/portkey: --portkey DIR, where `npm install --prefix DIR @portkey-ai/gateway` was run");
+  console.error(USAGE);
   process.exit(2);
 }
 const root = new URL("../", import.meta.url).pathname;

@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
+import { parseCommandLine } from "../shared/cli.ts";
 import { workerdConfig } from "../scripts/serve/workerd-config.ts";
 import { WORKERD } from "../scripts/serve/workerd-process.ts";
 import { bundleWorker } from "../scripts/serve/worker-project.ts";
@@ -17,11 +17,19 @@ import { benchRouterConfig, KEY, post, script } from "./edge.ts";
 import { collect } from "./load.ts";
 import { longStream } from "./workerd.ts";
 
-const { values } = parseArgs({ options: { case: { type: "string", default: "burst" }, requests: { type: "string" } } });
+const USAGE = `usage: npx node bench/profile.ts [--case json|burst|long] [--requests N]
+  --case NAME     json (a JSON request), burst (1,000 frames written at once), long (one frame per write); native relay for streams (default burst)
+  --requests N    requests profiled (default 1500 json, 300 burst, 30 long)`;
+const { values } = parseCommandLine({
+  name: "bench/profile",
+  usage: USAGE,
+  options: { case: { type: "string", default: "burst" }, requests: { type: "string" } },
+  integers: { requests: { min: 1, max: 1_000_000 } },
+});
 const CASES = { json: { route: "direct", stream: false, requests: 1500 }, burst: { route: "burst_native", stream: true, requests: 300 }, long: { route: "long_native", stream: true, requests: 30 } } as const;
 const chosen = CASES[values.case as keyof typeof CASES];
 if (!chosen) {
-  console.error(`bench/profile: --case ${Object.keys(CASES).join("|")}`);
+  console.error(USAGE);
   process.exit(2);
 }
 const root = new URL("../", import.meta.url).pathname;

@@ -29,6 +29,8 @@ const COMMANDS: Array<[script: string, usage: string, typo: string, suggestion: 
   ["bench/soak.ts", "usage: npm run bench:soak", "--minuts", "--minutes"],
   ["bench/stream-cpu.ts", "usage: npm run bench:stream-cpu", "--round", "--rounds"],
   ["bench/distance.ts", "usage: npm run bench:distance", "--requets", "--requests"],
+  ["bench/portkey.ts", "usage: npx node bench/portkey.ts", "--portky", "--portkey"],
+  ["bench/profile.ts", "usage: npx node bench/profile.ts", "--cas", "--case"],
   // wrangler tail's own flags are checked too: a typo stops here, before wrangler runs.
   ["scripts/logs-tail.ts", "usage: npm run logs:tail", "--sampling-rat", "--sampling-rate"],
 ];
@@ -38,6 +40,8 @@ const NUMBERS: Array<[script: string, args: string[], message: string]> = [
   ["scripts/serve.ts", ["--port", "abc"], "serve: --port must be a whole number from 0 to 65535, not 'abc'"],
   ["scripts/serve.ts", ["--port", "70000"], "serve: --port must be a whole number from 0 to 65535, not '70000'"],
   ["scripts/serve.ts", ["--grace-ms", "1.5"], "serve: --grace-ms must be a whole number from 0 to 3600000, not '1.5'"],
+  ["scripts/tiny-model.ts", ["/tmp/x.gguf", "--context-length", "8"], "tiny-model: --context-length must be a whole number from 16 to 1048576, not '8'"],
+  ["scripts/start.ts", ["--context-size", "big"], "npm start: --context-size must be a whole number from 16 to 1048576, not 'big'"],
   ["scripts/start.ts", ["--port=-1"], "npm start: --port must be a whole number from 1 to 65535, not '-1'"],
   ["scripts/start.ts", ["--sidecar-port", "80x"], "npm start: --sidecar-port must be a whole number from 1 to 65535, not '80x'"],
 ];
