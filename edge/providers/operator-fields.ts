@@ -10,13 +10,15 @@ import { DROPPED_FIELDS, type ProviderConfig, type RouterConfig } from "../../sh
 const MIN_THINKING_BUDGET = 1024;
 
 /**
- * Caps an answer length; Anthropic's thinking budget must stay below max_tokens (it needs at least
- * 1024), so it is lowered with it, or thinking left out when the cap leaves no room for it.
+ * Caps the answer length fields at `cap`. When max_tokens is lowered, Anthropic's thinking budget
+ * (which must stay below it, and is at least 1024) is lowered with it, or left out without room.
  */
-function capTo(body: Record<string, unknown>, field: string, cap: number): void {
-  body[field] = cap;
+function capAnswerLength(body: Record<string, unknown>, cap: number): void {
+  if (typeof body.max_completion_tokens === "number" && body.max_completion_tokens > cap) body.max_completion_tokens = cap;
+  if (typeof body.max_tokens !== "number" || body.max_tokens <= cap) return;
+  body.max_tokens = cap;
   const thinking = body.thinking as { budget_tokens?: unknown } | undefined;
-  if (field !== "max_tokens" || typeof thinking?.budget_tokens !== "number" || thinking.budget_tokens < cap) return;
+  if (typeof thinking?.budget_tokens !== "number" || thinking.budget_tokens < cap) return;
   if (cap > MIN_THINKING_BUDGET) body.thinking = { ...thinking, budget_tokens: cap - 1 };
   else delete body.thinking;
 }
@@ -28,7 +30,6 @@ export function withOperatorFields(config: RouterConfig, provider: ProviderConfi
   for (const [field, value] of Object.entries(provider.body_defaults ?? {})) if (body[field] === undefined) body[field] = value;
   Object.assign(body, provider.body_overrides);
   body.model = provider.model;
-  const cap = provider.max_output_tokens;
-  if (cap !== undefined) for (const field of ["max_tokens", "max_completion_tokens"]) if (typeof body[field] === "number" && body[field] > cap) capTo(body, field, cap);
+  if (provider.max_output_tokens !== undefined) capAnswerLength(body, provider.max_output_tokens);
   return body;
 }

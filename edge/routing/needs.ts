@@ -61,7 +61,9 @@ export function requestedOutputTokens(body: ChatCompletionRequest, provider: Pro
     return typeof value === "number" && value > 0 ? value : undefined;
   };
   const asked = read(provider.body_overrides) ?? read(body as Record<string, unknown>) ?? read(provider.body_defaults);
-  return Math.min(asked ?? Infinity, provider.max_output_tokens ?? asked ?? 0);
+  const cap = provider.max_output_tokens;
+  if (asked === undefined) return cap ?? 0;
+  return cap === undefined ? asked : Math.min(asked, cap);
 }
 
 export type Unfit =
